@@ -1,0 +1,123 @@
+"""`make run`: migrate, load reference data, start the three services and the gateway locally.
+
+Everything runs on localhost with SQLite files under var/ unless the usual environment
+variables (CATALOG_DATABASE_URL, RECORDS_DATABASE_URL, …) say otherwise. Ctrl-C stops all.
+Running it again keeps the data: migrations and loaders are idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process to prepare and serve."""
+
+    name: str
+    module: str
+    port_env: str
+    default_port: int
+    prepare: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(os.environ.get(self.port_env, self.default_port))
+
+
+PROCESSES = [
+    Process("catalog", "catalog.cli", "CATALOG_PORT", 8001, (("migrate",), ("load",))),
+    Process("learning-records", "learning_records.cli", "RECORDS_PORT", 8002, (("migrate",),)),
+    Process("indicators", "indicators.cli", "INDICATORS_PORT", 8003, (("migrate",), ("load",))),
+    Process("gateway", "gateway.cli", "GATEWAY_PORT", 8000, (("prepare",),)),
+]
+
+
+def _supports(module: str, command: str) -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
+    )
+    return command in probe.stdout
+
+
+def _wait_healthy(name: str, port: int, child: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    url = f"http://127.0.0.1:{port}/healthz"
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"{name} exited with code {child.returncode}; see the log above")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{name} did not become healthy on port {port} within {timeout_s:.0f}s")
+
+
+def main() -> int:
+    """Prepare and start everything; stop everything on Ctrl-C or SIGTERM."""
+    os.chdir(ROOT)
+    (ROOT / "var").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    gateway_port = int(env.get("GATEWAY_PORT", 8000))
+    for name, key in (("CATALOG", "catalog"), ("RECORDS", "records"), ("INDICATORS", "indicators")):
+        port = next(p.port for p in PROCESSES if p.port_env == f"{name}_PORT")
+        env.setdefault(f"GATEWAY_{key.upper()}_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("INDICATORS_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
+    env.setdefault("INDICATORS_RECORDS_URL", env["GATEWAY_RECORDS_URL"])
+
+    for process in PROCESSES:
+        for step in process.prepare:
+            if step[0] in ("load", "prepare") and not _supports(process.module, step[0]):
+                continue
+            print(f"[run] {process.name}: {' '.join(step)}", flush=True)
+            subprocess.run([sys.executable, "-m", process.module, *step], env=env, check=True)
+
+    children: list[tuple[Process, subprocess.Popen[bytes]]] = []
+
+    def stop(*_: object) -> None:
+        for _process, child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for _process, child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        for process in PROCESSES:
+            child = subprocess.Popen([sys.executable, "-m", process.module, "serve"], env=env)
+            children.append((process, child))
+            _wait_healthy(process.name, process.port, child, timeout_s=60)
+        print("\nPilnveide is running:", flush=True)
+        print(f"  gateway           http://127.0.0.1:{gateway_port}  (docs: /docs)")
+        for process in PROCESSES[:-1]:
+            print(f"  {process.name:<17} http://127.0.0.1:{process.port}")
+        print("Press Ctrl-C to stop.\n", flush=True)
+        while all(child.poll() is None for _p, child in children):
+            time.sleep(0.5)
+        dead = [p.name for p, child in children if child.poll() is not None]
+        print(f"[run] stopped because {', '.join(dead)} exited", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n[run] stopping…", flush=True)
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

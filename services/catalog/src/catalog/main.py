@@ -1,0 +1,32 @@
+"""The catalog service's FastAPI application."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from catalog.settings import CatalogSettings
+from pilnveide_kit.app import create_service_app
+from pilnveide_kit.migrations import Migrations
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+migrations = Migrations(SERVICE_DIR)
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    """Build the catalog application."""
+    settings = settings or CatalogSettings()
+    return create_service_app(
+        settings,
+        title="Pilnveide catalog",
+        description=(
+            "The plan itself (priorities, measures, results, indicators with "
+            "targets, institutions, deadlines, funding), learning programmes and "
+            "courses, competency frameworks."
+        ),
+        version=version("catalog"),
+        migrations=migrations,
+        routers=[],
+    )

@@ -1,0 +1,96 @@
+"""Service application factory: lifespan (engine, migrations), middleware, problem handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlmodel import Session
+
+from pilnveide_kit.auth import verifier_from_settings
+from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
+from pilnveide_kit.health import health_router
+from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
+from pilnveide_kit.migrations import Migrations
+from pilnveide_kit.settings import ServiceSettings
+
+log = logging.getLogger("pilnveide.app")
+
+StartupHook = Callable[[FastAPI], None]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    migrations: Migrations,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[StartupHook] = (),
+) -> FastAPI:
+    """Build a service: its engine in the lifespan, migrations applied, health and problem+json."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+        )
+        app.state.engine = engine
+        if settings.migrate_on_start:
+            migrations.upgrade(settings.database_url)
+        for hook in on_startup:
+            hook(app)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.migrations = migrations
+    app.state.token_verifier = verifier_from_settings(settings)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router(settings.service_name, version))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+#: The request's session. scope="function": the commit happens before the response is sent,
+#: so a failed commit is reported to the client instead of being lost after a 2xx.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+
+
+def run(app_path: str, settings: ServiceSettings) -> None:
+    """Serve an app with uvicorn, JSON logs, on the settings' host and port."""
+    import uvicorn
+
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

@@ -1,0 +1,81 @@
+"""Health endpoints shared by every service: /healthz, /readyz, /version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from pilnveide_kit.errors import PROBLEM_MEDIA_TYPE, Problem
+
+
+class Health(BaseModel):
+    """Liveness or readiness report."""
+
+    status: str
+    checks: dict[str, str] = {}
+
+
+class VersionInfo(BaseModel):
+    """What is running."""
+
+    service: str
+    version: str
+    api_version: str
+
+
+def health_router(service: str, version: str, api_version: str = "v1") -> APIRouter:
+    """The /healthz, /readyz and /version routes; readiness checks the database and migrations."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=Health, summary="Process is alive")
+    def healthz() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @router.get(
+        "/readyz",
+        response_model=Health,
+        summary="Database reachable and migrations at head",
+        responses={503: {"model": Problem, "description": "Not ready"}},
+    )
+    def readyz(request: Request) -> Any:
+        """Readiness: the database answers and its schema is at the migration head."""
+        checks: dict[str, str] = {}
+        engine = request.app.state.engine
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any driver error means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if checks["database"] == "ok":
+            try:
+                at_head = request.app.state.migrations.at_head(engine)
+                checks["migrations"] = "at head" if at_head else "behind head"
+            except Exception as exc:
+                checks["migrations"] = f"unknown: {type(exc).__name__}"
+        if all(v in ("ok", "at head") for v in checks.values()):
+            return Health(status="ready", checks=checks)
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "Not ready: "
+                + ", ".join(f"{k} {v}" for k, v in checks.items() if v not in ("ok", "at head")),
+                "checks": checks,
+            },
+            status_code=503,
+            media_type=PROBLEM_MEDIA_TYPE,
+        )
+
+    @router.get("/version", response_model=VersionInfo, summary="Service name and version")
+    def version_info() -> VersionInfo:
+        """The service's name, release and API version."""
+        return VersionInfo(service=service, version=version, api_version=api_version)
+
+    return router

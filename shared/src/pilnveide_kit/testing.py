@@ -1,0 +1,144 @@
+"""Test helpers: the same suite on SQLite and on PostgreSQL, in databases tests create and drop."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from pilnveide_kit.db import normalise_url
+
+#: Where the tests look for PostgreSQL; unset or unreachable means SQLite only.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PILNVEIDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@cache
+def postgres_reachable() -> bool:
+    """True when the test PostgreSQL server answers (checked once per run)."""
+    if os.environ.get("PILNVEIDE_TEST_POSTGRES", "1") == "0":
+        return False
+    try:
+        engine = create_engine(
+            normalise_url(POSTGRES_ADMIN_URL), connect_args={"connect_timeout": 2}
+        )
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def temporary_database(backend: str, workdir: Path, prefix: str) -> Iterator[str]:
+    """A new, empty database for one backend; dropped (or deleted) afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        path = workdir / f"{name}.db"
+        yield f"sqlite:///{path}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    admin = create_engine(normalise_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(normalise_url(POSTGRES_ADMIN_URL)).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def clear_tables(engine: Engine, metadata: MetaData, keep: set[str] | None = None) -> None:
+    """Delete every row of a service's tables (children first), keeping the ones named."""
+    keep = keep or set()
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            if table.name not in keep:
+                connection.execute(table.delete())
+
+
+class TokenFactory:
+    """Mints gateway-like RS256 tokens for tests, with the JWKS a service should trust."""
+
+    def __init__(
+        self, kid: str = "test-key", issuer: str = "pilnveide-gateway", audience: str = "pilnveide"
+    ) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jose import jwk
+
+        self.kid, self.issuer, self.audience = kid, issuer, audience
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        self.public_pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        public = jwk.construct(self.public_pem, "RS256").to_dict()
+        public.update({"kid": kid, "use": "sig", "alg": "RS256"})
+        self.public_jwk = {
+            k: (v.decode() if isinstance(v, bytes) else v) for k, v in public.items()
+        }
+
+    @property
+    def jwks_json(self) -> str:
+        """The JWKS a service is configured with (settings auth_jwks_json)."""
+        import json
+
+        return json.dumps({"keys": [self.public_jwk]})
+
+    def token(
+        self,
+        scopes: str | list[str] = "",
+        *,
+        institutions: list[str] | None = None,
+        client_id: str = "test-client",
+        lifetime_s: int = 900,
+        **overrides: object,
+    ) -> str:
+        """A signed access token; overrides replace or add claims (e.g. aud, exp, nbf)."""
+        import time
+
+        from jose import jwt
+
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime_s,
+            "jti": uuid.uuid4().hex,
+            "scope": scopes if isinstance(scopes, str) else " ".join(scopes),
+        }
+        if institutions is not None:
+            claims["institutions"] = institutions
+        claims.update(overrides)
+        return str(
+            jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": self.kid})
+        )
+
+    def headers(self, scopes: str | list[str] = "", **kwargs: object) -> dict[str, str]:
+        """Authorization headers with a fresh token."""
+        return {"Authorization": f"Bearer {self.token(scopes, **kwargs)}"}  # type: ignore[arg-type]

@@ -1,0 +1,89 @@
+"""Every 4xx/5xx is problem+json; the request id is taken or generated and echoed; one log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+PROBLEM = "application/problem+json"
+
+
+def _assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body
+
+
+def test_404_unknown_route(client: TestClient) -> None:
+    _assert_problem(client.get("/nowhere"), 404)
+
+
+def test_404_typed_domain_error(client: TestClient) -> None:
+    body = _assert_problem(client.get("/notes/999"), 404)
+    assert body["detail"] == "No note 999"
+    assert body["type"].endswith("/not-found")
+
+
+def test_405_wrong_method(client: TestClient) -> None:
+    body = _assert_problem(client.delete("/notes"), 405)
+    assert "DELETE" in body["detail"]
+
+
+def test_422_names_the_failing_field(client: TestClient) -> None:
+    body = _assert_problem(client.post("/notes", json={"text": ""}), 422)
+    assert [e["name"] for e in body["errors"]] == ["text"]
+    assert body["errors"][0]["location"] == "body"
+
+
+def test_422_for_malformed_json(client: TestClient) -> None:
+    response = client.post(
+        "/notes", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    _assert_problem(response, 422)
+
+
+def test_500_hides_internals_and_rolls_back(client: TestClient) -> None:
+    body = _assert_problem(client.post("/notes/fail-after-write"), 500)
+    assert "boom" not in json.dumps(body)
+    assert "Traceback" not in json.dumps(body)
+    assert client.get("/notes").json()["data"] == []
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_request_id_is_generated_when_missing_or_unsafe(client: TestClient) -> None:
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "a b\tc" * 40})
+    assert unsafe.headers["x-request-id"] != "a b\tc" * 40
+
+
+def test_problem_responses_carry_the_request_id(client: TestClient) -> None:
+    response = client.get("/nowhere", headers={"X-Request-ID": "req-404"})
+    assert response.headers["x-request-id"] == "req-404"
+
+
+def test_one_json_access_line_per_request(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pilnveide_kit.logging import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="pilnveide.access"):
+        client.get("/notes/999", headers={"X-Request-ID": "log-me"})
+    records = [r for r in caplog.records if r.name == "pilnveide.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter("sample").format(records[0]))
+    assert line["method"] == "GET"
+    assert line["path"] == "/notes/999"
+    assert line["status"] == 404
+    assert line["request_id"] == "log-me"
+    assert line["duration_ms"] >= 0
