@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+VAR_DIR = Path(os.environ.get("PILNVEIDE_VAR_DIR", ROOT / "var"))
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _wait_healthy(name: str, port: int, child: subprocess.Popen[bytes], timeout_
 def main() -> int:
     """Prepare and start everything; stop everything on Ctrl-C or SIGTERM."""
     os.chdir(ROOT)
-    (ROOT / "var").mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     gateway_port = int(env.get("GATEWAY_PORT", 8000))
     for name, key in (("CATALOG", "catalog"), ("RECORDS", "records"), ("INDICATORS", "indicators")):
@@ -96,21 +97,37 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def on_sigterm(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    run_dir = VAR_DIR / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
     try:
         for process in PROCESSES:
             child = subprocess.Popen([sys.executable, "-m", process.module, "serve"], env=env)
             children.append((process, child))
-            _wait_healthy(process.name, process.port, child, timeout_s=60)
+            (run_dir / f"{process.name}.pid").write_text(str(child.pid))
+            _wait_healthy(process.name, process.port, child, timeout_s=120)
         print("\nPilnveide is running:", flush=True)
         print(f"  gateway           http://127.0.0.1:{gateway_port}  (docs: /docs)")
         for process in PROCESSES[:-1]:
             print(f"  {process.name:<17} http://127.0.0.1:{process.port}")
         print("Press Ctrl-C to stop.\n", flush=True)
-        while all(child.poll() is None for _p, child in children):
+        # A process that dies is reported; the others keep serving (the gateway answers 503
+        # for the dead one), as they would in a real deployment. Ctrl-C stops everything.
+        reported: set[str] = set()
+        while any(child.poll() is None for _p, child in children):
+            for process, child in children:
+                if child.poll() is not None and process.name not in reported:
+                    reported.add(process.name)
+                    print(
+                        f"[run] {process.name} exited with code {child.returncode}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             time.sleep(0.5)
-        dead = [p.name for p, child in children if child.poll() is not None]
-        print(f"[run] stopped because {', '.join(dead)} exited", file=sys.stderr)
+        print("[run] every process has exited", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\n[run] stopping…", flush=True)

@@ -142,3 +142,37 @@ class TokenFactory:
     def headers(self, scopes: str | list[str] = "", **kwargs: object) -> dict[str, str]:
         """Authorization headers with a fresh token."""
         return {"Authorization": f"Bearer {self.token(scopes, **kwargs)}"}  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: object, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a background thread; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

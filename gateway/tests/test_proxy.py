@@ -1,0 +1,162 @@
+"""The gateway's routing: prefixes, streaming, dead upstreams, the merged OpenAPI document."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.testclient import TestClient
+
+from gateway.main import create_app
+from gateway.settings import GatewaySettings
+from pilnveide_kit.testing import free_port, serve_in_thread
+
+
+def _upstream(name: str) -> FastAPI:
+    """A stand-in service that reports what it received."""
+    app = FastAPI(title=f"Pilnveide {name}")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/echo/{rest:path}", operation_id="echo_get")
+    @app.post("/echo/{rest:path}", operation_id="echo_post")
+    async def echo(rest: str, request: Request) -> dict[str, object]:
+        body = await request.body()
+        return {
+            "service": name,
+            "path": request.url.path,
+            "query": request.url.query,
+            "method": request.method,
+            "body_length": len(body),
+            "request_id": request.headers.get("x-request-id"),
+            "forwarded_prefix": request.headers.get("x-forwarded-prefix"),
+            "authorization": request.headers.get("authorization"),
+        }
+
+    @app.get("/xapi/about")
+    def about() -> dict[str, list[str]]:
+        return {"version": ["1.0.3"]}
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        return StreamingResponse((f"line {i}\n".encode() for i in range(1000)), media_type="text/plain")
+
+    @app.get("/teapot")
+    def teapot() -> PlainTextResponse:
+        return PlainTextResponse("short and stout", status_code=418, headers={"X-Custom": "yes"})
+
+    @app.get("/v1/things", operation_id="list_things")
+    def list_things() -> list[str]:
+        return []
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def upstream_urls() -> Iterator[dict[str, str]]:
+    with serve_in_thread(_upstream("catalog")) as catalog, serve_in_thread(_upstream("records")) as records:
+        yield {"catalog": catalog, "records": records}
+
+
+@pytest.fixture
+def gateway(upstream_urls: dict[str, str]) -> Iterator[TestClient]:
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings = GatewaySettings(
+        catalog_url=upstream_urls["catalog"],
+        records_url=upstream_urls["records"],
+        indicators_url=dead,
+        openapi_cache_s=0,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_prefix_is_stripped(gateway: TestClient) -> None:
+    body = gateway.get("/catalog/echo/a/b?x=1&y=ā").json()
+    assert body["service"] == "catalog"
+    assert body["path"] == "/echo/a/b"
+    assert "x=1" in body["query"]
+    assert body["forwarded_prefix"] == "/catalog"
+
+
+def test_healthz_of_each_service_through_the_gateway(gateway: TestClient) -> None:
+    assert gateway.get("/catalog/healthz").json()["service"] == "catalog"
+    assert gateway.get("/records/healthz").json()["service"] == "records"
+
+
+def test_xapi_keeps_its_prefix_and_reaches_records(gateway: TestClient) -> None:
+    assert gateway.get("/xapi/about").json() == {"version": ["1.0.3"]}
+
+
+def test_request_body_and_headers_are_forwarded(gateway: TestClient) -> None:
+    payload = b"x" * 3_000_000
+    body = gateway.post(
+        "/records/echo/bulk",
+        content=payload,
+        headers={"X-Request-ID": "trace-me", "Authorization": "Bearer abc"},
+    ).json()
+    assert body["body_length"] == len(payload)
+    assert body["request_id"] == "trace-me"
+    assert body["authorization"] == "Bearer abc"
+
+
+def test_streamed_response_arrives_whole(gateway: TestClient) -> None:
+    response = gateway.get("/catalog/stream")
+    assert response.text.count("\n") == 1000
+
+
+def test_status_and_headers_pass_through(gateway: TestClient) -> None:
+    response = gateway.get("/catalog/teapot")
+    assert response.status_code == 418
+    assert response.headers["x-custom"] == "yes"
+    assert response.text == "short and stout"
+
+
+def test_dead_upstream_is_a_fast_503_problem(gateway: TestClient) -> None:
+    started = time.monotonic()
+    response = gateway.get("/indicators/healthz")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["upstream"] == "indicators"
+    assert response.headers["retry-after"]
+    # Not a timing assertion on performance: the contract is "well under the read timeout".
+    assert elapsed < GatewaySettings().read_timeout_s
+    assert gateway.get("/catalog/healthz").status_code == 200
+
+
+def test_gateway_readiness_names_the_dead_service(gateway: TestClient) -> None:
+    response = gateway.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["indicators"].startswith("unreachable")
+
+
+def test_unknown_top_level_path_is_problem_404(gateway: TestClient) -> None:
+    response = gateway.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_merged_openapi_has_prefixed_paths_and_unique_names(gateway: TestClient) -> None:
+    document = gateway.get("/openapi.json").json()
+    paths = document["paths"]
+    assert "/catalog/v1/things" in paths and "/records/v1/things" in paths
+    operation_ids = [
+        op["operationId"] for item in paths.values() for m, op in item.items() if m in {"get", "post", "put", "delete", "patch"}
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert "catalog_list_things" in operation_ids
+    schemas = document["components"]["schemas"]
+    assert any(name.startswith("Catalog") for name in schemas)
+    assert document["x-unavailable-services"] == ["indicators"]
+
+
+def test_swagger_ui_is_served(gateway: TestClient) -> None:
+    response = gateway.get("/docs")
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text
