@@ -4,9 +4,9 @@ engine or a cluster: schema-validated where a schema exists, and checked against
 from __future__ import annotations
 
 import re
-from functools import cache
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,10 @@ def test_compose_long_running_services_have_health_checks_and_wait_for_migration
         assert f":{port}/" in check
         assert spec["depends_on"]["postgres"]["condition"] == "service_healthy"
         migrate = [k for k, v in spec["depends_on"].items() if k.endswith("-migrate")]
-        assert migrate and spec["depends_on"][migrate[0]]["condition"] == "service_completed_successfully"
+        assert (
+            migrate
+            and spec["depends_on"][migrate[0]]["condition"] == "service_completed_successfully"
+        )
         assert spec["environment"][f"{APP_SERVICES[name][2]}_MIGRATE_ON_START"] == "false"
 
 
@@ -144,7 +147,7 @@ def test_every_process_has_a_deployment_with_probes_resources_and_a_service() ->
     documents = _manifests()
     deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
     services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
-    for name, (module, port, prefix) in APP_SERVICES.items():
+    for name, (_module, port, prefix) in APP_SERVICES.items():
         pod = deployments[name]["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -154,7 +157,7 @@ def test_every_process_has_a_deployment_with_probes_resources_and_a_service() ->
         assert container["securityContext"]["runAsNonRoot"] is True
         assert container["ports"][0]["containerPort"] == port
         env = {e["name"]: e["value"] for e in container["env"]}
-        assert env[f"{prefix}_PORT"] == str(port) and env[f"{prefix}_HOST"] == "0.0.0.0"
+        assert env[f"{prefix}_PORT"] == str(port) and env[f"{prefix}_HOST"] == "0.0.0.0"  # noqa: S104 (inside a pod)
         for module_name, subcommand in _python_commands(pod["initContainers"][0]["command"]):
             assert subcommand in _subcommands(module_name)
         selector = services[name]["spec"]["selector"]

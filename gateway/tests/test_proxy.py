@@ -44,7 +44,9 @@ def _upstream(name: str) -> FastAPI:
 
     @app.get("/stream")
     def stream() -> StreamingResponse:
-        return StreamingResponse((f"line {i}\n".encode() for i in range(1000)), media_type="text/plain")
+        return StreamingResponse(
+            (f"line {i}\n".encode() for i in range(1000)), media_type="text/plain"
+        )
 
     @app.get("/teapot")
     def teapot() -> PlainTextResponse:
@@ -59,7 +61,10 @@ def _upstream(name: str) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def upstream_urls() -> Iterator[dict[str, str]]:
-    with serve_in_thread(_upstream("catalog")) as catalog, serve_in_thread(_upstream("records")) as records:
+    with (
+        serve_in_thread(_upstream("catalog")) as catalog,
+        serve_in_thread(_upstream("records")) as records,
+    ):
         yield {"catalog": catalog, "records": records}
 
 
@@ -147,7 +152,10 @@ def test_merged_openapi_has_prefixed_paths_and_unique_names(gateway: TestClient)
     paths = document["paths"]
     assert "/catalog/v1/things" in paths and "/records/v1/things" in paths
     operation_ids = [
-        op["operationId"] for item in paths.values() for m, op in item.items() if m in {"get", "post", "put", "delete", "patch"}
+        op["operationId"]
+        for item in paths.values()
+        for m, op in item.items()
+        if m in {"get", "post", "put", "delete", "patch"}
     ]
     assert len(operation_ids) == len(set(operation_ids))
     assert "catalog_list_things" in operation_ids
