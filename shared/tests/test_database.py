@@ -103,3 +103,31 @@ def test_garbage_cursor_is_400(client: TestClient) -> None:
     response = client.get("/notes", params={"cursor": "!!!not-a-cursor"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_concurrent_http_writers_all_succeed(backend: str, tmp_path: Path) -> None:
+    """Many clients writing at once through a real server: no 'database is locked' 500s."""
+    import asyncio
+
+    import httpx
+
+    from pilnveide_kit.testing import serve_in_thread
+
+    with temporary_database(backend, tmp_path, "http") as url:
+        app = create_app(ServiceSettings(service_name="sample", database_url=url))
+        with serve_in_thread(app) as base_url:
+
+            async def hammer() -> list[int]:
+                async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+                    answers = await asyncio.gather(
+                        *(http.post("/notes", json={"text": f"t{i}"}) for i in range(60))
+                    )
+                return [a.status_code for a in answers]
+
+            statuses = asyncio.run(hammer())
+            assert statuses == [201] * 60
+            with httpx.Client(base_url=base_url) as http:
+                texts = {
+                    n["text"] for n in http.get("/notes", params={"limit": 100}).json()["data"]
+                }
+            assert texts == {f"t{i}" for i in range(60)}

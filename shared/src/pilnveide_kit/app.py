@@ -75,9 +75,18 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
+#: How many requests may hold a database session at once (per process). A request's session
+#: spans several worker-thread hops (dependency, endpoint, commit); without a bound, waiting
+#: requests can take every worker thread while the ones holding connections or the SQLite write
+#: lock wait for a thread to commit in: a deadlock that ends in pool timeouts. Requests over the
+#: bound wait without holding a thread. Keep it below the pool size and anyio's 40 threads.
+MAX_CONCURRENT_SESSIONS = 10
+
 #: The request's session. scope="function": the commit happens before the response is sent,
 #: so a failed commit is reported to the client instead of being lost after a 2xx.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
+SessionDep = Annotated[
+    Session, Depends(_session, scope="function", max_concurrency=MAX_CONCURRENT_SESSIONS)
+]
 
 
 def run(app_path: str, settings: ServiceSettings) -> None:

@@ -43,16 +43,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 12) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = not database or database == ":memory:"
+        if not in_memory:
+            Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
+        pool: dict[str, Any] = (
+            {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
+        )
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            **pool,
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine

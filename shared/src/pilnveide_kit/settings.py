@@ -32,7 +32,7 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     log_level: str = "INFO"
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=12, ge=11)
     #: Access tokens: issued by the gateway, verified here against its public keys.
     auth_issuer: str = "pilnveide-gateway"
     auth_audience: str = "pilnveide"
