@@ -51,3 +51,24 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client running the app's lifespan; server errors come back as responses."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def seeded(client: TestClient, app: FastAPI) -> TestClient:
+    """The client, with every reviewed seed file of the repository loaded."""
+    from catalog.loader.run import load_all
+
+    load_all(app.state.engine)
+    return client
+
+
+@pytest.fixture
+def reader(tokens: TokenFactory) -> dict[str, str]:
+    """Headers of a client that may read the catalog."""
+    return tokens.headers("catalog:read", client_id="reader-app")
+
+
+@pytest.fixture
+def writer(tokens: TokenFactory) -> dict[str, str]:
+    """Headers of a client that may read and change the catalog."""
+    return tokens.headers("catalog:read catalog:write", client_id="editor-app")

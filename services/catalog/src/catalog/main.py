@@ -7,12 +7,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from catalog.changes.router import router as changes_router
+from catalog.frameworks.router import router as frameworks_router
+from catalog.institutions.router import router as institutions_router
+from catalog.models import load_all_models
+from catalog.plans.router import router as plans_router
+from catalog.programmes.router import router as programmes_router
+from catalog.reference.router import router as reference_router
 from catalog.settings import CatalogSettings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 migrations = Migrations(SERVICE_DIR)
+load_all_models()
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -28,5 +36,12 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         ),
         version=version("catalog"),
         migrations=migrations,
-        routers=[],
+        routers=[
+            plans_router,
+            institutions_router,
+            reference_router,
+            programmes_router,
+            frameworks_router,
+            changes_router,
+        ],
     )

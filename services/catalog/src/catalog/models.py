@@ -16,3 +16,10 @@ metadata = CatalogModel.metadata
 
 def load_all_models() -> None:
     """Import every module that defines tables, so the metadata is complete."""
+    import catalog.changes.models
+    import catalog.frameworks.models
+    import catalog.institutions.models
+    import catalog.loader.models
+    import catalog.plans.models
+    import catalog.programmes.models
+    import catalog.reference.models  # noqa: F401

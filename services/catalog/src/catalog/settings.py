@@ -14,3 +14,5 @@ class CatalogSettings(ServiceSettings):
 
     service_name: str = "catalog"
     port: int = 8001
+    #: Base of the URIs in exported IMS CASE packages.
+    case_base_uri: str = "https://pilnveide.lv/catalog/v1/frameworks"
