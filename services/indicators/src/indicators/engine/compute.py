@@ -713,3 +713,35 @@ def _manual(run: Computation) -> IndicatorResult:
     if latest is None:
         result.status_reason = "no observation entered yet"
     return run.judge(result, exact(latest.value) if latest and latest.value is not None else None)
+
+
+def counted_query(
+    code: str, spec: DefinitionSpec, info: IndicatorInfo, params: Params, dataset: Dataset
+) -> AggregationQuery | None:
+    """The aggregation whose members an explain view lists (None for hand-reported values)."""
+    run = Computation(code, spec, 0, info, params, _NoRecords(), dataset)
+    if spec.kind == "manual":
+        return None
+    if spec.kind == "share":
+        return AggregationQuery(
+            metric="people", filter=_numerator_filter(run, None, run.period_to, run.period_to)
+        )
+    if spec.kind in ("coverage_per_institution", "coverage_per_resort"):
+        return AggregationQuery(metric="people", filter=run.records_filter(people_at=run.period_to))
+    if spec.kind == "distinct_institutions":
+        return AggregationQuery(metric=spec.unit, filter=run.records_filter())
+    return AggregationQuery(metric="people", filter=run.records_filter())
+
+
+class _NoRecords:
+    async def aggregate(self, query: AggregationQuery) -> AggregationResult:
+        raise NotImplementedError
+
+    async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
+        raise NotImplementedError
+
+    async def head(self) -> int:
+        raise NotImplementedError
+
+    async def members(self, query: AggregationQuery) -> Any:
+        raise NotImplementedError
