@@ -83,8 +83,9 @@ class _Upstream:
         self.name, self.client, self.token = name, client, token
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        extra = kwargs.pop("headers", {})
         for attempt in (1, 2):
-            headers = await self.token.header()
+            headers = {**extra, **(await self.token.header())}
             try:
                 answer = await self.client.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:

@@ -182,7 +182,7 @@ class IndicatorInfo(BaseModel):
 
     code: str
     title: str = ""
-    plan: str = "plan_2021_2027"
+    plan: str = "LAP-2021-2027"
     priority: str | None = None
     measure: str | None = None
     deadline_year: int | None = None
