@@ -118,7 +118,7 @@ def test_distinct_people_counts_each_person_once_and_a_mover_in_both_institution
         "filter": {"course_tags": ["measure:1.1"]},
         "represented": "institutions",
     }
-    result = run(spec, records)
+    result = run(spec, records, series=True)
     assert result.value == 2
     assert result.extra["institutions_represented"] == 3
     # The mover counts under the institution of each learning event; the total stays distinct.
@@ -245,6 +245,7 @@ def test_share_is_numerator_over_headcount_with_breakdowns_as_sums() -> None:
         procurement(),
         as_of="2023-12-31",
         indicator=info("1.5.1", 2023, Target(kind="min_share", value=80)),
+        series=True,
     )
     # x1 is not a procurement specialist: the denominator's population limits the numerator.
     assert (result.numerator, result.denominator, result.value) == (8, 10, 80.0)

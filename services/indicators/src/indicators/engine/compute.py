@@ -66,6 +66,8 @@ class Params:
     detail: bool = True
     #: Institution restriction of the caller (None: unrestricted).
     scope: frozenset[str] | None = None
+    #: Also the cumulative series (distinct counts need one question per year).
+    series: bool = False
 
 
 @dataclass
@@ -341,6 +343,11 @@ async def compute(
 # ---- distinct people, distinct institutions, events ---------------------------------------
 
 
+def _needs_years(run: Computation, dims: list[str]) -> bool:
+    """Whether the per-year series is needed (year breakdown, series, yearly targets)."""
+    return "year" in dims or run.params.series or bool(run.target and run.target.yearly)
+
+
 async def _counted(run: Computation) -> IndicatorResult:
     spec = run.spec
     metric: Metric
@@ -351,7 +358,7 @@ async def _counted(run: Computation) -> IndicatorResult:
     else:
         metric, unit, additive = spec.metric, spec.metric, True
     dims = run.dimensions()
-    needs_years = bool(dims) or bool(run.target and run.target.yearly)
+    needs_years = _needs_years(run, dims)
     queried = {d for d in dims if d in RECORDS_DIMENSIONS}
     if "resort" in dims:
         queried.add("institution")
@@ -363,7 +370,7 @@ async def _counted(run: Computation) -> IndicatorResult:
         jobs[dim] = run.aggregate(metric, base, [dim])
     if spec.kind == "distinct_people" and spec.represented:
         jobs["represented"] = run.aggregate(spec.represented, base)
-    cumulative_years = run.years() if dims and not additive else []
+    cumulative_years = run.years() if run.params.series and not additive else []
     for year in cumulative_years:
         jobs[f"cum{year}"] = run.aggregate(
             metric, run.records_filter(end=min(_year_end(year), run.period_to))
@@ -433,7 +440,7 @@ async def _share_kind(run: Computation) -> IndicatorResult:
     numerator_filter = _numerator_filter(run, None, run.period_to, counted_at)
     headcount_filter = run.headcount_filter(denominator.filter)
     dims = run.dimensions()
-    needs_years = bool(dims) or bool(run.target and run.target.yearly)
+    needs_years = _needs_years(run, dims)
     by_headcount = denominator.source == "headcount"
 
     jobs: dict[str, Any] = {"num": run.aggregate("people", numerator_filter)}
@@ -447,11 +454,13 @@ async def _share_kind(run: Computation) -> IndicatorResult:
         if by_headcount and dim in HEADCOUNT_DIMENSIONS:
             jobs[f"den:{dim}"] = run.headcount(counted_at, headcount_filter, [dim])
     years = run.years() if needs_years else []
+    if years:
+        # People who learnt in each year (counted where they work on the count date), over
+        # the headcount at each year's end.
+        jobs["num:year"] = run.aggregate("people", numerator_filter, ["year"])
     for year in years:
         end = min(_year_end(year), run.period_to)
-        start = max(date(year, 1, 1), run.period_from)
-        jobs[f"year:{year}"] = run.aggregate("people", _numerator_filter(run, start, end, end))
-        if dims:
+        if run.params.series:
             jobs[f"cum:{year}"] = run.aggregate("people", _numerator_filter(run, None, end, end))
         if by_headcount:
             jobs[f"yden:{year}"] = run.headcount(end, headcount_filter)
@@ -510,7 +519,9 @@ async def _share_kind(run: Computation) -> IndicatorResult:
         result.breakdowns.append(Breakdown(dimension=dim, rows=rows))
     for year in years:
         year_den = denominator_total(f"yden:{year}") if by_headcount else denominator_total("")
-        year_num = answers[f"year:{year}"].total
+        year_num = next(
+            (g.value for g in answers["num:year"].groups if int(g.key["year"]) == year), 0.0
+        )
         result.per_year.append(
             SeriesPoint(
                 year=year,

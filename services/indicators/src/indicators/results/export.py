@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from indicators.engine.norms import NormsResult
+from indicators.engine.norms import NormRow, NormsResult
 from indicators.engine.results import IndicatorResult
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -153,7 +153,7 @@ def table_rows(items: Sequence[Any], columns: Sequence[str]) -> list[list[Any]]:
 
 def norms_rows(result: NormsResult) -> list[list[Any]]:
     """Annex 3 norms as rows."""
-    columns = list(result.rows[0].model_fields) if result.rows else ["institution"]
+    columns = list(NormRow.model_fields)
     return [["year", *columns]] + [
         [result.year, *[getattr(r, c) for c in columns]] for r in result.rows
     ]

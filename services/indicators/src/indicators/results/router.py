@@ -107,6 +107,7 @@ def params_of(
     breakdown: list[str] | None = None,
     *,
     detail: bool,
+    series: bool = False,
 ) -> Params:
     """Engine parameters from query parameters and the caller's institution restriction."""
     start, end = parse_period(period)
@@ -117,6 +118,7 @@ def params_of(
         breakdowns=parse_breakdowns(breakdown),
         detail=detail,
         scope=principal.institutions,
+        series=series,
     )
 
 
