@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from learning_records.main import create_app, migrations
 from learning_records.models import metadata
@@ -51,3 +52,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client running the app's lifespan; server errors come back as responses."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def engine(client: TestClient) -> Engine:
+    """The running app's engine (the client fixture has started its lifespan)."""
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+@pytest.fixture
+def pepper(settings: LearningRecordsSettings) -> str:
+    """The pseudonym pepper the app under test uses."""
+    return settings.pseudonym_pepper
