@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,44 @@ def engine(client: TestClient) -> Engine:
 def pepper(settings: LearningRecordsSettings) -> str:
     """The pseudonym pepper the app under test uses."""
     return settings.pseudonym_pepper
+
+
+@pytest.fixture
+def writer(tokens: TokenFactory) -> dict[str, str]:
+    """Headers of an unrestricted client allowed to write and read records."""
+    return tokens.headers("records:write records:read")
+
+
+def code(number: int) -> str:
+    """A valid synthetic personal code."""
+    from learning_records.people.pseudonyms import synthetic_personal_code
+
+    return synthetic_personal_code(number)
+
+
+def enrolment(number: int, **overrides: object) -> dict[str, object]:
+    """A valid enrolment item for person `number` (completed INTEG-E in VK on 2024-03-01)."""
+    item: dict[str, object] = {
+        "source_system": "mps",
+        "external_id": f"enr-{number}",
+        "personal_code": code(number),
+        "course_code": "INTEG-E",
+        "institution": "VK",
+        "status": "completed",
+        "completed_on": "2024-03-01",
+        "hours": 8,
+    }
+    item.update(overrides)
+    return item
+
+
+@pytest.fixture
+def make_enrolment() -> Callable[..., dict[str, object]]:
+    """Factory of valid enrolment items."""
+    return enrolment
+
+
+@pytest.fixture
+def make_code() -> Callable[[int], str]:
+    """Factory of valid synthetic personal codes."""
+    return code

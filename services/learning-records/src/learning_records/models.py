@@ -22,6 +22,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands them back naive)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class SourcedRecord(LearningRecordsModel):
     """Columns every written record has: its source id, content hash and change sequence."""
 

@@ -8,7 +8,6 @@ commit order: a reader that has seen N never later finds a number below N appear
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, insert, text, update
@@ -40,6 +39,16 @@ class ChangeFeed:
         """Append one change per key; their sequence numbers in order."""
         return [self.record(entity, op, key) for key in keys]
 
+    def allocate(self, count: int) -> int:
+        """Reserve count consecutive numbers; the first of them (call add() for each)."""
+        first = self.last_seq + 1
+        self.last_seq += count
+        return first
+
+    def add(self, seq: int, entity: str, op: str, key: object) -> None:
+        """Record the change for a number reserved with allocate()."""
+        self._pending.append({"seq": seq, "entity": entity, "op": op, "key": str(key)})
+
     def set_key(self, seq: int, key: object) -> None:
         """Name the record of a pending change once its id is known (after an ORM flush)."""
         for row in reversed(self._pending):
@@ -55,6 +64,11 @@ class ChangeFeed:
         now = utcnow()
         for row in self._pending:
             row["at"] = now
+        self._pending.sort(key=lambda row: int(row["seq"]))
+        if [r["seq"] for r in self._pending] != list(
+            range(self._written_seq + 1, self.last_seq + 1)
+        ):
+            raise RuntimeError("change-feed numbers were reserved but not used")
         self.session.execute(insert(Change), self._pending)
         self.session.execute(
             update(ChangeCounter).where(col(ChangeCounter.id) == 1).values(last_seq=self.last_seq)
@@ -134,8 +148,3 @@ def changes_after(session: Session, after: int, limit: int) -> list[Change]:
             select(Change).where(col(Change.seq) > after).order_by(col(Change.seq)).limit(limit)
         ).all()
     )
-
-
-def as_utc(value: datetime) -> datetime:
-    """A stored timestamp as aware UTC (SQLite hands them back naive)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
