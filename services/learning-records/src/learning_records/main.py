@@ -7,10 +7,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from learning_records.aggregations.router import router as aggregations_router
 from learning_records.changes.router import router as changes_router
 from learning_records.enrolments.router import router as enrolments_router
 from learning_records.ingest.router import router as writes_router
 from learning_records.models import load_all_models
+from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
@@ -33,5 +35,11 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
         ),
         version=version("learning-records"),
         migrations=migrations,
-        routers=[writes_router, enrolments_router, changes_router],
+        routers=[
+            writes_router,
+            enrolments_router,
+            changes_router,
+            aggregations_router,
+            privacy_router,
+        ],
     )

@@ -77,3 +77,14 @@ class AppliedLearningEvent(SourcedRecord, table=True):
     created_enrolment: bool = False
     #: The enrolment's status, status_date, completed_on and hours before this event.
     prior_state: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class CourseTag(SourcedRecord, table=True):
+    """A programme tag of a course (e.g. `measure:1.1`), pushed from the catalog for filters."""
+
+    __tablename__ = "course_tag"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_code: str = Field(sa_type=String(64), index=True)
+    tag: str = Field(sa_type=String(64), index=True)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from learning_records.employment.models import Employment, Headcount
-from learning_records.enrolments.models import Enrolment
+from learning_records.enrolments.models import CourseTag, Enrolment
 from learning_records.ingest.schemas import (
     CONTROL_FIELDS,
     PERSON_FIELDS,
     AssessmentWrite,
     CertificateWrite,
+    CourseTagWrite,
     EmploymentWrite,
     EnrolmentWrite,
     FeedbackWrite,
@@ -74,6 +75,7 @@ KINDS: dict[str, Kind] = {
         Kind("results", "test_attempt", TestAttemptWrite, TestAttempt, "create"),
         Kind("certificates", "certificate", CertificateWrite, Certificate, "create"),
         Kind("feedback", "feedback", FeedbackWrite, Feedback, "create"),
+        Kind("course-tags", "course_tag", CourseTagWrite, CourseTag, "none"),
         Kind(
             "assessments", "competency_assessment", AssessmentWrite, CompetencyAssessment, "create"
         ),

@@ -217,6 +217,13 @@ class AssessmentWrite(PersonItem):
     assessed_on: date
 
 
+class CourseTagWrite(ItemBase):
+    """A course's programme tag, e.g. `measure:1.1` (lets aggregations filter by tag)."""
+
+    course_code: str = Code
+    tag: str = Code
+
+
 OutcomeStatus = Literal["accepted", "unchanged", "rejected", "conflict"]
 
 
