@@ -10,9 +10,9 @@ It then computes the 49 computable default definitions through the indicators en
 default breakdowns (institution, resort, sector, position group, year), and, in the same run,
 with one hand-written SQL statement per indicator computing the same numbers (GROUPING SETS
 over the same join). The engine reaches the data through the records contract: here through
-`SqlRecords`, the contract's aggregations written over this scratch schema, since
-learning-records' own aggregation SQL is not on this branch yet (see the closing note in
-docs/indicators.md). Figures printed:
+`SqlRecords`, the contract's aggregations written over this scratch schema (learning-records'
+own aggregation SQL is not yet loaded with benchmark data; see docs/indicators.md). Figures
+printed:
 
 - cold: the whole plan computed with an empty result cache;
 - warm: the whole plan served as the service serves it when nothing changed (one change-feed

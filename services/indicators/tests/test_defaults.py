@@ -12,8 +12,10 @@ from sqlmodel import Session, create_engine
 from indicators.cli import load
 from indicators.definitions import service as definitions
 from indicators.definitions.spec import KINDS, DefinitionSpec
+from indicators.models import metadata
 from indicators.settings import IndicatorsSettings
 from pilnveide_kit.db import normalise_url
+from pilnveide_kit.testing import clear_tables
 
 #: Annex 2 of the plan: how many performance indicators each measure has (71 in all).
 INDICATORS_PER_MEASURE = {
@@ -85,22 +87,22 @@ def test_default_set_matches_the_catalog_seed_when_present() -> None:
 
 
 def test_loading_is_idempotent_and_keeps_api_changes(settings: IndicatorsSettings) -> None:
-    first = load(settings)
-    assert (first.created, first.updated, first.unchanged) == (71, 0, 0)
-    second = load(settings)
-    assert (second.created, second.updated, second.unchanged) == (0, 0, 71)
     engine = create_engine(normalise_url(settings.database_url))
-    with Session(engine) as session:
-        current = definitions.get(session, "1.5.1")
-        spec = DefinitionSpec.model_validate(current.spec)
-        definitions.replace(
-            session,
-            "1.5.1",
-            spec.model_copy(update={"title": "changed"}),
-            author="vk-admin",
-            if_match=definitions.etag(current),
-        )
-        session.commit()
-    engine.dispose()
-    third = load(settings)
-    assert (third.kept_local, third.unchanged) == (1, 70)
+    try:
+        first = load(settings)
+        assert (first.created, first.updated, first.unchanged) == (71, 0, 0)
+        second = load(settings)
+        assert (second.created, second.updated, second.unchanged) == (0, 0, 71)
+        with Session(engine) as session:
+            current = definitions.get(session, "1.5.1")
+            spec = DefinitionSpec.model_validate(current.spec)
+            changed = spec.model_copy(update={"title": "changed"})
+            definitions.replace(
+                session, "1.5.1", changed, author="vk-admin", if_match=definitions.etag(current)
+            )
+            session.commit()
+        third = load(settings)
+        assert (third.kept_local, third.unchanged) == (1, 70)
+    finally:
+        clear_tables(engine, metadata)
+        engine.dispose()
