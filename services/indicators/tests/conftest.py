@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from indicators.main import create_app, migrations
 from indicators.models import metadata
 from indicators.settings import IndicatorsSettings
+from indicators.sources.memory import MemoryCatalog, MemoryRecords
 from pilnveide_kit.testing import TokenFactory, clear_tables, temporary_database
 
 
@@ -33,13 +34,28 @@ def settings(database_url: str, tokens: TokenFactory) -> IndicatorsSettings:
         migrate_on_start=False,
         auth_jwks_json=tokens.jwks_json,
         auth_jwks_file=None,
+        catalog_ttl_s=0,
     )
 
 
 @pytest.fixture
-def app(settings: IndicatorsSettings) -> Iterator[FastAPI]:
-    """The application; every table is emptied after the test."""
-    application = create_app(settings)
+def records() -> MemoryRecords:
+    """learning-records stand-in: the aggregation contract over in-memory rows."""
+    return MemoryRecords()
+
+
+@pytest.fixture
+def catalog() -> MemoryCatalog:
+    """Catalog stand-in: a plan's indicators and the institutions."""
+    return MemoryCatalog()
+
+
+@pytest.fixture
+def app(
+    settings: IndicatorsSettings, records: MemoryRecords, catalog: MemoryCatalog
+) -> Iterator[FastAPI]:
+    """The application on the in-memory sources; every table is emptied after the test."""
+    application = create_app(settings, records=records, catalog=catalog)
     yield application
     engine = getattr(application.state, "engine", None)
     if engine is not None:

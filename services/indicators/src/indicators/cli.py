@@ -1,12 +1,28 @@
-"""Command line: `indicators serve | migrate`."""
+"""Command line: `indicators serve | migrate | load`."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from indicators.definitions import service as definitions
 from indicators.main import migrations
 from indicators.settings import IndicatorsSettings
 from pilnveide_kit.app import run
+from pilnveide_kit.db import make_engine, session_scope
+
+
+def load(
+    settings: IndicatorsSettings, path: Path = definitions.DEFAULTS_FILE
+) -> definitions.LoadReport:
+    """Load the shipped default definitions (idempotent; API changes are kept)."""
+    _plan, items = definitions.default_definitions(path)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            return definitions.load_defaults(session, items)
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,10 +31,18 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
+    loader = sub.add_parser("load", help="load the default indicator definitions of the plan")
+    loader.add_argument("--file", type=Path, default=definitions.DEFAULTS_FILE)
     args = parser.parse_args(argv)
     settings = IndicatorsSettings()
     if args.command == "migrate":
         migrations.upgrade(settings.database_url)
+    elif args.command == "load":
+        report = load(settings, args.file)
+        print(
+            f"definitions: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.kept_local} changed through the API and kept"
+        )
     elif args.command == "serve":
         run("indicators.main:create_app", settings)
 

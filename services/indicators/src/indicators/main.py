@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
+from indicators.definitions.router import router as definitions_router
+from indicators.observations.router import router as observations_router
+from indicators.results.router import router as results_router
+from indicators.results.service import IndicatorsService
 from indicators.settings import IndicatorsSettings
+from indicators.sources.http import http_sources
+from indicators.sources.protocols import CatalogSource, RecordsSource
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
@@ -15,17 +24,41 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 migrations = Migrations(SERVICE_DIR)
 
 
-def create_app(settings: IndicatorsSettings | None = None) -> FastAPI:
-    """Build the indicators application."""
+def create_app(
+    settings: IndicatorsSettings | None = None,
+    *,
+    records: RecordsSource | None = None,
+    catalog: CatalogSource | None = None,
+) -> FastAPI:
+    """Build the indicators application (sources over HTTP unless given, as in tests)."""
     settings = settings or IndicatorsSettings()
-    return create_service_app(
+    clients: list[httpx.AsyncClient] = []
+    if records is None or catalog is None:
+        http_records, http_catalog, clients = http_sources(settings)
+        records = records or http_records
+        catalog = catalog or http_catalog
+    app = create_service_app(
         settings,
         title="Pilnveide indicators",
         description=(
             "Computes every plan indicator from the records against its target, by "
-            "institution, position group, sector and year."
+            "institution, resort, position group, sector and year; explains and exports it."
         ),
         version=version("indicators"),
         migrations=migrations,
-        routers=[],
+        routers=[results_router, definitions_router, observations_router],
     )
+    app.state.indicators = IndicatorsService(records, catalog, settings)
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with kit_lifespan(application):
+            try:
+                yield
+            finally:
+                for client in clients:
+                    await client.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

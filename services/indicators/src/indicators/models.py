@@ -16,3 +16,5 @@ metadata = IndicatorsModel.metadata
 
 def load_all_models() -> None:
     """Import every module that defines tables, so the metadata is complete."""
+    import indicators.definitions.models
+    import indicators.observations.models  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from pilnveide_kit.settings import ServiceSettings
@@ -14,3 +15,40 @@ class IndicatorsSettings(ServiceSettings):
 
     service_name: str = "indicators"
     port: int = 8003
+    #: learning-records and the catalog, reached directly (not through the gateway).
+    records_url: str = "http://127.0.0.1:8002"
+    catalog_url: str = "http://127.0.0.1:8001"
+    #: How this service authenticates to them: a fixed bearer token, or OAuth2 client
+    #: credentials at the gateway's token endpoint (the token is renewed before it expires).
+    service_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str = "http://127.0.0.1:8000/auth/token"  # noqa: S105 (a URL)
+    connect_timeout_s: float = Field(default=0.5, gt=0)
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    #: The plan whose indicators /v1/plan/progress and /v1/indicators show by default.
+    plan: str = "LAP-2021-2027"
+    #: How long the catalog's indicators and institutions are reused before asking again.
+    catalog_ttl_s: float = Field(default=60.0, ge=0)
+    #: Results kept in memory (each keyed by definition version, parameters and feed head).
+    cache_max_entries: int = Field(default=5000, ge=0)
+    #: Indicators computed at once for lists and plan progress.
+    compute_concurrency: int = Field(default=16, ge=1)
+    #: Annex 3 norms: which enrolment statuses mean formal learning took place, and no-shows.
+    learned_statuses: list[str] = Field(default_factory=lambda: ["completed", "attended", "passed"])
+    no_show_statuses: list[str] = Field(default_factory=lambda: ["no_show"])
+    #: Statuses an enrolment can be judged on for the no-show rate (booked and due).
+    due_statuses: list[str] = Field(
+        default_factory=lambda: ["completed", "attended", "passed", "failed", "no_show"]
+    )
+
+    @model_validator(mode="after")
+    def _credentials_in_production(self) -> IndicatorsSettings:
+        if self.is_production and not (
+            self.service_token or (self.client_id and self.client_secret)
+        ):
+            raise ValueError(
+                "production needs INDICATORS_SERVICE_TOKEN or INDICATORS_CLIENT_ID and "
+                "INDICATORS_CLIENT_SECRET to reach learning-records and the catalog"
+            )
+        return self

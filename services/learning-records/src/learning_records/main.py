@@ -7,6 +7,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from learning_records.aggregations.router import router as aggregations_router
+from learning_records.changes.router import router as changes_router
+from learning_records.enrolments.router import router as enrolments_router
+from learning_records.ingest.router import router as writes_router
+from learning_records.models import load_all_models
+from learning_records.people.router import router as people_router
+from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
@@ -18,6 +25,7 @@ migrations = Migrations(SERVICE_DIR)
 def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
     """Build the learning-records application."""
     settings = settings or LearningRecordsSettings()
+    load_all_models()
     return create_service_app(
         settings,
         title="Pilnveide learning records",
@@ -28,5 +36,12 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
         ),
         version=version("learning-records"),
         migrations=migrations,
-        routers=[],
+        routers=[
+            writes_router,
+            enrolments_router,
+            changes_router,
+            aggregations_router,
+            privacy_router,
+            people_router,
+        ],
     )

@@ -1,0 +1,1 @@
+"""Indicator definitions: how each indicator is computed, versioned."""

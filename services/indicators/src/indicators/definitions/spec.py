@@ -1,0 +1,112 @@
+"""What a definition says: the computation kind, its filter, denominator, coverage and target."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from indicators.sources.types import Frequency, HeadcountFilter, RecordsFilter, Target
+
+Kind = Literal[
+    "distinct_people",
+    "distinct_institutions",
+    "share",
+    "coverage_per_institution",
+    "coverage_per_resort",
+    "people_with_frequency",
+    "count_events",
+    "manual",
+]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+
+#: Breakdown dimensions a result can have; `resort` is rolled up from institutions.
+Dimension = Literal["institution", "resort", "sector", "position_group", "management_level", "year"]
+DEFAULT_BREAKDOWNS: list[Dimension] = ["institution", "resort", "sector", "position_group", "year"]
+
+
+class Denominator(BaseModel):
+    """The population of a share: HR headcounts as of a date, or a number entered by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["headcount", "manual"]
+    filter: HeadcountFilter = Field(default_factory=HeadcountFilter)
+    #: The headcount date: a fixed date, or (null) the result's as-of date.
+    as_of: date | None = None
+    value: float | None = Field(default=None, gt=0)
+    #: Where a hand-entered population comes from (required with source=manual).
+    reference: str | None = None
+
+    @model_validator(mode="after")
+    def _manual_needs_value(self) -> Denominator:
+        if self.source == "manual" and (self.value is None or not self.reference):
+            raise ValueError("a manual denominator needs a value and its reference (source)")
+        return self
+
+
+class InstitutionSet(BaseModel):
+    """Which institutions a coverage rule runs over (all conditions must hold; null: any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sectors: list[str] | None = None
+    kinds: list[str] | None = None
+    codes: list[str] | None = None
+
+
+class Coverage(BaseModel):
+    """At least `per_unit_min` people in every institution (or resort) of a set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_unit_min: int = Field(default=1, ge=1)
+    institution_set: InstitutionSet = Field(default_factory=InstitutionSet)
+    total_min: float | None = Field(default=None, ge=0)
+
+
+class DefinitionSpec(BaseModel):
+    """How one indicator is computed; versioned as a whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    title: str | None = None
+    filter: RecordsFilter = Field(default_factory=RecordsFilter)
+    #: When the filter has no period: count from the plan's start (true) or within the year.
+    cumulative: bool = True
+    #: Whose institution, position group… a person counts under: at the learning event, or as
+    #: of the result's date (shares and coverage always use the latter).
+    attribute_people_at: Literal["event", "as_of"] = "event"
+    #: distinct_institutions: what to count; distinct_people: also count the units represented.
+    unit: Literal["institutions", "municipalities"] = "institutions"
+    represented: Literal["institutions", "municipalities"] | None = None
+    #: count_events: what to add up.
+    metric: Literal["enrolments", "hours"] = "enrolments"
+    denominator: Denominator | None = None
+    frequency: Frequency | None = None
+    coverage: Coverage | None = None
+    #: A target that replaces the catalog's (null: use the catalog's target).
+    target: Target | None = None
+    breakdowns: list[Dimension] = Field(default_factory=lambda: list(DEFAULT_BREAKDOWNS))
+    #: manual: what the observations mean.
+    value_kind: Literal["number", "share", "milestone", "score"] = "number"
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> DefinitionSpec:
+        if self.kind == "share" and self.denominator is None:
+            raise ValueError("a share needs a denominator")
+        if self.kind == "people_with_frequency" and self.frequency is None:
+            raise ValueError("people_with_frequency needs a frequency")
+        if self.kind in ("coverage_per_institution", "coverage_per_resort") and (
+            self.coverage is None
+        ):
+            raise ValueError(f"{self.kind} needs a coverage rule")
+        return self
+
+    @property
+    def computed(self) -> bool:
+        """True when the value comes from the records (not from hand-entered observations)."""
+        return self.kind != "manual"

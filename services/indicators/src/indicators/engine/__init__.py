@@ -1,0 +1,1 @@
+"""The computation engine: definitions + sources -> results; no HTTP, no database."""

@@ -1,0 +1,1 @@
+"""Hand-entered observations of indicators that are reported, not computed."""

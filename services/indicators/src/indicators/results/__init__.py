@@ -1,0 +1,1 @@
+"""Results served over HTTP: cached, recomputed when the records move, exportable as CSV."""

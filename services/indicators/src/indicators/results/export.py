@@ -1,0 +1,159 @@
+"""CSV export of any result: one indicator, a list, plan progress, annex 3 norms."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from indicators.engine.norms import NormRow, NormsResult
+from indicators.engine.results import IndicatorResult
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+RESULT_COLUMNS = [
+    "code",
+    "definition_version",
+    "cutoff_seq",
+    "as_of",
+    "section",
+    "dimension",
+    "key",
+    "name",
+    "value",
+    "numerator",
+    "denominator",
+    "meets",
+    "target_kind",
+    "status",
+]
+
+
+def wants_csv(request: Request, format_: str | None) -> bool:
+    """True for ?format=csv or an Accept header preferring text/csv."""
+    if format_ is not None:
+        return format_ == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _text(rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def csv_response(rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """A CSV download."""
+    return Response(
+        _text(rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def result_rows(result: IndicatorResult) -> list[list[Any]]:
+    """One indicator as rows: the total, each breakdown row, the series, the shortfall."""
+    head = [result.code, result.definition_version, result.cutoff_seq, result.as_of.isoformat()]
+    rows: list[list[Any]] = [RESULT_COLUMNS]
+    rows.append(
+        [
+            *head,
+            "total",
+            "",
+            "",
+            result.title,
+            result.value,
+            result.numerator,
+            result.denominator,
+            "",
+            result.target_kind,
+            result.status,
+        ]
+    )
+    for breakdown in result.breakdowns:
+        for row in breakdown.rows:
+            rows.append(
+                [
+                    *head,
+                    "breakdown",
+                    breakdown.dimension,
+                    row.key,
+                    row.name,
+                    row.value,
+                    row.numerator,
+                    row.denominator,
+                    row.meets,
+                    "",
+                    "",
+                ]
+            )
+    for section, points in (("per_year", result.per_year), ("cumulative", result.cumulative)):
+        for point in points:
+            rows.append(
+                [
+                    *head,
+                    section,
+                    "year",
+                    point.year,
+                    "",
+                    point.value,
+                    point.numerator,
+                    point.denominator,
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    for year in result.yearly_targets:
+        rows.append(
+            [
+                *head,
+                "yearly_target",
+                "year",
+                year.year,
+                year.direction,
+                year.value,
+                "",
+                year.target,
+                "",
+                "",
+                year.status,
+            ]
+        )
+    for short in result.shortfall:
+        rows.append(
+            [
+                *head,
+                "shortfall",
+                short.unit,
+                short.code,
+                short.name,
+                short.value,
+                "",
+                short.required,
+                False,
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def table_rows(items: Sequence[Any], columns: Sequence[str]) -> list[list[Any]]:
+    """Rows of pydantic models' fields, with a header."""
+    return [list(columns)] + [[getattr(item, c) for c in columns] for item in items]
+
+
+def norms_rows(result: NormsResult) -> list[list[Any]]:
+    """Annex 3 norms as rows."""
+    columns = list(NormRow.model_fields)
+    return [["year", *columns]] + [
+        [result.year, *[getattr(r, c) for c in columns]] for r in result.rows
+    ]

@@ -1,0 +1,296 @@
+"""Routes for results: one indicator, lists, plan progress, explain, annex 3 norms."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from indicators.definitions.spec import DEFAULT_BREAKDOWNS
+from indicators.engine.compute import Params
+from indicators.engine.norms import NormsResult
+from indicators.engine.results import IndicatorResult
+from indicators.results import export
+from indicators.results.service import (
+    Computed,
+    ExplainView,
+    IndicatorsService,
+    IndicatorSummary,
+    PlanProgress,
+    ProgressCounts,
+)
+from indicators.sources.types import Member
+from pilnveide_kit.app import SessionDep
+from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.errors import BadRequest
+from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1", tags=["results"])
+T = TypeVar("T")
+
+Reader = Annotated[Principal, require("indicators:read")]
+Code = Annotated[str, Path(max_length=40, description="Indicator code, e.g. 1.5.1")]
+AsOf = Annotated[date | None, Query(description="Judge and count up to this date (default: today)")]
+PeriodQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="A year (2024), years (2022..2024) or dates (2024-01-01..2024-06-30)",
+    ),
+]
+Format = Annotated[Literal["json", "csv"] | None, Query(description="csv: a CSV download")]
+ALL_DIMENSIONS = {*DEFAULT_BREAKDOWNS, "management_level"}
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "The result (JSON, or CSV when asked)"}
+}
+
+
+class UnknownBreakdown(BadRequest):
+    """A breakdown dimension that does not exist."""
+
+    slug, title = "unknown-breakdown", "Unknown Breakdown"
+
+
+class BadPeriod(BadRequest):
+    """A period that cannot be read."""
+
+    slug, title = "bad-period", "Bad Period"
+
+
+def service_of(request: Request) -> IndicatorsService:
+    """The app's indicators service."""
+    found: IndicatorsService = request.app.state.indicators
+    return found
+
+
+Service = Annotated[IndicatorsService, Depends(service_of)]
+
+
+def parse_period(period: str | None) -> tuple[date | None, date | None]:
+    """(from, to) of a period parameter."""
+    if not period:
+        return None, None
+    start, _, end = period.partition("..")
+    end = end or start
+    try:
+        if re.fullmatch(r"\d{4}", start) and re.fullmatch(r"\d{4}", end):
+            first, last = date(int(start), 1, 1), date(int(end), 12, 31)
+        else:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise BadPeriod(f"Cannot read the period {period!r}") from exc
+    if first > last:
+        raise BadPeriod("The period ends before it starts")
+    return first, last
+
+
+def parse_breakdowns(values: list[str] | None) -> tuple[str, ...] | None:
+    """Breakdown dimensions from repeated or comma-separated parameters."""
+    if values is None:
+        return None
+    chosen = tuple(d.strip() for v in values for d in v.split(",") if d.strip())
+    unknown = [d for d in chosen if d not in ALL_DIMENSIONS]
+    if unknown:
+        raise UnknownBreakdown(
+            f"Unknown breakdown {', '.join(unknown)}", allowed=sorted(ALL_DIMENSIONS)
+        )
+    return chosen
+
+
+def params_of(
+    principal: Principal,
+    as_of: date | None,
+    period: str | None,
+    breakdown: list[str] | None = None,
+    *,
+    detail: bool,
+    series: bool = False,
+) -> Params:
+    """Engine parameters from query parameters and the caller's institution restriction."""
+    start, end = parse_period(period)
+    return Params(
+        as_of=as_of or date.today(),
+        period_from=start,
+        period_to=end,
+        breakdowns=parse_breakdowns(breakdown),
+        detail=detail,
+        scope=principal.institutions,
+        series=series,
+    )
+
+
+def _freshness(response: Response, computed: Computed) -> None:
+    response.headers["X-Cache"] = "hit" if computed.cache_hit else "miss"
+    if computed.head is not None:
+        response.headers["X-Records-Head"] = str(computed.head)
+
+
+@router.get(
+    "/indicators/{code}",
+    response_model=IndicatorResult,
+    summary="Get an indicator's result",
+    responses=CSV_RESPONSE,
+)
+async def get_indicator_result(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    service: Service,
+    code: Code,
+    as_of: AsOf = None,
+    period: PeriodQuery = None,
+    breakdown: Annotated[
+        list[str] | None,
+        Query(description="Dimensions: institution, resort, sector, position_group, year…"),
+    ] = None,
+    version: Annotated[
+        int | None, Query(ge=1, description="Compute with a past definition")
+    ] = None,
+    format: Format = None,
+) -> Any:
+    """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
+    params = params_of(principal, as_of, period, breakdown, detail=True)
+    computed = await service.result(session, code, params, version)
+    if export.wants_csv(request, format):
+        csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
+        _freshness(csv, computed)
+        return csv
+    _freshness(response, computed)
+    return computed.result
+
+
+class ExplainPage(BaseModel):
+    """Whom an indicator counted, one page of pseudonymous people or institutions."""
+
+    code: str
+    definition_version: int
+    cutoff_seq: int | None
+    metric: str | None
+    filter: dict[str, Any] | None
+    count: int
+    data: list[Member]
+    next_cursor: str | None = None
+
+
+def _slice(items: list[T], page: PageParams) -> Page[T]:
+    """A page of an in-memory list (the cursor holds the position)."""
+    start = int(page.after.get("i", 0)) if page.after else 0
+    chunk = list(enumerate(items[start : start + page.limit + 1], start=start))
+    built = make_page(chunk, page.limit, key=lambda pair: {"i": pair[0] + 1})
+    return Page[T](data=[item for _i, item in built.data], next_cursor=built.next_cursor)
+
+
+@router.get(
+    "/indicators/{code}/explain",
+    response_model=ExplainPage,
+    summary="Explain whom an indicator counted (admin)",
+)
+async def explain_indicator(
+    session: SessionDep,
+    principal: Annotated[Principal, require("admin")],
+    service: Service,
+    code: Code,
+    page: Annotated[PageParams, Depends(page_params)],
+    as_of: AsOf = None,
+    period: PeriodQuery = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> ExplainPage:
+    """The pseudonymous people or institutions counted (only the caller's institutions)."""
+    view: ExplainView = await service.explain(
+        session, code, params_of(principal, as_of, period, detail=False), version
+    )
+    chunk = _slice(view.members, page)
+    return ExplainPage(
+        code=view.code,
+        definition_version=view.definition_version,
+        cutoff_seq=view.cutoff_seq,
+        metric=view.metric,
+        filter=view.filter,
+        count=len(view.members),
+        data=chunk.data,
+        next_cursor=chunk.next_cursor,
+    )
+
+
+@router.get(
+    "/indicators",
+    response_model=Page[IndicatorSummary],
+    summary="List indicators with their status",
+    responses=CSV_RESPONSE,
+)
+async def list_indicator_results(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    service: Service,
+    page: Annotated[PageParams, Depends(page_params)],
+    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
+    measure: Annotated[str | None, Query(max_length=32, description="Measure, e.g. 1.5")] = None,
+    priority: Annotated[str | None, Query(max_length=32, description="Priority, e.g. 1")] = None,
+    as_of: AsOf = None,
+    period: PeriodQuery = None,
+    format: Format = None,
+) -> Any:
+    """The indicators of a plan (of a measure or priority) with value, target and status."""
+    params = params_of(principal, as_of, period, detail=False)
+    items = await service.summaries(
+        session, plan or service.settings.plan, params, measure=measure, priority=priority
+    )
+    if export.wants_csv(request, format):
+        columns = list(IndicatorSummary.model_fields)
+        return export.csv_response(export.table_rows(items, columns), "indicators.csv")
+    return _slice(items, page)
+
+
+@router.get(
+    "/plan/progress",
+    response_model=PlanProgress,
+    summary="Plan progress per priority and measure",
+    responses=CSV_RESPONSE,
+)
+async def get_plan_progress(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    service: Service,
+    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    """How many indicators are achieved, on track, at risk, not achieved or without data."""
+    progress = await service.progress(
+        session, plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
+    )
+    if export.wants_csv(request, format):
+        columns = list(ProgressCounts.model_fields)
+        rows = [["level", *columns]]
+        rows += [["plan", *[getattr(progress.total, c) for c in columns]]]
+        rows += [["priority", *[getattr(p, c) for c in columns]] for p in progress.priorities]
+        rows += [["measure", *[getattr(m, c) for c in columns]] for m in progress.measures]
+        return export.csv_response(rows, "plan-progress.csv")
+    return progress
+
+
+@router.get(
+    "/norms",
+    response_model=NormsResult,
+    summary="Annex 3 norms per institution",
+    responses=CSV_RESPONSE,
+)
+async def get_annex3_norms(
+    request: Request,
+    principal: Reader,
+    service: Service,
+    year: Annotated[int, Query(ge=2000, le=2100, description="Calendar year")],
+    as_of: AsOf = None,
+    format: Format = None,
+) -> Any:
+    """Learning hours per employee a month (norm ≥ 2 h), learning share, concentration, no-shows."""
+    norms = await service.norms(year, as_of or date.today(), principal.institutions)
+    if export.wants_csv(request, format):
+        return export.csv_response(export.norms_rows(norms), f"norms-{year}.csv")
+    return norms

@@ -1,0 +1,259 @@
+"""HTTP implementations of the sources: learning-records and the catalog, with a service token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from indicators.settings import IndicatorsSettings
+from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.types import (
+    AggregationQuery,
+    AggregationResult,
+    HeadcountQuery,
+    HeadcountResult,
+    IndicatorInfo,
+    InstitutionInfo,
+    MembersResult,
+    Target,
+    YearTarget,
+)
+from pilnveide_kit.http import async_client
+
+PAGE_LIMIT = 500
+
+
+class ServiceToken:
+    """The bearer token this service sends: fixed, or fetched with client credentials."""
+
+    def __init__(
+        self, settings: IndicatorsSettings, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.fixed = settings.service_token
+        self.client_id = settings.client_id
+        self.client_secret = settings.client_secret
+        self.token_url = settings.token_url
+        self.client = client
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def header(self) -> dict[str, str]:
+        """The Authorization header (empty when nothing is configured, as in local tests)."""
+        if self.fixed:
+            return {"Authorization": f"Bearer {self.fixed}"}
+        if not (self.client_id and self.client_secret):
+            return {}
+        async with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at:
+                await self._fetch()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _fetch(self) -> None:
+        client = self.client or async_client(self.token_url)
+        try:
+            answer = await client.post(
+                self.token_url,
+                data={"grant_type": "client_credentials", "scope": "records:read catalog:read"},
+                auth=(self.client_id or "", self.client_secret or ""),
+            )
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        finally:
+            if self.client is None:
+                await client.aclose()
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"token endpoint answered {answer.status_code}")
+        body = answer.json()
+        self._token = str(body["access_token"])
+        # Renew a little before the token expires.
+        self._expires_at = time.monotonic() + max(float(body.get("expires_in", 300)) - 30, 5)
+
+    def forget(self) -> None:
+        """Drop a token the upstream refused, so the next call fetches a new one."""
+        self._token = None
+
+
+class _Upstream:
+    def __init__(self, name: str, client: httpx.AsyncClient, token: ServiceToken) -> None:
+        self.name, self.client, self.token = name, client, token
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        extra = kwargs.pop("headers", {})
+        for attempt in (1, 2):
+            headers = {**extra, **(await self.token.header())}
+            try:
+                answer = await self.client.request(method, path, headers=headers, **kwargs)
+            except httpx.HTTPError as exc:
+                raise SourceUnavailable(f"{self.name} unreachable: {type(exc).__name__}") from exc
+            if answer.status_code == 401 and attempt == 1 and self.token.client_id:
+                self.token.forget()
+                continue
+            return answer
+        return answer
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = await self.call(method, path, **kwargs)
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"{self.name} answered {answer.status_code} on {path}")
+        return answer.json()
+
+    async def pages(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
+            body = await self.json("GET", path, params=query, headers={"Accept-Language": "lv"})
+            for item in body.get("data", []):
+                yield item
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+
+
+class HttpRecordsSource:
+    """learning-records over HTTP, exactly as docs/contracts/records-for-indicators.md says."""
+
+    def __init__(self, client: httpx.AsyncClient, token: ServiceToken) -> None:
+        self.upstream = _Upstream("learning-records", client, token)
+
+    async def aggregate(self, query: AggregationQuery) -> AggregationResult:
+        """`POST /v1/aggregations/query`."""
+        body = await self.upstream.json("POST", "/v1/aggregations/query", json=query.wire())
+        return AggregationResult.model_validate(body)
+
+    async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
+        """`POST /v1/aggregations/headcounts`."""
+        body = await self.upstream.json("POST", "/v1/aggregations/headcounts", json=query.wire())
+        return HeadcountResult.model_validate(body)
+
+    async def head(self) -> int:
+        """`GET /v1/changes/head`."""
+        body = await self.upstream.json("GET", "/v1/changes/head")
+        return int(body.get("last_seq") or 0)
+
+    async def members(self, query: AggregationQuery) -> MembersResult:
+        """Proposed `POST /v1/aggregations/members` (404/405 there: not offered)."""
+        answer = await self.upstream.call("POST", "/v1/aggregations/members", json=query.wire())
+        if answer.status_code in (404, 405, 501):
+            raise ExplainUnavailable("learning-records offers no members endpoint")
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"learning-records answered {answer.status_code}")
+        return MembersResult.model_validate(answer.json())
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("lv") or value.get("en") or "")
+    return "" if value is None else str(value)
+
+
+def target_from_catalog(indicator: dict[str, Any]) -> Target:
+    """The catalog's target, baseline and yearly targets as one Target."""
+    raw = dict(indicator.get("target") or {})
+    kind = raw.pop("kind", None) or indicator.get("target_kind") or "none"
+    target = Target.model_validate({**raw, "kind": kind})
+    baseline = indicator.get("baseline") or {}
+    if isinstance(baseline, dict) and baseline.get("value") is not None:
+        target.baseline = float(baseline["value"])
+        target.baseline_year = baseline.get("year")
+    yearly: list[YearTarget] = []
+    for year in indicator.get("yearly") or []:
+        if (
+            year.get("kind") == "baseline"
+            and target.baseline is None
+            and year.get("value") is not None
+        ):
+            target.baseline, target.baseline_year = float(year["value"]), int(year["year"])
+        elif year.get("kind") == "not_measured":
+            yearly.append(YearTarget(year=int(year["year"]), not_measured=True))
+        elif year.get("kind") == "target":
+            yearly.append(
+                YearTarget(
+                    year=int(year["year"]),
+                    value=year.get("value"),
+                    direction=year.get("direction") or ">=",
+                    relative_to_baseline=bool(year.get("relative_to_baseline")),
+                )
+            )
+    target.yearly = yearly
+    scale = indicator.get("scale")
+    if isinstance(scale, dict) and scale.get("max") is not None:
+        target.scale_max = float(scale["max"])
+    return target
+
+
+class HttpCatalogSource:
+    """The catalog over HTTP: a plan's measures (deadlines) and indicators, the institutions."""
+
+    def __init__(self, client: httpx.AsyncClient, token: ServiceToken) -> None:
+        self.upstream = _Upstream("catalog", client, token)
+
+    async def indicators(self, plan: str) -> list[IndicatorInfo]:
+        """Every indicator of a plan with its measure's deadline year and its target."""
+        detail = await self.upstream.json(
+            "GET", f"/v1/plans/{plan}", headers={"Accept-Language": "lv"}
+        )
+        period = detail.get("period") or {}
+        start, end = period.get("start") or 2021, period.get("end")
+        deadlines: dict[str, int | None] = {}
+        async for row in self.upstream.pages("/v1/measures", {"plan": plan}):
+            deadlines[str(row["code"])] = row.get("deadline_year")
+        found = []
+        async for indicator in self.upstream.pages("/v1/indicators", {"plan": plan}):
+            measure: str | None = indicator.get("measure")
+            found.append(
+                IndicatorInfo(
+                    code=str(indicator["code"]),
+                    title=_text(indicator.get("text")),
+                    plan=plan,
+                    priority=None
+                    if indicator.get("priority") is None
+                    else str(indicator["priority"]),
+                    measure=measure,
+                    deadline_year=deadlines.get(measure) if measure else end,
+                    start_year=int(start),
+                    target=target_from_catalog(indicator),
+                )
+            )
+        return found
+
+    async def institutions(self) -> list[InstitutionInfo]:
+        """Every institution with its sector, kind and resort (its parent ministry)."""
+        found = []
+        async for row in self.upstream.pages("/v1/institutions", {}):
+            found.append(
+                InstitutionInfo(
+                    code=str(row["code"]),
+                    name=_text(row.get("name")),
+                    sector=row.get("sector"),
+                    kind=row.get("kind"),
+                    resort=row.get("parent"),
+                )
+            )
+        return found
+
+
+def http_sources(
+    settings: IndicatorsSettings,
+) -> tuple[HttpRecordsSource, HttpCatalogSource, list[httpx.AsyncClient]]:
+    """Both HTTP sources with their pooled clients (the caller closes the clients)."""
+    records_client = async_client(
+        settings.records_url,
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+    )
+    catalog_client = async_client(
+        settings.catalog_url,
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+    )
+    token = ServiceToken(settings)
+    return (
+        HttpRecordsSource(records_client, token),
+        HttpCatalogSource(catalog_client, token),
+        [records_client, catalog_client],
+    )

@@ -1,0 +1,319 @@
+"""learning-records' aggregation contract over an in-memory dataset, with its exact semantics.
+
+Used by the tests (small hand-built datasets) and handy for demos; it is a second reading of
+docs/contracts/records-for-indicators.md, not a copy of learning-records' code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from indicators.sources.protocols import ExplainUnavailable
+from indicators.sources.types import (
+    AggregationQuery,
+    AggregationResult,
+    Group,
+    HeadcountQuery,
+    HeadcountResult,
+    IndicatorInfo,
+    InstitutionInfo,
+    Member,
+    MembersResult,
+    RecordsFilter,
+)
+
+
+@dataclass(frozen=True)
+class Employment:
+    """A person's job in an institution over a date range (valid_to inclusive, None: open)."""
+
+    person: str
+    institution: str
+    valid_from: date
+    valid_to: date | None = None
+    sector: str = "state"
+    position_group: str | None = None
+    management_level: str | None = None
+    roles: frozenset[str] = frozenset()
+    civil_servant: bool = False
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A person's enrolment in a course with its current status and the status's date."""
+
+    person: str
+    course: str
+    status: str
+    status_date: date
+    course_tags: frozenset[str] = frozenset()
+    test_passed: bool | None = None
+    hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class Headcount:
+    """An HR headcount of an institution (or one of its position groups or roles) on a date."""
+
+    institution: str
+    as_of: date
+    value: int
+    sector: str = "state"
+    position_group: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class MemoryRecords:
+    """An in-memory learning-records offering the aggregation contract."""
+
+    employments: list[Employment] = field(default_factory=list)
+    enrolments: list[Enrolment] = field(default_factory=list)
+    headcount_rows: list[Headcount] = field(default_factory=list)
+    erased: set[str] = field(default_factory=set)
+    seq: int = 1
+    offers_members: bool = True
+    calls: int = 0
+
+    def employment_on(self, person: str, day: date) -> Employment | None:
+        """The person's employment valid on a day (the latest started, when several are)."""
+        valid = [
+            e
+            for e in self.employments
+            if e.person == person
+            and e.valid_from <= day
+            and (e.valid_to is None or day <= e.valid_to)
+        ]
+        return max(valid, key=lambda e: e.valid_from) if valid else None
+
+    def _matches(self, enrolment: Enrolment, chosen: RecordsFilter) -> Employment | None:
+        if enrolment.person in self.erased:
+            return None
+        if chosen.courses is not None and enrolment.course not in chosen.courses:
+            return None
+        if chosen.course_tags is not None and not enrolment.course_tags & set(chosen.course_tags):
+            return None
+        if chosen.statuses is not None and enrolment.status not in chosen.statuses:
+            return None
+        if chosen.test_passed is not None and bool(enrolment.test_passed) != chosen.test_passed:
+            return None
+        period = chosen.period
+        if period is not None:
+            if period.from_ is not None and enrolment.status_date < period.from_:
+                return None
+            if period.to is not None and enrolment.status_date > period.to:
+                return None
+        job = self.employment_on(enrolment.person, chosen.employment_as_of or enrolment.status_date)
+        if job is None:
+            return None
+        if not _person_matches(job, chosen):
+            return None
+        return job
+
+    def _matching(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+        found = []
+        for enrolment in self.enrolments:
+            job = self._matches(enrolment, chosen)
+            if job is not None:
+                found.append((enrolment, job))
+        return found
+
+    async def aggregate(self, query: AggregationQuery) -> AggregationResult:
+        """`POST /v1/aggregations/query` over the in-memory rows."""
+        self.calls += 1
+        matching = self._matching(query.filter)
+        dims = list(query.group_by)
+        if query.metric == "people_with_frequency":
+            return self._frequency(query, matching)
+        groups: dict[tuple[Any, ...], set[Any] | list[float]] = {}
+        everything: set[Any] | list[float] = set() if _distinct(query.metric) else []
+        for enrolment, job in matching:
+            unit = _unit(query.metric, enrolment, job)
+            if unit is None:
+                continue
+            key = tuple(_attribute(d, enrolment, job) for d in dims)
+            bucket = groups.setdefault(key, set() if _distinct(query.metric) else [])
+            _add(bucket, unit)
+            _add(everything, unit)
+        return AggregationResult(
+            metric=query.metric,
+            groups=[
+                Group(key=dict(zip(dims, key, strict=True)), value=_measure(bucket))
+                for key, bucket in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]])
+            ]
+            if dims
+            else [],
+            total=_measure(everything),
+            cutoff_seq=self.seq,
+        )
+
+    def _frequency(
+        self, query: AggregationQuery, matching: list[tuple[Enrolment, Employment]]
+    ) -> AggregationResult:
+        per_person_year: dict[tuple[str, int], list[tuple[Enrolment, Employment]]] = defaultdict(
+            list
+        )
+        for enrolment, job in matching:
+            per_person_year[(enrolment.person, enrolment.status_date.year)].append((enrolment, job))
+        low = query.frequency.min_per_year if query.frequency else None
+        high = query.frequency.max_per_year if query.frequency else None
+        dims = list(query.group_by) or ["year"]
+        groups: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+        everyone: set[str] = set()
+        for (person, _year), items in per_person_year.items():
+            count = len(items)
+            if (low is not None and count < low) or (high is not None and count > high):
+                continue
+            enrolment, job = max(items, key=lambda item: item[0].status_date)
+            groups[tuple(_attribute(d, enrolment, job) for d in dims)].add(person)
+            everyone.add(person)
+        return AggregationResult(
+            metric=query.metric,
+            groups=[
+                Group(key=dict(zip(dims, key, strict=True)), value=len(people))
+                for key, people in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]])
+            ],
+            total=len(everyone),
+            cutoff_seq=self.seq,
+        )
+
+    async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
+        """`POST /v1/aggregations/headcounts`: latest headcount on or before as_of per series."""
+        self.calls += 1
+        chosen = query.filter
+        by_group = "position_group" in query.group_by or chosen.position_groups is not None
+        by_role = "role" in query.group_by or chosen.roles is not None
+        latest: dict[tuple[str, str | None, str | None], Headcount] = {}
+        for row in self.headcount_rows:
+            if row.as_of > query.as_of:
+                continue
+            if (row.position_group is not None) != by_group or (row.role is not None) != by_role:
+                continue
+            series = (row.institution, row.position_group, row.role)
+            if series not in latest or latest[series].as_of < row.as_of:
+                latest[series] = row
+        groups: dict[tuple[Any, ...], float] = defaultdict(float)
+        total = 0.0
+        for row in latest.values():
+            if chosen.institutions is not None and row.institution not in chosen.institutions:
+                continue
+            if chosen.sectors is not None and row.sector not in chosen.sectors:
+                continue
+            if (
+                chosen.position_groups is not None
+                and row.position_group not in chosen.position_groups
+            ):
+                continue
+            if chosen.roles is not None and row.role not in chosen.roles:
+                continue
+            key = tuple(getattr(row, d) for d in query.group_by)
+            groups[key] += row.value
+            total += row.value
+        return HeadcountResult(
+            groups=[
+                Group(key=dict(zip(query.group_by, key, strict=True)), value=value)
+                for key, value in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]])
+            ],
+            total=total,
+            as_of=query.as_of,
+            cutoff_seq=self.seq,
+        )
+
+    async def head(self) -> int:
+        """The change feed's head."""
+        return self.seq
+
+    async def members(self, query: AggregationQuery) -> MembersResult:
+        """Who an aggregation counted: pseudonymous people with their institution."""
+        if not self.offers_members:
+            raise ExplainUnavailable("learning-records offers no members endpoint")
+        self.calls += 1
+        seen: dict[tuple[str | None, str | None], Member] = {}
+        for enrolment, job in self._matching(query.filter):
+            if query.metric in ("institutions", "municipalities"):
+                if query.metric == "municipalities" and job.sector != "municipal":
+                    continue
+                member = Member(institution=job.institution)
+            else:
+                member = Member(person=enrolment.person, institution=job.institution)
+            seen[(member.person, member.institution)] = member
+        return MembersResult(
+            members=sorted(seen.values(), key=lambda m: (m.institution or "", m.person or "")),
+            cutoff_seq=self.seq,
+        )
+
+    def change(self) -> None:
+        """Move the change feed on (as any write in learning-records would)."""
+        self.seq += 1
+
+
+def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
+    if chosen.institutions is not None and job.institution not in chosen.institutions:
+        return False
+    if chosen.sectors is not None and job.sector not in chosen.sectors:
+        return False
+    if chosen.roles is not None and not job.roles & set(chosen.roles):
+        return False
+    if chosen.position_groups is not None and job.position_group not in chosen.position_groups:
+        return False
+    if (
+        chosen.management_levels is not None
+        and job.management_level not in chosen.management_levels
+    ):
+        return False
+    return chosen.civil_servant is None or job.civil_servant == chosen.civil_servant
+
+
+def _distinct(metric: str) -> bool:
+    return metric in ("people", "institutions", "municipalities")
+
+
+def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
+    if metric == "people":
+        return enrolment.person
+    if metric == "institutions":
+        return job.institution
+    if metric == "municipalities":
+        return job.institution if job.sector == "municipal" else None
+    if metric == "hours":
+        return enrolment.hours
+    return 1.0
+
+
+def _add(bucket: set[Any] | list[float], unit: Any) -> None:
+    if isinstance(bucket, set):
+        bucket.add(unit)
+    else:
+        bucket.append(float(unit))
+
+
+def _measure(bucket: set[Any] | list[float]) -> float:
+    return float(len(bucket)) if isinstance(bucket, set) else float(sum(bucket))
+
+
+def _attribute(dimension: str, enrolment: Enrolment, job: Employment) -> Any:
+    if dimension == "year":
+        return enrolment.status_date.year
+    return getattr(job, dimension)
+
+
+@dataclass
+class MemoryCatalog:
+    """An in-memory catalog: a plan's indicators and the institutions."""
+
+    indicator_rows: list[IndicatorInfo] = field(default_factory=list)
+    institution_rows: list[InstitutionInfo] = field(default_factory=list)
+    calls: int = 0
+
+    async def indicators(self, plan: str) -> list[IndicatorInfo]:
+        """The plan's indicators."""
+        self.calls += 1
+        return [i for i in self.indicator_rows if i.plan == plan]
+
+    async def institutions(self) -> list[InstitutionInfo]:
+        """Every institution."""
+        self.calls += 1
+        return list(self.institution_rows)
