@@ -10,6 +10,7 @@ import httpx
 
 from gateway.upstreams import Upstream
 
+TOKEN_URL = "/auth/token"  # noqa: S105 - a path, not a secret
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -57,8 +58,12 @@ def merge_documents(
             schema.setdefault("title", name)
             schemas[f"{upstream.schema_prefix}{name}"] = schema
         for kind, entries in document.get("components", {}).items():
-            if kind != "schemas":
-                components.setdefault(kind, {}).update(entries)
+            if kind == "schemas":
+                continue
+            target = components.setdefault(kind, {})
+            for name, entry in entries.items():
+                # One OAuth2 scheme for the whole system: the gateway's own wins.
+                target.setdefault(name, entry)
         for path, item in document.get("paths", {}).items():
             public = upstream.prefix + ("" if path == "/" else path)
             item = copy.deepcopy(item)
@@ -70,6 +75,10 @@ def merge_documents(
                     if not operation["tags"]:
                         operation["tags"] = [upstream.name]
             merged["paths"][public] = item
+    for scheme in components.get("securitySchemes", {}).values():
+        flow = scheme.get("flows", {}).get("clientCredentials")
+        if isinstance(flow, dict):
+            flow["tokenUrl"] = TOKEN_URL
     if unavailable:
         merged["x-unavailable-services"] = unavailable
     return merged
