@@ -55,7 +55,8 @@ def merge_documents(
         document = _rename_refs(document, renames)
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schema = dict(schema)
-            schema.setdefault("title", name)
+            # Generators name classes by title: keep it as unique as the component name.
+            schema["title"] = f"{upstream.schema_prefix}{name}"
             schemas[f"{upstream.schema_prefix}{name}"] = schema
         for kind, entries in document.get("components", {}).items():
             if kind == "schemas":
