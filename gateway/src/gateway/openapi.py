@@ -10,6 +10,7 @@ import httpx
 
 from gateway.upstreams import Upstream
 
+TOKEN_URL = "/auth/token"  # noqa: S105 - a path, not a secret
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -54,11 +55,16 @@ def merge_documents(
         document = _rename_refs(document, renames)
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schema = dict(schema)
-            schema.setdefault("title", name)
+            # Generators name classes by title: keep it as unique as the component name.
+            schema["title"] = f"{upstream.schema_prefix}{name}"
             schemas[f"{upstream.schema_prefix}{name}"] = schema
         for kind, entries in document.get("components", {}).items():
-            if kind != "schemas":
-                components.setdefault(kind, {}).update(entries)
+            if kind == "schemas":
+                continue
+            target = components.setdefault(kind, {})
+            for name, entry in entries.items():
+                # One OAuth2 scheme for the whole system: the gateway's own wins.
+                target.setdefault(name, entry)
         for path, item in document.get("paths", {}).items():
             public = upstream.prefix + ("" if path == "/" else path)
             item = copy.deepcopy(item)
@@ -70,6 +76,10 @@ def merge_documents(
                     if not operation["tags"]:
                         operation["tags"] = [upstream.name]
             merged["paths"][public] = item
+    for scheme in components.get("securitySchemes", {}).values():
+        flow = scheme.get("flows", {}).get("clientCredentials")
+        if isinstance(flow, dict):
+            flow["tokenUrl"] = TOKEN_URL
     if unavailable:
         merged["x-unavailable-services"] = unavailable
     return merged

@@ -23,12 +23,17 @@ HOP_BY_HOP = {
 }
 
 
-def _request_headers(request: Request, upstream: Upstream) -> list[tuple[str, str]]:
+def _request_headers(
+    request: Request, upstream: Upstream, authorization: str | None = None
+) -> list[tuple[str, str]]:
+    replaced = {"host", "content-length"} | ({"authorization"} if authorization else set())
     headers = [
         (k, v)
         for k, v in request.headers.items()
-        if k.lower() not in HOP_BY_HOP and k.lower() not in ("host", "content-length")
+        if k.lower() not in HOP_BY_HOP and k.lower() not in replaced
     ]
+    if authorization:
+        headers.append(("authorization", authorization))
     headers = [(k, v) for k, v in headers if not k.lower().startswith("x-forwarded-")]
     client = request.client.host if request.client else ""
     headers += [
@@ -54,8 +59,15 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers
 
 
-async def forward(request: Request, upstream: Upstream, client: httpx.AsyncClient) -> Response:
-    """Send the request to its upstream and stream the answer back."""
+async def forward(
+    request: Request,
+    upstream: Upstream,
+    client: httpx.AsyncClient,
+    *,
+    authorization: str | None = None,
+) -> Response:
+    """Send the request to its upstream (authorization: the header to send instead of the
+    client's) and stream the answer back."""
     url = httpx.URL(
         path=upstream.upstream_path(request.url.path),
         query=request.url.query.encode("latin-1"),
@@ -63,7 +75,7 @@ async def forward(request: Request, upstream: Upstream, client: httpx.AsyncClien
     outgoing = client.build_request(
         request.method,
         url,
-        headers=_request_headers(request, upstream),
+        headers=_request_headers(request, upstream, authorization),
         content=request.stream() if _has_body(request) else None,
     )
     try:

@@ -1,16 +1,20 @@
-"""The one JWT module: verifies the gateway's RS256 access tokens and checks scopes.
+"""The one JWT module: signs (gateway) and verifies (everyone) RS256 access tokens, checks scopes.
 
-Every service (and the gateway) verifies tokens here, so a change of JWT library touches one
-file. Accepted algorithms are pinned to RS256; the key is chosen by the token's kid among the
-gateway's published public keys (a JWKS), never from anything else in the unverified header.
+Every service (and the gateway) verifies tokens here and the gateway signs them here, so a
+change of JWT library touches one file. Accepted algorithms are pinned to RS256; the key is
+chosen by the token's kid among the gateway's published public keys (a JWKS), never from
+anything else in the unverified header.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,7 +80,8 @@ class Principal:
 
 
 class KeySet:
-    """The gateway's public keys by kid (inline JSON, a file or a URL), reloaded on a new kid."""
+    """The gateway's public keys by kid (inline JSON, a file, a URL or a loader), reloaded on a
+    new kid: at once when the file changed, otherwise at most every min_reload_interval_s."""
 
     def __init__(
         self,
@@ -84,17 +89,31 @@ class KeySet:
         jwks_json: str | None = None,
         jwks_file: Path | None = None,
         jwks_url: str | None = None,
+        loader: Callable[[], dict[str, Any]] | None = None,
         min_reload_interval_s: float = 10.0,
     ) -> None:
         self._jwks_json = jwks_json
         self._jwks_file = jwks_file
         self._jwks_url = jwks_url
+        self._loader = loader
         self._min_reload = min_reload_interval_s
         self._keys: dict[str, dict[str, Any]] = {}
         self._loaded_at = 0.0
+        self._file_stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
+    def _stamp(self) -> tuple[int, int] | None:
+        if self._jwks_json or self._loader or self._jwks_file is None:
+            return None
+        try:
+            stat = self._jwks_file.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
     def _read(self) -> dict[str, Any]:
+        if self._loader is not None:
+            return dict(self._loader())
         if self._jwks_json:
             return dict(json.loads(self._jwks_json))
         if self._jwks_file and self._jwks_file.exists():
@@ -106,6 +125,7 @@ class KeySet:
         return {"keys": []}
 
     def _reload(self) -> None:
+        stamp = self._stamp()
         try:
             document = self._read()
         except Exception:  # keep the keys we have while the source is unreadable
@@ -114,16 +134,25 @@ class KeySet:
             k["kid"]: k for k in document.get("keys", []) if "kid" in k and k.get("kty") == "RSA"
         }
         self._loaded_at = time.monotonic()
+        self._file_stamp = stamp
 
     def get(self, kid: str) -> dict[str, Any] | None:
-        """The public JWK for a kid, reloading the set (rate-limited) when it is unknown."""
+        """The public JWK for a kid, reloading the set when it is unknown (see the class)."""
         key = self._keys.get(kid)
         if key is None:
             with self._lock:
-                if kid not in self._keys and time.monotonic() - self._loaded_at >= self._min_reload:
+                if kid not in self._keys and (
+                    time.monotonic() - self._loaded_at >= self._min_reload
+                    or (self._loader is None and self._stamp() != self._file_stamp)
+                ):
                     self._reload()
             key = self._keys.get(kid)
         return key
+
+    def refresh(self) -> None:
+        """Forget the keys and read the source again (after a rotation, say)."""
+        with self._lock:
+            self._reload()
 
 
 class TokenVerifier:
@@ -230,6 +259,103 @@ def require(*scopes: str) -> Any:
     return Security(_dependency, scopes=list(scopes))
 
 
+# --- Signing (the gateway only) -------------------------------------------------------------
+
+
+def generate_rsa_private_key(bits: int = 2048) -> str:
+    """A new RSA private key, PKCS#8 PEM, unencrypted (the caller protects the file)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def rsa_key_bits(pem: str) -> int:
+    """The modulus size of an RSA private key PEM; ValueError when it is not an RSA key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the signing key is not an RSA private key")
+    return int(key.key_size)
+
+
+def _b64u(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def public_jwk(private_pem: str, kid: str | None = None) -> dict[str, str]:
+    """The public JWK of an RSA private key; kid defaults to its RFC 7638 thumbprint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the signing key is not an RSA private key")
+    numbers = key.public_key().public_numbers()
+    e, n = _b64u(numbers.e), _b64u(numbers.n)
+    if kid is None:
+        canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
+        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode()
+        kid = kid.rstrip("=")[:16]
+    return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A signed access token and the claims inside it."""
+
+    token: str
+    claims: dict[str, Any]
+    expires_in: int
+
+
+class TokenSigner:
+    """Signs the gateway's access tokens (RS256, kid in the header) with the claims services
+    expect: iss, aud, sub, iat, nbf, exp, jti, scope (space-separated), institutions."""
+
+    def __init__(self, private_pem: str, kid: str, *, issuer: str, audience: str) -> None:
+        self.private_pem = private_pem
+        self.kid = kid
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue(
+        self,
+        client_id: str,
+        scopes: Iterable[str],
+        *,
+        institutions: Iterable[str] | None = None,
+        lifetime_s: int = 900,
+        now: float | None = None,
+    ) -> IssuedToken:
+        """A token for a client; institutions None means unrestricted (claim absent)."""
+        issued_at = int(now if now is not None else time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": client_id,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": issued_at + lifetime_s,
+            "jti": uuid.uuid4().hex,
+            "scope": " ".join(sorted(set(scopes))),
+        }
+        if institutions is not None:
+            claims["institutions"] = sorted(set(institutions))
+        token = jwt.encode(
+            claims, self.private_pem, algorithm=ALGORITHMS[0], headers={"kid": self.kid}
+        )
+        return IssuedToken(token=str(token), claims=claims, expires_in=lifetime_s)
+
+
 def key_set_from_settings(settings: Any) -> KeySet:
     """The key set a service's settings point at (inline JSON, a file, or the gateway's URL)."""
     return KeySet(
@@ -259,15 +385,20 @@ def institutions_filter(principal: Principal) -> Iterable[str] | None:
 __all__ = [
     "ALGORITHMS",
     "SCOPES",
+    "IssuedToken",
     "KeySet",
     "Principal",
+    "TokenSigner",
     "TokenVerifier",
     "authenticate",
     "bearer_token",
+    "generate_rsa_private_key",
     "institutions_filter",
     "key_set_from_settings",
     "oauth2_scheme",
     "principal_from_claims",
+    "public_jwk",
     "require",
+    "rsa_key_bits",
     "verifier_from_settings",
 ]

@@ -19,10 +19,15 @@ def async_client(
     connect_timeout: float = 0.5,
     read_timeout: float = 30.0,
     max_connections: int = 100,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled AsyncClient for one upstream; the caller owns its lifetime (a lifespan)."""
+    """A pooled AsyncClient for one upstream; the caller owns its lifetime (a lifespan).
+
+    transport replaces the network (e.g. httpx.ASGITransport to an app in the same process).
+    """
     return httpx.AsyncClient(
         base_url=base_url,
+        transport=transport,
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout * 2),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
         event_hooks={"request": [_add_request_id]},

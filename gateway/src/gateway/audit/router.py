@@ -1,0 +1,49 @@
+"""`GET /admin/audit`: the audit log, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import col, select
+
+from gateway.audit.models import AuditEntry, AuditEntryPublic
+from gateway.clients.router import unrestricted_admin
+from gateway.models import as_utc
+from pilnveide_kit.app import SessionDep
+from pilnveide_kit.auth import Principal
+from pilnveide_kit.errors import BadRequest
+from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/admin/audit", tags=["admin"])
+
+
+@router.get("", response_model=Page[AuditEntryPublic], summary="Read the audit log")
+def list_audit_entries(
+    session: SessionDep,
+    _admin: Annotated[Principal, unrestricted_admin()],
+    page: Annotated[PageParams, Depends(page_params)],
+    client_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[AuditEntryPublic]:
+    """Audited requests (writes and personal-data reads), newest first, optionally of one client."""
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(page.limit + 1)
+    if page.after:
+        after = page.after.get("id")
+        if not isinstance(after, int):
+            raise BadRequest("The cursor is not valid; use next_cursor from a previous page")
+        query = query.where(col(AuditEntry.id) < after)
+    if client_id is not None:
+        query = query.where(col(AuditEntry.client_id) == client_id)
+    rows = [
+        AuditEntryPublic(
+            id=int(row.id or 0),
+            at=as_utc(row.at),
+            client_id=row.client_id,
+            method=row.method,
+            path=row.path,
+            status=row.status,
+            request_id=row.request_id,
+        )
+        for row in session.exec(query)
+    ]
+    return make_page(rows, page.limit, key=lambda e: {"id": e.id})

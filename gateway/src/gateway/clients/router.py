@@ -1,0 +1,143 @@
+"""Admin API for API clients: create, list, get, deactivate, activate, rotate secrets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from gateway.clients import service
+from gateway.clients.models import (
+    ApiClientCreate,
+    ApiClientPublic,
+    ApiClientWithSecret,
+    SecretRotation,
+)
+from gateway.clients.service import ClientDirectory
+from pilnveide_kit.app import SessionDep
+from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.errors import BadRequest, Forbidden
+from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/admin/clients", tags=["admin"])
+
+
+class RestrictedAdmin(Forbidden):
+    """An institution-restricted token may not administer clients."""
+
+    slug = "restricted-admin"
+
+
+def _unrestricted(principal: Annotated[Principal, require("admin")]) -> Principal:
+    if principal.restricted:
+        raise RestrictedAdmin("Administering clients needs an admin token without restriction")
+    return principal
+
+
+def unrestricted_admin() -> Any:
+    """Dependency: a token with the admin scope and no institution restriction."""
+    return Depends(_unrestricted)
+
+
+AdminDep = Annotated[Principal, unrestricted_admin()]
+
+
+def _forget(request: Request, client_id: str) -> None:
+    directory: ClientDirectory = request.app.state.directory
+    directory.invalidate(client_id)
+
+
+@router.post(
+    "",
+    response_model=ApiClientWithSecret,
+    status_code=201,
+    summary="Register an API client",
+)
+def create_client(
+    body: ApiClientCreate, request: Request, session: SessionDep, _admin: AdminDep
+) -> ApiClientWithSecret:
+    """Register a client; the answer carries its secret, shown this once only."""
+    client, secret = service.create_client(session, request.app.state.hasher, body)
+    return ApiClientWithSecret(**ApiClientPublic.of(client).model_dump(), client_secret=secret)
+
+
+@router.get("", response_model=Page[ApiClientPublic], summary="List API clients")
+def list_clients(
+    session: SessionDep,
+    _admin: AdminDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
+) -> Page[ApiClientPublic]:
+    """Registered clients ordered by id (never their secrets)."""
+    after = page.after.get("client_id") if page.after else None
+    if page.after is not None and not isinstance(after, str):
+        raise BadRequest("The cursor is not valid; use next_cursor from a previous page")
+    rows = service.list_clients(session, limit=page.limit, after=after, active=active)
+    return make_page(
+        [ApiClientPublic.of(c) for c in rows], page.limit, key=lambda c: {"client_id": c.client_id}
+    )
+
+
+@router.get("/{client_id}", response_model=ApiClientPublic, summary="Get an API client")
+def get_client(client_id: str, session: SessionDep, _admin: AdminDep) -> ApiClientPublic:
+    """One registered client."""
+    return ApiClientPublic.of(service.get_client(session, client_id))
+
+
+@router.post(
+    "/{client_id}/deactivate", response_model=ApiClientPublic, summary="Deactivate an API client"
+)
+def deactivate_client(
+    client_id: str, request: Request, session: SessionDep, _admin: AdminDep
+) -> ApiClientPublic:
+    """Stop a client: no new tokens, and the gateway refuses its current ones at once."""
+    client = service.set_active(session, client_id, False)
+    _forget(request, client_id)
+    return ApiClientPublic.of(client)
+
+
+@router.post(
+    "/{client_id}/activate", response_model=ApiClientPublic, summary="Reactivate an API client"
+)
+def activate_client(
+    client_id: str, request: Request, session: SessionDep, _admin: AdminDep
+) -> ApiClientPublic:
+    """Let a deactivated client get tokens again."""
+    client = service.set_active(session, client_id, True)
+    _forget(request, client_id)
+    return ApiClientPublic.of(client)
+
+
+@router.post(
+    "/{client_id}/rotate-secret",
+    response_model=ApiClientWithSecret,
+    summary="Rotate an API client's secret",
+)
+def rotate_client_secret(
+    client_id: str,
+    request: Request,
+    session: SessionDep,
+    _admin: AdminDep,
+    body: SecretRotation | None = None,
+) -> ApiClientWithSecret:
+    """A new secret, shown once; the old one keeps working for the grace period given."""
+    grace = request.app.state.settings.secret_rotation_grace_s
+    if body is not None and body.previous_valid_for_s is not None:
+        grace = body.previous_valid_for_s
+    client, secret = service.rotate_secret(session, request.app.state.hasher, client_id, grace)
+    _forget(request, client_id)
+    return ApiClientWithSecret(**ApiClientPublic.of(client).model_dump(), client_secret=secret)
+
+
+@router.post(
+    "/{client_id}/revoke-previous-secret",
+    response_model=ApiClientPublic,
+    summary="End a secret rotation now",
+)
+def revoke_previous_client_secret(
+    client_id: str, request: Request, session: SessionDep, _admin: AdminDep
+) -> ApiClientPublic:
+    """Only the newest secret works from now on."""
+    client = service.revoke_previous_secret(session, client_id)
+    _forget(request, client_id)
+    return ApiClientPublic.of(client)

@@ -1,0 +1,152 @@
+"""`POST /auth/token` (OAuth2 client credentials) and `GET /.well-known/jwks.json`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gateway.clients.service import ClientGrant, authenticate_client
+from gateway.ratelimit import RateLimiter
+from gateway.tokens.service import OAuthError, granted_scopes, issue_for
+from pilnveide_kit.app import SessionDep
+
+router = APIRouter(tags=["auth"])
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenRequest(BaseModel):
+    """RFC 6749 §4.4.2 access token request (form-encoded)."""
+
+    grant_type: str | None = Field(default=None, description="Must be client_credentials")
+    scope: str | None = Field(
+        default=None, description="Space-separated subset of the client's scopes (default: all)"
+    )
+    client_id: str | None = Field(default=None, description="When not sent with HTTP Basic")
+    client_secret: str | None = Field(default=None, description="When not sent with HTTP Basic")
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1 access token answer."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a token type, not a secret
+    expires_in: int
+    scope: str
+
+
+class OAuthErrorResponse(BaseModel):
+    """RFC 6749 §5.2 error answer."""
+
+    error: str = Field(
+        description="invalid_request, invalid_client, unsupported_grant_type, invalid_scope "
+        "or temporarily_unavailable"
+    )
+    error_description: str | None = None
+
+
+class JsonWebKeySet(BaseModel):
+    """The gateway's public signing keys (RFC 7517), current and still-valid previous ones."""
+
+    keys: list[dict[str, Any]]
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """Client id and secret of an HTTP Basic header (RFC 6749 §2.3.1 form-decoded), if any."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise OAuthError(400, "invalid_request", "The Basic credentials are malformed") from exc
+    client_id, separator, secret = decoded.partition(":")
+    if not separator:
+        raise OAuthError(400, "invalid_request", "The Basic credentials are malformed")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str, bool]:
+    basic = basic_credentials(request.headers.get("authorization"))
+    if basic and (form.client_secret or (form.client_id and form.client_id != basic[0])):
+        raise OAuthError(
+            400, "invalid_request", "Authenticate with HTTP Basic or the form, not both"
+        )
+    if basic:
+        return basic[0], basic[1], True
+    if form.client_id and form.client_secret:
+        return form.client_id, form.client_secret, False
+    raise OAuthError(
+        401,
+        "invalid_client",
+        "Client authentication is required (HTTP Basic or client_id and client_secret)",
+        headers={"WWW-Authenticate": 'Basic realm="pilnveide"'},
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Get an access token (OAuth2 client credentials)",
+    responses={
+        400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
+        401: {"model": OAuthErrorResponse, "description": "Unknown client or wrong secret"},
+        503: {"model": OAuthErrorResponse, "description": "Resort list unavailable"},
+    },
+)
+def issue_token(
+    request: Request, session: SessionDep, form: Annotated[TokenRequest, Form()]
+) -> Any:
+    """Exchange a client's id and secret for a short-lived bearer token (RFC 6749 §4.4)."""
+    state = request.app.state
+    client_id, secret, used_basic = _client_credentials(request, form)
+    request.state.audit_client_id = client_id
+    limiter: RateLimiter = state.rate_limiter
+    limiter.check(f"client:{client_id}")
+    if form.grant_type is None:
+        raise OAuthError(400, "invalid_request", "grant_type is required")
+    if form.grant_type != "client_credentials":
+        raise OAuthError(
+            400, "unsupported_grant_type", "Only grant_type=client_credentials is supported"
+        )
+    client = authenticate_client(session, state.hasher, client_id, secret)
+    if client is None:
+        raise OAuthError(
+            401,
+            "invalid_client",
+            "Unknown client, wrong secret or deactivated client",
+            headers={"WWW-Authenticate": 'Basic realm="pilnveide"'} if used_basic else None,
+        )
+    grant = ClientGrant.of(client)
+    scopes = granted_scopes(grant.scopes, form.scope)
+    issued = issue_for(
+        grant,
+        scopes,
+        keys=state.keys,
+        resorts=state.resorts,
+        lifetime_s=state.settings.token_lifetime_s,
+    )
+    answer = TokenResponse(
+        access_token=issued.token, expires_in=issued.expires_in, scope=" ".join(scopes)
+    )
+    return JSONResponse(answer.model_dump(), headers=NO_STORE)
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_model=JsonWebKeySet,
+    summary="The gateway's public signing keys",
+)
+def jwks(request: Request) -> JSONResponse:
+    """Public keys (by kid) verifying the gateway's access tokens; they rotate without downtime."""
+    return JSONResponse(
+        request.app.state.keys.jwks(), headers={"Cache-Control": "public, max-age=60"}
+    )
