@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
-from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from pilnveide_kit.testing import free_port, serve_in_thread
 
@@ -20,8 +19,12 @@ def _upstream(name: str) -> FastAPI:
     app = FastAPI(title=f"Pilnveide {name}")
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": name}
+    def healthz(request: Request) -> dict[str, str | None]:
+        return {
+            "status": "ok",
+            "service": name,
+            "authorization": request.headers.get("authorization"),
+        }
 
     @app.get("/echo/{rest:path}", operation_id="echo_get")
     @app.post("/echo/{rest:path}", operation_id="echo_post")
@@ -69,15 +72,30 @@ def upstream_urls() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def gateway(upstream_urls: dict[str, str]) -> Iterator[TestClient]:
+def gateway(
+    upstream_urls: dict[str, str],
+    settings: GatewaySettings,
+    make_app: Callable[..., FastAPI],
+    register: Callable[..., tuple[str, str]],
+    get_token: Callable[..., str],
+) -> Iterator[TestClient]:
+    """The gateway in front of real upstream servers (indicators dead), with a client's token."""
     dead = f"http://127.0.0.1:{free_port()}"
-    settings = GatewaySettings(
-        catalog_url=upstream_urls["catalog"],
-        records_url=upstream_urls["records"],
-        indicators_url=dead,
-        openapi_cache_s=0,
+    proxied = settings.model_copy(
+        update={
+            "catalog_url": upstream_urls["catalog"],
+            "records_url": upstream_urls["records"],
+            "indicators_url": dead,
+            "openapi_cache_s": 0,
+        }
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    app = make_app(proxied, upstream_transports=None)
+    client_id, secret = register(
+        name="proxy tester",
+        scopes=["catalog:read", "records:read", "records:write", "xapi:read", "indicators:read"],
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {get_token(client, client_id, secret)}"
         yield client
 
 
@@ -94,6 +112,21 @@ def test_healthz_of_each_service_through_the_gateway(gateway: TestClient) -> Non
     assert gateway.get("/records/healthz").json()["service"] == "records"
 
 
+def test_service_health_and_docs_need_no_token(gateway: TestClient) -> None:
+    anonymous = {"Authorization": ""}
+    for path in ("/catalog/healthz", "/records/healthz", "/catalog/openapi.json"):
+        assert gateway.get(path, headers=anonymous).status_code == 200, path
+    assert gateway.get("/xapi/about", headers=anonymous).status_code == 200
+    assert gateway.get("/catalog/echo/x", headers=anonymous).status_code == 401
+    assert gateway.post("/catalog/healthz", headers=anonymous).status_code == 401
+
+
+def test_public_paths_do_not_forward_credentials(gateway: TestClient) -> None:
+    for credentials in ("Basic bGVha2VkOnNlY3JldA==", gateway.headers["Authorization"]):
+        body = gateway.get("/catalog/healthz", headers={"Authorization": credentials}).json()
+        assert body["authorization"] is None
+
+
 def test_xapi_keeps_its_prefix_and_reaches_records(gateway: TestClient) -> None:
     assert gateway.get("/xapi/about").json() == {"version": ["1.0.3"]}
 
@@ -103,11 +136,11 @@ def test_request_body_and_headers_are_forwarded(gateway: TestClient) -> None:
     body = gateway.post(
         "/records/echo/bulk",
         content=payload,
-        headers={"X-Request-ID": "trace-me", "Authorization": "Bearer abc"},
+        headers={"X-Request-ID": "trace-me"},
     ).json()
     assert body["body_length"] == len(payload)
     assert body["request_id"] == "trace-me"
-    assert body["authorization"] == "Bearer abc"
+    assert body["authorization"] == gateway.headers["Authorization"]
 
 
 def test_streamed_response_arrives_whole(gateway: TestClient) -> None:

@@ -244,6 +244,9 @@ def _database_checks(app: FastAPI) -> dict[str, str]:
 
 def _add_proxy_route(app: FastAPI, upstream: Upstream, client_for: Any) -> None:
     async def proxy(request: Request) -> Response:
+        if upstream.is_public(request.method, request.url.path):
+            # Public paths pass without the caller's credentials: a service never sees a secret.
+            return await forward(request, upstream, client_for(request, upstream), authorization="")
         _principal, token = await admit(request, allow_basic=upstream.name == "xapi")
         return await forward(
             request, upstream, client_for(request, upstream), authorization=f"Bearer {token}"

@@ -26,7 +26,10 @@ HOP_BY_HOP = {
 def _request_headers(
     request: Request, upstream: Upstream, authorization: str | None = None
 ) -> list[tuple[str, str]]:
-    replaced = {"host", "content-length"} | ({"authorization"} if authorization else set())
+    # authorization: None forwards the client's header, "" drops it, anything else replaces it.
+    replaced = {"host", "content-length"} | (
+        {"authorization"} if authorization is not None else set()
+    )
     headers = [
         (k, v)
         for k, v in request.headers.items()
@@ -66,8 +69,8 @@ async def forward(
     *,
     authorization: str | None = None,
 ) -> Response:
-    """Send the request to its upstream (authorization: the header to send instead of the
-    client's) and stream the answer back."""
+    """Send the request to its upstream and stream the answer back (authorization: the header
+    to send instead of the client's; "" sends none)."""
     url = httpx.URL(
         path=upstream.upstream_path(request.url.path),
         query=request.url.query.encode("latin-1"),

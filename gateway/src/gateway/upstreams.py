@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from gateway.settings import GatewaySettings
 
+#: Paths of every service that anyone may read through the gateway.
+PUBLIC_SERVICE_PATHS = frozenset({"/healthz", "/readyz", "/version", "/openapi.json"})
+
 
 @dataclass(frozen=True)
 class Upstream:
@@ -16,6 +19,16 @@ class Upstream:
     base_url: str
     strip_prefix: bool = True
     schema_prefix: str = ""
+
+    def is_public(self, method: str, public_path: str) -> bool:
+        """Whether a request may pass without a token: a service's health, version and docs,
+        and the xAPI About resource (the specification lets any client read it)."""
+        if method not in ("GET", "HEAD"):
+            return False
+        path = self.upstream_path(public_path)
+        if self.strip_prefix:
+            return path in PUBLIC_SERVICE_PATHS
+        return path.rstrip("/") == "/xapi/about"
 
     def upstream_path(self, public_path: str) -> str:
         """The path the service sees for a public path under this prefix."""
