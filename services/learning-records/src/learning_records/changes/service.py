@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, func, select
 
+from learning_records.bulk import insert_rows
 from learning_records.changes.models import Change, ChangeCounter
 from learning_records.models import utcnow
 
@@ -69,7 +70,7 @@ class ChangeFeed:
             range(self._written_seq + 1, self.last_seq + 1)
         ):
             raise RuntimeError("change-feed numbers were reserved but not used")
-        self.session.execute(insert(Change), self._pending)
+        insert_rows(self.session, Change, self._pending)
         self.session.execute(
             update(ChangeCounter).where(col(ChangeCounter.id) == 1).values(last_seq=self.last_seq)
         )
