@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
 from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
-from learning_records.enrolments.models import EnrolmentStatusChange
+from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
     CONTROL_FIELDS,
@@ -325,16 +325,29 @@ def _store(
         )
         for p, stored in updates:
             ids[p.index] = int(stored["id"])
+    last = first + len(accepted) - 1
+    if not updates:  # the common bulk case: the database writes the feed rows itself
+        feed.add_from_table(table, kind.entity, "create", first, last)
     for prepared, previous in accepted:
-        op = "create" if previous is None else "update"
-        feed.add(seq_of[prepared.index], kind.entity, op, ids[prepared.index])
+        if updates:
+            op = "create" if previous is None else "update"
+            feed.add(seq_of[prepared.index], kind.entity, op, ids[prepared.index])
         batch.outcomes[prepared.index] = {
             "index": prepared.index,
             "status": "accepted",
             "reason": None,
             "id": ids[prepared.index],
         }
-    if kind.name == "enrolments":
+    if kind.name == "enrolments" and not updates:
+        history = select(
+            col(Enrolment.id), col(Enrolment.status), col(Enrolment.status_date), col(Enrolment.seq)
+        ).where(col(Enrolment.seq) >= first, col(Enrolment.seq) <= last)
+        session.execute(
+            insert(EnrolmentStatusChange).from_select(
+                ["enrolment_id", "status", "status_date", "seq"], history
+            )
+        )
+    elif kind.name == "enrolments":
         _append_status_history(session, accepted, ids, seq_of)
     if kind.name == "employment":
         _replace_roles(session, accepted, ids)
