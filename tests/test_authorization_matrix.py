@@ -232,7 +232,14 @@ def _check(answer: httpx.Response, case: str, route: Route) -> None:
         assert answer.status_code == 404, where
     else:
         assert answer.status_code not in (401, 403), where
-        assert answer.status_code < 500, where
+        # Allowed through; a service whose own upstream is absent in this test (indicators
+        # needs catalog and records) may say so with a 503 problem, never crash.
+        upstream_down = (
+            answer.status_code == 503
+            and answer.headers.get("content-type") == "application/problem+json"
+            and "upstream" in answer.json().get("type", "")
+        )
+        assert answer.status_code < 500 or upstream_down, where
 
 
 # --- the world under test ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from catalog.loader.run import load_all
 from catalog.main import create_app as create_catalog
 from catalog.settings import CatalogSettings
 from gateway.clients.secrets import SecretHasher
@@ -70,6 +71,8 @@ def gateway_url(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) 
                 )
             )
             stack.enter_context(TestClient(app))  # runs the service's lifespan
+            if name == "catalog":
+                load_all(app.state.engine)  # the plan, as `make run` loads it
             transports[name] = httpx.ASGITransport(app=app)
         settings = GatewaySettings(
             environment="test",
@@ -179,6 +182,12 @@ def test_partner_gets_a_token_and_calls_the_api(gateway_url: str, generated: Mod
     issue_token = importlib.import_module(f"{generated.__name__}.api.auth.issue_token")
     create_client = importlib.import_module(f"{generated.__name__}.api.admin.create_client")
     list_clients = importlib.import_module(f"{generated.__name__}.api.admin.list_clients")
+    list_plans = importlib.import_module(
+        f"{generated.__name__}.api.catalog_plan.catalog_list_plans_v1_plans_get"
+    )
+    list_priorities = importlib.import_module(
+        f"{generated.__name__}.api.catalog_plan.catalog_list_priorities_v1_priorities_get"
+    )
     catalog_version = importlib.import_module(
         f"{generated.__name__}.api.catalog_health.catalog_version_info_version_get"
     )
@@ -219,8 +228,16 @@ def test_partner_gets_a_token_and_calls_the_api(gateway_url: str, generated: Mod
     assert refused.status_code == 403
     assert json.loads(refused.content)["missing_scopes"] == ["admin"]
 
-    without_token = catalog_version.sync_detailed(client=anonymous)
-    assert without_token.status_code == 401
+    plans = list_plans.sync(client=as_partner)
+    assert isinstance(plans, list), plans
+    assert "LAP-2021-2027" in {plan.code for plan in plans}
+    priorities = list_priorities.sync(client=as_partner, plan="LAP-2021-2027")
+    assert isinstance(priorities, models.CatalogPagePriorityPublic), priorities
+    assert len(priorities.data) == 5
+
+    # Health and version are public; the plan is not.
+    assert catalog_version.sync_detailed(client=anonymous).status_code == 200
+    assert list_plans.sync_detailed(client=anonymous).status_code == 401
 
 
 def test_wrong_secret_is_an_oauth_error_for_the_partner(
