@@ -77,8 +77,18 @@ def main() -> int:
         env.setdefault(f"GATEWAY_{key.upper()}_URL", f"http://127.0.0.1:{port}")
     env.setdefault("INDICATORS_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
     env.setdefault("INDICATORS_RECORDS_URL", env["GATEWAY_RECORDS_URL"])
+    # The indicators service signs in at the gateway as the client `gateway prepare` creates.
+    env.setdefault("INDICATORS_TOKEN_URL", f"http://127.0.0.1:{gateway_port}/auth/token")
+    env.setdefault(
+        "INDICATORS_CLIENT_ID", env.get("GATEWAY_INDICATORS_CLIENT_ID", "indicators-service")
+    )
+    env.setdefault(
+        "INDICATORS_CLIENT_SECRET",
+        env.get("GATEWAY_INDICATORS_CLIENT_SECRET", "pilnveide-dev-indicators-secret"),
+    )
 
-    for process in PROCESSES:
+    # The gateway prepares first: its keys and clients exist before anything asks for them.
+    for process in [PROCESSES[-1], *PROCESSES[:-1]]:
         for step in process.prepare:
             if step[0] in ("load", "prepare") and not _supports(process.module, step[0]):
                 continue

@@ -9,6 +9,7 @@ import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -77,11 +78,17 @@ def test_compose_long_running_services_have_health_checks_and_wait_for_migration
 
 def test_compose_takes_secrets_from_the_environment() -> None:
     raw = (ROOT / "docker-compose.yml").read_text()
-    for secret in ("POSTGRES_PASSWORD", "RECORDS_PSEUDONYM_PEPPER", "GATEWAY_ADMIN_CLIENT_SECRET"):
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "RECORDS_PSEUDONYM_PEPPER",
+        "GATEWAY_ADMIN_CLIENT_SECRET",
+        "GATEWAY_INDICATORS_CLIENT_SECRET",
+        "GATEWAY_SIGNING_KEY_PEM",
+    ):
         assert f"${{{secret}:?" in raw, f"{secret} must be required from the environment"
     for spec in COMPOSE["services"].values():
         for key, value in (spec.get("environment") or {}).items():
-            if any(word in key for word in ("PASSWORD", "SECRET", "PEPPER")):
+            if any(word in key for word in ("PASSWORD", "SECRET", "PEPPER", "KEY_PEM")):
                 assert "${" in str(value), f"{key} is hard-coded"
 
 
@@ -169,6 +176,7 @@ def test_every_process_has_a_deployment_with_probes_resources_and_a_service() ->
 def test_configured_upstream_urls_match_service_ports() -> None:
     config = next(d for d in _manifests() if d["kind"] == "ConfigMap")["data"]
     for key, url in config.items():
-        if key.endswith("_URL") and url.startswith("http://") and "jwks" not in url:
-            host, port = url.removeprefix("http://").split(":")
-            assert APP_SERVICES[host][1] == int(port), key
+        if key.endswith("_URL") and url.startswith("http://"):
+            parsed = urlsplit(url)
+            assert parsed.hostname in APP_SERVICES, key
+            assert APP_SERVICES[parsed.hostname][1] == parsed.port, key

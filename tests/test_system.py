@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -104,8 +105,61 @@ def test_every_service_answers_through_the_gateway(system: System) -> None:
     assert httpx.get(f"{system.gateway}/readyz", timeout=5).status_code == 200
 
 
+def _admin_token(system: System) -> dict[str, str]:
+    answer = httpx.post(
+        f"{system.gateway}/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("pilnveide-admin", "pilnveide-dev-admin-secret"),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_the_plan_is_loaded_and_data_flows_through_every_service(system: System) -> None:
+    headers = _admin_token(system)
+    gateway = httpx.Client(base_url=system.gateway, headers=headers, timeout=60)
+    assert gateway.get("/catalog/v1/plans").status_code == 200
+    priorities = gateway.get("/catalog/v1/priorities", params={"plan": "LAP-2021-2027"}).json()
+    assert len(priorities["data"]) == 5
+    measures = gateway.get(
+        "/catalog/v1/measures", params={"plan": "LAP-2021-2027", "limit": 100}
+    ).json()
+    assert len(measures["data"]) == 23
+
+    # A learner completes the integrity e-learning; the indicators service (signed in at the
+    # gateway with its own client) sees it through learning-records' aggregations.
+    employment = {
+        "source_system": "hr-test",
+        "external_id": "emp-1",
+        "personal_code": "320000-00001",
+        "institution": "VK",
+        "sector": "state",
+        "civil_servant": True,
+        "valid_from": "2020-01-01",
+    }
+    enrolment = {
+        "source_system": "lms-test",
+        "external_id": "enr-1",
+        "personal_code": "320000-00001",
+        "course_code": "INTEG-E",
+        "institution": "VK",
+        "status": "completed",
+        "completed_on": "2024-03-01",
+    }
+    for kind, item in (("employment", employment), ("enrolments", enrolment)):
+        answer = gateway.post(f"/records/v1/{kind}/bulk", json=[item])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["items"][0]["status"] == "accepted", answer.text
+    progress = gateway.get("/indicators/v1/plan/progress")
+    assert progress.status_code == 200, progress.text
+    audit = gateway.get("/admin/audit")
+    assert audit.status_code == 200
+    assert any("/records/v1/enrolments/bulk" in json.dumps(row) for row in audit.json()["data"])
+
+
 def test_data_lives_in_sqlite_files_under_var(system: System) -> None:
-    for name in ("catalog", "learning-records", "indicators"):
+    for name in ("catalog", "learning-records", "indicators", "gateway"):
         assert (system.var_dir / f"{name}.db").exists(), name
 
 
@@ -137,5 +191,17 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(system: System) ->
         assert httpx.get(f"{again.gateway}/catalog/readyz", timeout=5).status_code == 200
         for name, size in sizes.items():
             assert (system.var_dir / name).stat().st_size >= size
+        headers = _admin_token(again)
+        enrolments = httpx.get(
+            f"{again.gateway}/records/v1/enrolments", headers=headers, timeout=30
+        ).json()
+        assert [e["course_code"] for e in enrolments["data"]] == ["INTEG-E"]
+        priorities = httpx.get(
+            f"{again.gateway}/catalog/v1/priorities",
+            params={"plan": "LAP-2021-2027"},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert len(priorities["data"]) == 5
     finally:
         assert again.stop() == 0

@@ -51,6 +51,36 @@ def test_production_refuses_weak_admin_secrets(
     assert len(problems) == 1 and problem in problems[0]
 
 
+def test_production_refuses_the_default_indicators_service_secret(
+    settings: GatewaySettings,
+) -> None:
+    problems = configuration_problems(_production(settings, indicators_client_secret=None))
+    assert problems == [
+        "GATEWAY_INDICATORS_CLIENT_SECRET is not set (the development default is used)"
+    ]
+
+
+def test_prepare_creates_the_indicators_service_client(
+    settings: GatewaySettings, tmp_path: Path
+) -> None:
+    from gateway.clients.models import ApiClient
+
+    local = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/prep.db"})
+    out = io.StringIO()
+    prepare(local, out)
+    prepare(local, out)
+    assert "indicators service client indicators-service: created" in out.getvalue()
+    assert "indicators service client indicators-service: unchanged" in out.getvalue()
+    engine = make_engine(local.database_url)
+    with session_scope(engine) as session:
+        client = session.get(ApiClient, "indicators-service")
+        assert client is not None and client.scopes == ["records:read", "catalog:read"]
+        assert SecretHasher(local).verify(
+            client.secret_hash, local.effective_indicators_client_secret
+        )
+    engine.dispose()
+
+
 def test_production_refuses_a_short_key(settings: GatewaySettings) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa

@@ -7,16 +7,20 @@ import sys
 from typing import TextIO
 
 from gateway.clients.secrets import SecretHasher
-from gateway.clients.service import ensure_admin_client
+from gateway.clients.service import ensure_admin_client, ensure_client
 from gateway.keys import KeyStore, ensure_keys, prune, rotate
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.settings import GatewaySettings
 from pilnveide_kit.app import run
 from pilnveide_kit.db import make_engine, session_scope
 
+#: What the indicators service reads: learning records (aggregates) and the catalog.
+INDICATORS_SERVICE_SCOPES = ["records:read", "catalog:read"]
+
 
 def prepare(settings: GatewaySettings, out: TextIO | None = None) -> None:
-    """Migrate, make the development signing key once, create or update the admin client."""
+    """Migrate, make the development signing key once, create or update the configured clients
+    (the admin and the indicators service)."""
     from gateway.main import migrations
 
     def say(line: str) -> None:
@@ -43,17 +47,32 @@ def prepare(settings: GatewaySettings, out: TextIO | None = None) -> None:
             "GATEWAY_ADMIN_CLIENT_SECRET unset: using the development default "
             f"{settings.effective_admin_client_secret} (never in production)"
         )
+    if settings.indicators_client_secret is None:
+        say(
+            "GATEWAY_INDICATORS_CLIENT_SECRET unset: using the development default "
+            f"{settings.effective_indicators_client_secret} (never in production)"
+        )
+    hasher = SecretHasher(settings)
     try:
         with session_scope(engine) as session:
             outcome = ensure_admin_client(
                 session,
-                SecretHasher(settings),
+                hasher,
                 settings.effective_admin_client_id,
                 settings.effective_admin_client_secret,
+            )
+            service_outcome = ensure_client(
+                session,
+                hasher,
+                settings.indicators_client_id,
+                settings.effective_indicators_client_secret,
+                name="Indicators service",
+                scopes=INDICATORS_SERVICE_SCOPES,
             )
     finally:
         engine.dispose()
     say(f"admin client {settings.effective_admin_client_id}: {outcome}")
+    say(f"indicators service client {settings.indicators_client_id}: {service_outcome}")
 
 
 def main(argv: list[str] | None = None) -> None:

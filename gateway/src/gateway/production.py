@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 
 from gateway.clients.secrets import is_weak_secret
-from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
+from gateway.settings import (
+    DEV_ADMIN_CLIENT_SECRET,
+    DEV_INDICATORS_CLIENT_SECRET,
+    GatewaySettings,
+)
 from pilnveide_kit.auth import rsa_key_bits
 
 
@@ -19,13 +23,20 @@ def configuration_problems(settings: GatewaySettings) -> list[str]:
     if not settings.is_production:
         return []
     problems = []
-    secret = settings.admin_client_secret
-    if secret is None:
-        problems.append("GATEWAY_ADMIN_CLIENT_SECRET is not set (the development default is used)")
-    elif secret.get_secret_value() == DEV_ADMIN_CLIENT_SECRET:
-        problems.append("GATEWAY_ADMIN_CLIENT_SECRET is the development default")
-    elif is_weak_secret(secret.get_secret_value()):
-        problems.append("GATEWAY_ADMIN_CLIENT_SECRET is weak (at least 24 varied characters)")
+    for name, secret, default in (
+        ("GATEWAY_ADMIN_CLIENT_SECRET", settings.admin_client_secret, DEV_ADMIN_CLIENT_SECRET),
+        (
+            "GATEWAY_INDICATORS_CLIENT_SECRET",
+            settings.indicators_client_secret,
+            DEV_INDICATORS_CLIENT_SECRET,
+        ),
+    ):
+        if secret is None:
+            problems.append(f"{name} is not set (the development default is used)")
+        elif secret.get_secret_value() == default:
+            problems.append(f"{name} is the development default")
+        elif is_weak_secret(secret.get_secret_value()):
+            problems.append(f"{name} is weak (at least 24 varied characters)")
     if not settings.keys_configured:
         problems.append(
             "no signing key is configured (GATEWAY_SIGNING_KEY_PEM or GATEWAY_SIGNING_KEY_FILE); "

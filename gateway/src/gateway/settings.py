@@ -10,6 +10,7 @@ from pilnveide_kit.settings import VAR_DIR, ServiceSettings
 #: The development admin client `gateway prepare` creates when GATEWAY_ADMIN_CLIENT_* are unset.
 DEV_ADMIN_CLIENT_ID = "pilnveide-admin"
 DEV_ADMIN_CLIENT_SECRET = "pilnveide-dev-admin-secret"  # noqa: S105 - refused in production
+DEV_INDICATORS_CLIENT_SECRET = "pilnveide-dev-indicators-secret"  # noqa: S105 - refused in production
 
 
 class GatewaySettings(ServiceSettings):
@@ -44,6 +45,10 @@ class GatewaySettings(ServiceSettings):
     #: The admin client `gateway prepare` creates or updates (unset: the development defaults).
     admin_client_id: str | None = None
     admin_client_secret: SecretStr | None = None
+    #: The indicators service's own client, which `gateway prepare` also creates or updates: it
+    #: reads learning records and the catalog (unset secret: a development default).
+    indicators_client_id: str = "indicators-service"
+    indicators_client_secret: SecretStr | None = None
     #: How long a client's previous secret stays valid after a rotation, unless said otherwise.
     secret_rotation_grace_s: int = Field(default=86_400, ge=0, le=30 * 86_400)
     #: Argon2id cost (RFC 9106 second recommended option by default).
@@ -74,6 +79,13 @@ class GatewaySettings(ServiceSettings):
         if self.admin_client_secret is None:
             return DEV_ADMIN_CLIENT_SECRET
         return self.admin_client_secret.get_secret_value()
+
+    @property
+    def effective_indicators_client_secret(self) -> str:
+        """The indicators service client's secret, the development default when unset."""
+        if self.indicators_client_secret is None:
+            return DEV_INDICATORS_CLIENT_SECRET
+        return self.indicators_client_secret.get_secret_value()
 
     @property
     def keys_configured(self) -> bool:

@@ -189,14 +189,27 @@ def authenticate_client(
 
 def ensure_admin_client(session: Session, hasher: SecretHasher, client_id: str, secret: str) -> str:
     """Create or update the admin client (scope admin, unrestricted, active, this secret)."""
+    return ensure_client(session, hasher, client_id, secret, name="Administrator", scopes=["admin"])
+
+
+def ensure_client(
+    session: Session,
+    hasher: SecretHasher,
+    client_id: str,
+    secret: str,
+    *,
+    name: str,
+    scopes: list[str],
+) -> str:
+    """Create or update a configured client (unrestricted, active, these scopes and secret)."""
     client = session.get(ApiClient, client_id)
     now = utcnow()
     if client is None:
         session.add(
             ApiClient(
                 client_id=client_id,
-                name="Administrator",
-                scopes=["admin"],
+                name=name,
+                scopes=scopes,
                 active=True,
                 secret_hash=hasher.hash(secret),
                 created_at=now,
@@ -212,8 +225,8 @@ def ensure_admin_client(session: Session, hasher: SecretHasher, client_id: str, 
         client.previous_secret_expires_at = None
         client.secret_rotated_at = now
         changed = True
-    if client.scopes != ["admin"] or client.institutions is not None or client.resort:
-        client.scopes, client.institutions, client.resort = ["admin"], None, None
+    if client.scopes != scopes or client.institutions is not None or client.resort:
+        client.scopes, client.institutions, client.resort = scopes, None, None
         changed = True
     if not client.active:
         client.active = True
