@@ -271,7 +271,18 @@ class SqlRecords:
         self.queries = 0
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
-        """`POST /v1/aggregations/query` as one SQL statement with GROUPING SETS."""
+        """`POST /v1/aggregations/query`; `group_by_sets` here costs one statement per set."""
+        if query.group_by_sets is None:
+            return await self._aggregate(query)
+        answer = await self._aggregate(query.model_copy(update={"group_by_sets": None}))
+        for index, keys in enumerate(query.group_by_sets):
+            one = await self._aggregate(
+                query.model_copy(update={"group_by": keys, "group_by_sets": None})
+            )
+            answer.groups += [g.model_copy(update={"set": index}) for g in one.groups]
+        return answer
+
+    async def _aggregate(self, query: AggregationQuery) -> AggregationResult:
         self.queries += 1
         params: dict[str, Any] = {}
         source = matching_sql(query.filter, params)
@@ -321,6 +332,18 @@ class SqlRecords:
         return AggregationResult(metric=query.metric, groups=groups, total=total, cutoff_seq=1)
 
     async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
+        """`POST /v1/aggregations/headcounts`; `group_by_sets` costs one statement per set."""
+        if query.group_by_sets is None:
+            return await self._headcounts(query)
+        answer = await self._headcounts(query.model_copy(update={"group_by_sets": None}))
+        for index, keys in enumerate(query.group_by_sets):
+            one = await self._headcounts(
+                query.model_copy(update={"group_by": keys, "group_by_sets": None})
+            )
+            answer.groups += [g.model_copy(update={"set": index}) for g in one.groups]
+        return answer
+
+    async def _headcounts(self, query: HeadcountQuery) -> HeadcountResult:
         """`POST /v1/aggregations/headcounts`: latest row per series on or before as_of."""
         self.queries += 1
         chosen = query.filter

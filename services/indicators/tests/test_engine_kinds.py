@@ -431,3 +431,39 @@ def test_manual_value_is_the_latest_observation_up_to_the_date() -> None:
     assert after.observation is not None and after.observation.source == "Handbook published"
     empty = run(spec, MemoryRecords(), indicator=indicator)
     assert empty.status == "no_data"
+
+
+# ---- how many records questions ------------------------------------------------------------
+
+
+def test_each_indicator_asks_one_question_for_its_total_and_every_breakdown() -> None:
+    records = MemoryRecords(
+        employments=[job("p1", "VID", position_group="analyst"), job("p2", "RIGA")],
+        enrolments=[course("p1", "A", "2024-03-10"), course("p2", "A", "2023-03-10")],
+        headcount_rows=[Headcount(institution="VID", as_of=date(2021, 1, 1), value=4)],
+    )
+    breakdowns = ("institution", "resort", "sector", "position_group", "year")
+    counted = run({"kind": "distinct_people"}, records, breakdowns=breakdowns)
+    assert records.calls == 1
+    assert rows(counted, "institution") == {"VID": 1, "RIGA": 1}
+    assert rows(counted, "year") == {"2023": 1, "2024": 1}
+    records.calls = 0
+    frequency = run(
+        {"kind": "people_with_frequency", "frequency": {"min_per_year": 1}},
+        records,
+        breakdowns=breakdowns,
+    )
+    assert records.calls == 1 and rows(frequency, "sector") == {"state": 1}
+    records.calls = 0
+    share = {"kind": "share", "denominator": {"source": "headcount"}}
+    shared = run(share, records, as_of="2021-12-31", breakdowns=breakdowns)
+    # Numerator (total, breakdowns, years) and denominator (total, breakdowns): two questions,
+    # plus the headcount at each year's end the per-year series needs.
+    assert records.calls == 2 + len(shared.per_year)
+    coverage = {
+        "kind": "coverage_per_institution",
+        "coverage": {"per_unit_min": 1, "institution_set": {"sectors": ["state"]}},
+    }
+    records.calls = 0
+    covered = run(coverage, records)
+    assert records.calls == 1 and covered.value == 1

@@ -112,6 +112,15 @@ def _key(group: Group, dimension: str) -> str:
     return str(group.key.get(dimension))
 
 
+def _per_set(groups: Sequence[Group], count: int) -> list[list[Group]]:
+    """Groups of a `group_by_sets` answer sorted into their sets."""
+    found: list[list[Group]] = [[] for _ in range(count)]
+    for group in groups:
+        if group.set is not None and 0 <= group.set < count:
+            found[group.set].append(group)
+    return found
+
+
 class Computation:
     """One indicator being computed: its definition, parameters and the answers gathered."""
 
@@ -198,6 +207,46 @@ class Computation:
         )
         self.cutoffs.append(answer.cutoff_seq)
         return answer
+
+    async def aggregate_sets(
+        self,
+        metric: Metric,
+        records_filter: RecordsFilter,
+        sets: Sequence[Sequence[str]],
+        *,
+        frequency: Any = None,
+    ) -> tuple[AggregationResult, list[list[Group]]]:
+        """One aggregation answering every grouping set at once: the answer, groups per set."""
+        if records_filter.institutions == []:
+            return AggregationResult(metric=metric, groups=[], total=0), [[] for _ in sets]
+        answer = await self.records.aggregate(
+            AggregationQuery(
+                metric=metric,
+                filter=records_filter,
+                group_by_sets=cast(list[list[RecordsDimension]], [list(k) for k in sets])
+                if sets
+                else None,
+                frequency=frequency,
+            )
+        )
+        self.cutoffs.append(answer.cutoff_seq)
+        return answer, _per_set(answer.groups, len(sets))
+
+    async def headcount_sets(
+        self, as_of: date, headcount_filter: HeadcountFilter, sets: Sequence[Sequence[str]]
+    ) -> tuple[HeadcountResult, list[list[Group]]]:
+        """One headcount question answering every grouping set at once."""
+        if headcount_filter.institutions == []:
+            return HeadcountResult(as_of=as_of, groups=[], total=0), [[] for _ in sets]
+        answer = await self.records.headcounts(
+            HeadcountQuery(
+                as_of=as_of,
+                filter=headcount_filter,
+                group_by_sets=cast(Any, [list(k) for k in sets]) if sets else None,
+            )
+        )
+        self.cutoffs.append(answer.cutoff_seq)
+        return answer, _per_set(answer.groups, len(sets))
 
     async def headcount(
         self, as_of: date, headcount_filter: HeadcountFilter, group_by: Sequence[str] = ()
@@ -365,9 +414,9 @@ async def _counted(run: Computation) -> IndicatorResult:
     if needs_years:
         queried.add("year")
     base = run.records_filter()
-    jobs: dict[str, Any] = {"total": run.aggregate(metric, base)}
-    for dim in sorted(queried):
-        jobs[dim] = run.aggregate(metric, base, [dim])
+    grouped = sorted(queried)
+    # One question for the total and every breakdown (group_by_sets).
+    jobs: dict[str, Any] = {"total": run.aggregate_sets(metric, base, [[d] for d in grouped])}
     if spec.kind == "distinct_people" and spec.represented:
         jobs["represented"] = run.aggregate(spec.represented, base)
     cumulative_years = run.years() if run.params.series and not additive else []
@@ -376,7 +425,8 @@ async def _counted(run: Computation) -> IndicatorResult:
             metric, run.records_filter(end=min(_year_end(year), run.period_to))
         )
     answers = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-    total: AggregationResult = answers["total"]
+    total: AggregationResult = answers["total"][0]
+    by_dim = dict(zip(grouped, answers["total"][1], strict=True))
     extra: dict[str, Any] = {}
     if "represented" in answers:
         extra[f"{spec.represented}_represented"] = answers["represented"].total
@@ -384,18 +434,18 @@ async def _counted(run: Computation) -> IndicatorResult:
     for dim in dims:
         if dim == "resort":
             by_institution = {
-                _key(g, "institution"): (g.value, None) for g in answers["institution"].groups
+                _key(g, "institution"): (g.value, None) for g in by_dim["institution"]
             }
             rows = run.resort_rows(by_institution)
             for row in rows:
                 row.denominator = None
             result.breakdowns.append(Breakdown(dimension="resort", rows=rows))
-        elif dim in answers:
+        elif dim in by_dim:
             result.breakdowns.append(
-                Breakdown(dimension=dim, rows=run.rows_from_groups(dim, answers[dim].groups))
+                Breakdown(dimension=dim, rows=run.rows_from_groups(dim, by_dim[dim]))
             )
-    if "year" in answers:
-        per_year = {int(g.key["year"]): g.value for g in answers["year"].groups}
+    if "year" in by_dim:
+        per_year = {int(g.key["year"]): g.value for g in by_dim["year"]}
         result.per_year = [SeriesPoint(year=y, value=per_year.get(y, 0.0)) for y in run.years()]
         if additive:
             running = 0.0
@@ -443,28 +493,37 @@ async def _share_kind(run: Computation) -> IndicatorResult:
     needs_years = _needs_years(run, dims)
     by_headcount = denominator.source == "headcount"
 
-    jobs: dict[str, Any] = {"num": run.aggregate("people", numerator_filter)}
-    if by_headcount:
-        jobs["den"] = run.headcount(counted_at, headcount_filter)
     grouped = {d for d in dims if d in RECORDS_DIMENSIONS and d != "year"}
     if "resort" in dims:
         grouped.add("institution")
-    for dim in sorted(grouped):
-        jobs[f"num:{dim}"] = run.aggregate("people", numerator_filter, [dim])
-        if by_headcount and dim in HEADCOUNT_DIMENSIONS:
-            jobs[f"den:{dim}"] = run.headcount(counted_at, headcount_filter, [dim])
     years = run.years() if needs_years else []
-    if years:
-        # People who learnt in each year (counted where they work on the count date), over
-        # the headcount at each year's end.
-        jobs["num:year"] = run.aggregate("people", numerator_filter, ["year"])
+    # People who learnt in each year (counted where they work on the count date), over the
+    # headcount at each year's end: the numerator's breakdowns and years in one question, the
+    # denominator's breakdowns in another.
+    numerator_sets = sorted(grouped) + (["year"] if years else [])
+    denominator_sets = [d for d in sorted(grouped) if d in HEADCOUNT_DIMENSIONS]
+    jobs: dict[str, Any] = {
+        "num": run.aggregate_sets("people", numerator_filter, [[d] for d in numerator_sets])
+    }
+    if by_headcount:
+        jobs["den"] = run.headcount_sets(
+            counted_at, headcount_filter, [[d] for d in denominator_sets]
+        )
     for year in years:
         end = min(_year_end(year), run.period_to)
         if run.params.series:
             jobs[f"cum:{year}"] = run.aggregate("people", _numerator_filter(run, None, end, end))
         if by_headcount:
             jobs[f"yden:{year}"] = run.headcount(end, headcount_filter)
-    answers = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    gathered = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    answers: dict[str, Any] = {}
+    groups_of: dict[str, list[Group]] = {}
+    for side, names in (("num", numerator_sets), ("den", denominator_sets)):
+        if side in gathered:
+            answer, per_set = gathered.pop(side)
+            answers[side] = answer
+            groups_of.update({f"{side}:{d}": g for d, g in zip(names, per_set, strict=True)})
+    answers.update(gathered)
 
     def denominator_total(key: str) -> float | None:
         if not by_headcount:
@@ -484,10 +543,10 @@ async def _share_kind(run: Computation) -> IndicatorResult:
         if dim == "year":
             continue
         if dim == "resort":
-            nums = {_key(g, "institution"): g.value for g in answers["num:institution"].groups}
+            nums = {_key(g, "institution"): g.value for g in groups_of["num:institution"]}
             dens = (
-                {_key(g, "institution"): g.value for g in answers["den:institution"].groups}
-                if "den:institution" in answers
+                {_key(g, "institution"): g.value for g in groups_of["den:institution"]}
+                if "den:institution" in groups_of
                 else {}
             )
             pairs: dict[str, tuple[float, float | None]] = {
@@ -496,17 +555,17 @@ async def _share_kind(run: Computation) -> IndicatorResult:
             }
             result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))
             continue
-        if f"num:{dim}" not in answers:
+        if f"num:{dim}" not in groups_of:
             continue
-        nums = {_key(g, dim): g.value for g in answers[f"num:{dim}"].groups}
+        nums = {_key(g, dim): g.value for g in groups_of[f"num:{dim}"]}
         dens = (
-            {_key(g, dim): g.value for g in answers[f"den:{dim}"].groups}
-            if f"den:{dim}" in answers
+            {_key(g, dim): g.value for g in groups_of[f"den:{dim}"]}
+            if f"den:{dim}" in groups_of
             else {}
         )
         rows = []
         for key in sorted(set(nums) | set(dens)):
-            den = dens.get(key) if f"den:{dim}" in answers else None
+            den = dens.get(key) if f"den:{dim}" in groups_of else None
             rows.append(
                 BreakdownRow(
                     key=key,
@@ -519,9 +578,7 @@ async def _share_kind(run: Computation) -> IndicatorResult:
         result.breakdowns.append(Breakdown(dimension=dim, rows=rows))
     for year in years:
         year_den = denominator_total(f"yden:{year}") if by_headcount else denominator_total("")
-        year_num = next(
-            (g.value for g in answers["num:year"].groups if int(g.key["year"]) == year), 0.0
-        )
+        year_num = next((g.value for g in groups_of["num:year"] if int(g.key["year"]) == year), 0.0)
         result.per_year.append(
             SeriesPoint(
                 year=year,
@@ -586,12 +643,9 @@ async def _coverage(run: Computation) -> IndicatorResult:
         people_filter.institutions = chosen_codes
     else:
         people_filter.institutions = sorted(set(people_filter.institutions) & set(chosen_codes))
-    by_institution, total = await asyncio.gather(
-        run.aggregate("people", people_filter, ["institution"]),
-        run.aggregate("people", people_filter),
-    )
+    total, (by_institution,) = await run.aggregate_sets("people", people_filter, [["institution"]])
     counts: dict[str, float] = defaultdict(float)
-    for group in by_institution.groups:
+    for group in by_institution:
         counts[_key(group, "institution")] += group.value
     if per_resort:
         units: dict[str, float] = defaultdict(float)
@@ -660,21 +714,17 @@ async def _frequency(run: Computation) -> IndicatorResult:
     reference_year = run.period_to.year
     dims = run.dimensions()
     base = run.records_filter()
-    jobs: dict[str, Any] = {
-        "year": run.aggregate("people_with_frequency", base, ["year"], frequency=spec.frequency)
-    }
-    grouped = {d for d in dims if d in RECORDS_DIMENSIONS and d != "year"}
-    if "resort" in dims:
-        grouped.add("institution")
-    for dim in sorted(grouped):
-        jobs[dim] = run.aggregate(
-            "people_with_frequency",
-            base,
-            [dim, "year"],
-            frequency=spec.frequency,
-        )
-    answers = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-    per_year = {int(g.key["year"]): g.value for g in answers["year"].groups}
+    grouped = sorted({d for d in dims if d in RECORDS_DIMENSIONS and d != "year"})
+    if "resort" in dims and "institution" not in grouped:
+        grouped = sorted([*grouped, "institution"])
+    _answer, per_set = await run.aggregate_sets(
+        "people_with_frequency",
+        base,
+        [["year"], *[[d, "year"] for d in grouped]],
+        frequency=spec.frequency,
+    )
+    answers = dict(zip(["year", *grouped], per_set, strict=True))
+    per_year = {int(g.key["year"]): g.value for g in answers["year"]}
     value = per_year.get(reference_year, 0.0)
     result = run.result(
         value=value, numerator=value, unit="people", extra={"reference_year": reference_year}
@@ -692,7 +742,7 @@ async def _frequency(run: Computation) -> IndicatorResult:
         source = "institution" if dim == "resort" else dim
         if source not in answers:
             continue
-        groups = [g for g in answers[source].groups if int(g.key.get("year", 0)) == reference_year]
+        groups = [g for g in answers[source] if int(g.key.get("year", 0)) == reference_year]
         if dim == "resort":
             pairs = {_key(g, "institution"): (g.value, None) for g in groups}
             result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))

@@ -122,8 +122,23 @@ class MemoryRecords:
         return found
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
-        """`POST /v1/aggregations/query` over the in-memory rows."""
+        """`POST /v1/aggregations/query` over the in-memory rows (every set in one call)."""
         self.calls += 1
+        if query.group_by_sets is None:
+            return self._aggregate(query)
+        groups: list[Group] = []
+        answer = self._aggregate(query.model_copy(update={"group_by": [], "group_by_sets": None}))
+        for index, keys in enumerate(query.group_by_sets):
+            one = self._aggregate(
+                query.model_copy(update={"group_by": keys, "group_by_sets": None})
+            )
+            if not keys and query.metric != "people_with_frequency":
+                one.groups = [Group(key={}, value=one.total)]
+            groups += [g.model_copy(update={"set": index}) for g in one.groups]
+        answer.groups = groups
+        return answer
+
+    def _aggregate(self, query: AggregationQuery) -> AggregationResult:
         matching = self._matching(query.filter)
         dims = list(query.group_by)
         if query.metric == "people_with_frequency":
@@ -183,6 +198,21 @@ class MemoryRecords:
     async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
         """`POST /v1/aggregations/headcounts`: latest headcount on or before as_of per series."""
         self.calls += 1
+        if query.group_by_sets is None:
+            return self._headcounts(query)
+        answer = self._headcounts(query.model_copy(update={"group_by": [], "group_by_sets": None}))
+        groups: list[Group] = []
+        for index, keys in enumerate(query.group_by_sets):
+            one = self._headcounts(
+                query.model_copy(update={"group_by": keys, "group_by_sets": None})
+            )
+            if not keys:
+                one.groups = [Group(key={}, value=one.total)]
+            groups += [g.model_copy(update={"set": index}) for g in one.groups]
+        answer.groups = groups
+        return answer
+
+    def _headcounts(self, query: HeadcountQuery) -> HeadcountResult:
         chosen = query.filter
         by_group = "position_group" in query.group_by or chosen.position_groups is not None
         by_role = "role" in query.group_by or chosen.roles is not None

@@ -12,6 +12,7 @@ Metric = Literal[
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]
+HeadcountDimension = Literal["institution", "position_group", "sector", "role"]
 
 
 class Period(BaseModel):
@@ -60,6 +61,8 @@ class AggregationQuery(BaseModel):
     filter: RecordsFilter = Field(default_factory=RecordsFilter)
     frequency: Frequency | None = None
     group_by: list[RecordsDimension] = Field(default_factory=list)
+    #: Several groupings in one question; each answered group says which set it belongs to.
+    group_by_sets: list[list[RecordsDimension]] | None = None
 
     def wire(self) -> dict[str, Any]:
         """The JSON body for the contract."""
@@ -68,7 +71,15 @@ class AggregationQuery(BaseModel):
             body["frequency"] = self.frequency.model_dump(exclude_none=True)
         if self.group_by:
             body["group_by"] = list(self.group_by)
+        if self.group_by_sets is not None:
+            body["group_by_sets"] = [list(keys) for keys in self.group_by_sets]
         return body
+
+    def sets(self) -> list[list[str]]:
+        """The groupings asked for: `group_by_sets`, or `group_by` as the only set."""
+        if self.group_by_sets is not None:
+            return [list(keys) for keys in self.group_by_sets]
+        return [list(self.group_by)] if self.group_by else []
 
 
 class Group(BaseModel):
@@ -76,6 +87,8 @@ class Group(BaseModel):
 
     key: dict[str, Any]
     value: float
+    #: With `group_by_sets`: the index of the set the group belongs to.
+    set: int | None = None
 
 
 class AggregationResult(BaseModel):
@@ -103,17 +116,27 @@ class HeadcountQuery(BaseModel):
 
     as_of: date
     filter: HeadcountFilter = Field(default_factory=HeadcountFilter)
-    group_by: list[Literal["institution", "position_group", "sector", "role"]] = Field(
-        default_factory=list
-    )
+    group_by: list[HeadcountDimension] = Field(default_factory=list)
+    #: Several groupings in one question; each answered group says which set it belongs to.
+    group_by_sets: list[list[HeadcountDimension]] | None = None
 
     def wire(self) -> dict[str, Any]:
         """The JSON body for the contract."""
-        return {
+        body: dict[str, Any] = {
             "as_of": self.as_of.isoformat(),
             "filter": self.filter.model_dump(exclude_none=True),
-            "group_by": list(self.group_by),
         }
+        if self.group_by_sets is not None:
+            body["group_by_sets"] = [list(keys) for keys in self.group_by_sets]
+        else:
+            body["group_by"] = list(self.group_by)
+        return body
+
+    def sets(self) -> list[list[str]]:
+        """The groupings asked for: `group_by_sets`, or `group_by` as the only set."""
+        if self.group_by_sets is not None:
+            return [list(keys) for keys in self.group_by_sets]
+        return [list(self.group_by)] if self.group_by else []
 
 
 class HeadcountResult(BaseModel):

@@ -11,8 +11,9 @@ from learning_records.aggregations.schemas import (
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
+    MembersResult,
 )
-from learning_records.aggregations.service import aggregate, headcounts
+from learning_records.aggregations.service import aggregate, headcounts, members
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 
@@ -37,3 +38,13 @@ def query_headcounts(
 ) -> HeadcountResult:
     """The institutions' reported headcounts (the share denominators) as of a date."""
     return headcounts(session, query, principal)
+
+
+@router.post("/members", response_model=MembersResult, summary="Who an aggregation counts")
+def list_aggregation_members(
+    query: AggregationQuery,
+    session: SessionDep,
+    principal: Annotated[Principal, require("records:read")],
+) -> MembersResult:
+    """The pseudonymous people (or institutions) a query counts, for the indicators' explain."""
+    return members(session, query, principal)

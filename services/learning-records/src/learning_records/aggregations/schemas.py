@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -10,8 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Metric = Literal[
     "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
 ]
+#: How many groupings one question may ask for.
+MAX_SETS = 16
 GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
+
+
+def _check_sets(group_by: Sequence[str], sets: Sequence[Sequence[str]] | None) -> None:
+    if len(set(group_by)) != len(group_by):
+        raise ValueError("group_by names a key twice")
+    if sets is None:
+        return
+    if group_by:
+        raise ValueError("give group_by or group_by_sets, not both")
+    seen: set[frozenset[str]] = set()
+    for keys in sets:
+        if len(set(keys)) != len(keys):
+            raise ValueError("a set of group_by_sets names a key twice")
+        if frozenset(keys) in seen:
+            raise ValueError("group_by_sets names the same set twice")
+        seen.add(frozenset(keys))
 
 
 class Period(BaseModel):
@@ -60,21 +79,30 @@ class AggregationQuery(BaseModel):
     filter: AggregationFilter = Field(default_factory=AggregationFilter)
     frequency: Frequency | None = None
     group_by: list[GroupKey] = Field(default_factory=list, max_length=5)
+    #: Several groupings answered in one pass; each group says which set it belongs to.
+    group_by_sets: list[list[GroupKey]] | None = Field(default=None, max_length=MAX_SETS)
 
     @model_validator(mode="after")
     def _frequency_needs_years(self) -> AggregationQuery:
         if self.metric == "people_with_frequency":
             self.frequency = self.frequency or Frequency()
-        if len(set(self.group_by)) != len(self.group_by):
-            raise ValueError("group_by names a key twice")
+        _check_sets(self.group_by, self.group_by_sets)
         return self
+
+    def sets(self) -> list[list[str]]:
+        """The groupings asked for: `group_by_sets`, or `group_by` as the only set."""
+        if self.group_by_sets is not None:
+            return [list(keys) for keys in self.group_by_sets]
+        return [list(self.group_by)] if self.group_by else []
 
 
 class Group(BaseModel):
-    """One group of an answer: its key values and the metric's value."""
+    """One group of an answer: its key values, the metric's value and (with sets) its set."""
 
     key: dict[str, str | int | None]
     value: float | int
+    #: With `group_by_sets`: the index of the set this group belongs to (else null).
+    set: int | None = None
 
 
 class AggregationResult(BaseModel):
@@ -105,6 +133,19 @@ class HeadcountQuery(BaseModel):
     as_of: date
     filter: HeadcountFilter = Field(default_factory=HeadcountFilter)
     group_by: list[HeadcountGroupKey] = Field(default_factory=list, max_length=4)
+    #: Several groupings answered in one statement; each group says which set it belongs to.
+    group_by_sets: list[list[HeadcountGroupKey]] | None = Field(default=None, max_length=MAX_SETS)
+
+    @model_validator(mode="after")
+    def _sets_are_distinct(self) -> HeadcountQuery:
+        _check_sets(self.group_by, self.group_by_sets)
+        return self
+
+    def sets(self) -> list[list[str]]:
+        """The groupings asked for: `group_by_sets`, or `group_by` as the only set."""
+        if self.group_by_sets is not None:
+            return [list(keys) for keys in self.group_by_sets]
+        return [list(self.group_by)] if self.group_by else []
 
 
 class HeadcountResult(BaseModel):
@@ -113,4 +154,18 @@ class HeadcountResult(BaseModel):
     groups: list[Group]
     total: int
     as_of: date
+    cutoff_seq: int
+
+
+class Member(BaseModel):
+    """One counted unit: a person's pseudonym with their institution, or an institution."""
+
+    person: str | None = None
+    institution: str | None = None
+
+
+class MembersResult(BaseModel):
+    """Who an aggregation counts (the explain view), at one feed cutoff."""
+
+    members: list[Member]
     cutoff_seq: int

@@ -7,6 +7,7 @@ enrolment's status date. Erased people have no rows left, so they are never coun
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -20,22 +21,29 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    null,
     or_,
     select,
+    tuple_,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from learning_records.aggregations.schemas import (
+    AggregationFilter,
     AggregationQuery,
     AggregationResult,
     Group,
     HeadcountQuery,
     HeadcountResult,
+    Member,
+    MembersResult,
 )
 from learning_records.changes.service import head
 from learning_records.employment.models import Employment, Headcount, RoleAssignment
 from learning_records.enrolments.models import CourseTag, Enrolment
+from learning_records.people.models import Person
 from learning_records.results.models import TestAttempt
 from pilnveide_kit.auth import Principal
 
@@ -44,11 +52,8 @@ def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
 
 
-def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
-    """The metric over matching enrolments, per group and in total, at one feed cutoff."""
-    _consistent_snapshot(session)
-    cutoff = head(session)
-    flt = query.filter
+def _matching(flt: AggregationFilter, principal: Principal) -> Any:
+    """One row per matching enrolment and attribute combination; the metrics count over it."""
     e = aliased(Enrolment, name="e")
     emp = aliased(Employment, name="emp")
     day: Any = (
@@ -56,7 +61,6 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     )
     institution = func.coalesce(col(emp.institution), col(e.institution))
     keys: dict[str, Any] = {
-        "institution": institution,
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
         "year": cast(extract("year", col(e.status_date)), Integer),
@@ -108,15 +112,14 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     municipality = case(
         (col(emp.sector) == "municipal", func.coalesce(col(emp.municipality), col(emp.institution)))
     )
-    # One row per matching enrolment and attribute combination; the metrics count over it.
-    matching = (
+    return (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
             col(e.hours).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
-            *[expr.label(name) for name, expr in keys.items() if name != "institution"],
+            *[expr.label(name) for name, expr in keys.items()],
         )
         .select_from(e)
         .outerjoin(
@@ -130,16 +133,109 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
         .distinct()
         .subquery("matching")
     )
-    group_names: list[str] = list(query.group_by)
+
+
+def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
+    """The metric over matching enrolments, per group of every set and in total, in one query."""
+    _consistent_snapshot(session)
+    cutoff = head(session)
+    matching = _matching(query.filter, principal)
+    postgres = session.connection().dialect.name == "postgresql"
+    sets = query.sets()
     total: float | int
     if query.metric == "people_with_frequency":
-        groups, total = _frequency(session, query, matching, group_names)
+        groups, total = _frequency(session, query, matching, sets, postgres)
+    elif query.metric == "hours":
+        groups, total = _hours(session, matching, sets, postgres)
     else:
-        groups, total = _plain(session, query, matching, group_names)
+        groups, total = _plain(session, query.metric, matching, sets, postgres)
+    if query.group_by_sets is None:
+        for group in groups:
+            group.set = None
     return AggregationResult(metric=query.metric, groups=groups, total=total, cutoff_seq=cutoff)
 
 
-def _metric(metric: str, matching: Any) -> Any:
+def _union_names(sets: Sequence[Sequence[str]]) -> list[str]:
+    return list(dict.fromkeys(name for keys in sets for name in keys))
+
+
+def _grouped(
+    source: Any,
+    sets: Sequence[Sequence[str]],
+    aggregates: Sequence[Any],
+    postgres: bool,
+    having: Callable[[], Any] | None = None,
+) -> Any:
+    """Groups of every set in one statement, each row tagged with its set's index (`set_idx`).
+
+    PostgreSQL computes all sets in one pass with GROUPING SETS; elsewhere (SQLite) it is a
+    UNION ALL of one GROUP BY per set. Columns outside a row's set are NULL.
+    """
+    names = _union_names(sets)
+    columns = [source.c[name] for name in names]
+    if postgres and names:
+        width = len(names)
+        masks = {
+            sum(1 << (width - 1 - i) for i, name in enumerate(names) if name not in keys): index
+            for index, keys in enumerate(sets)
+        }
+        statement = select(
+            case(masks, value=func.grouping(*columns)).label("set_idx"),
+            *[column.label(name) for column, name in zip(columns, names, strict=True)],
+            *aggregates,
+        ).group_by(func.grouping_sets(*[tuple_(*[source.c[n] for n in keys]) for keys in sets]))
+        return statement.having(having()) if having is not None else statement
+    branches = []
+    for index, keys in enumerate(sets):
+        branch = select(
+            literal(index).label("set_idx"),
+            *[(source.c[name] if name in keys else null()).label(name) for name in names],
+            *aggregates,
+        )
+        if keys:
+            branch = branch.group_by(*[source.c[name] for name in keys])
+        if having is not None:
+            branch = branch.having(having())
+        branches.append(branch)
+    return branches[0] if len(branches) == 1 else union_all(*branches)
+
+
+def _sort_key(group: Group) -> tuple[Any, ...]:
+    return (group.set or 0, *[(v is None, v) for v in group.key.values()])
+
+
+def _with_total(sets: list[list[str]]) -> tuple[list[list[str]], int]:
+    """The sets with the empty set (the total) added unless asked for; the total's index."""
+    if [] in sets:
+        return sets, sets.index([])
+    return [*sets, []], len(sets)
+
+
+def _groups_and_total(
+    rows: Sequence[Any],
+    every: Sequence[Sequence[str]],
+    asked: int,
+    total_index: int,
+    convert: Callable[[Any], float | int],
+) -> tuple[list[Group], float | int]:
+    """Groups of the asked sets from rows tagged with their set, and the total's value."""
+    total: float | int = convert(0)
+    groups: list[Group] = []
+    for row in rows:
+        index = int(row.set_idx)
+        value = convert(row.value or 0)
+        if index == total_index:
+            total = value
+        if index < asked:
+            groups.append(
+                Group(
+                    key={name: getattr(row, name) for name in every[index]}, value=value, set=index
+                )
+            )
+    return sorted(groups, key=_sort_key), total
+
+
+def _value(metric: str, matching: Any) -> Any:
     columns = matching.c
     if metric == "people":
         return func.count(distinct(columns.person_id))
@@ -151,88 +247,113 @@ def _metric(metric: str, matching: Any) -> Any:
 
 
 def _plain(
-    session: Session, query: AggregationQuery, matching: Any, group_names: list[str]
+    session: Session, metric: str, matching: Any, sets: list[list[str]], postgres: bool
 ) -> tuple[list[Group], float | int]:
-    if query.metric == "hours":
-        return _hours(session, matching, group_names)
-    value = _metric(query.metric, matching)
-    group_columns = [matching.c[name] for name in group_names]
-    groups: list[Group] = []
-    if group_columns:
-        rows = session.execute(
-            select(*group_columns, value).group_by(*group_columns).order_by(*group_columns)
-        ).all()
-        groups = [
-            Group(key=dict(zip(group_names, row[:-1], strict=True)), value=int(row[-1]))
-            for row in rows
-        ]
-    total = int(session.execute(select(value)).scalar_one())
-    return groups, total
+    every, total_index = _with_total(sets)
+    statement = _grouped(matching, every, [_value(metric, matching).label("value")], postgres)
+    rows = session.execute(statement).all()
+    return _groups_and_total(rows, every, len(sets), total_index, int)
 
 
 def _hours(
-    session: Session, matching: Any, group_names: list[str]
+    session: Session, matching: Any, sets: list[list[str]], postgres: bool
 ) -> tuple[list[Group], float | int]:
-    columns = [matching.c[name] for name in group_names]
-    per_group = (
-        select(*columns, matching.c.enrolment_id, func.max(matching.c.hours).label("hours"))
-        .group_by(*columns, matching.c.enrolment_id)
-        .subquery()
-    )
-    groups: list[Group] = []
-    if group_names:
-        keyed = [per_group.c[name] for name in group_names]
-        rows = session.execute(
-            select(*keyed, func.coalesce(func.sum(per_group.c.hours), 0))
-            .group_by(*keyed)
-            .order_by(*keyed)
-        ).all()
-        groups = [
-            Group(key=dict(zip(group_names, row[:-1], strict=True)), value=float(row[-1]))
-            for row in rows
-        ]
-    once = (
-        select(matching.c.enrolment_id, func.max(matching.c.hours).label("hours"))
-        .group_by(matching.c.enrolment_id)
-        .subquery()
-    )
-    total = session.execute(select(func.coalesce(func.sum(once.c.hours), 0))).scalar_one()
-    return groups, float(total)
+    # An enrolment's hours count once per group, however many employment rows matched it.
+    every, total_index = _with_total(sets)
+    per_enrolment = _grouped(
+        matching,
+        [[*keys, "enrolment_id"] for keys in every],
+        [func.max(matching.c.hours).label("hours")],
+        postgres,
+    ).subquery("per_enrolment")
+    names = _union_names(every)
+    keyed = [per_enrolment.c.set_idx, *[per_enrolment.c[name] for name in names]]
+    rows = session.execute(
+        select(*keyed, func.coalesce(func.sum(per_enrolment.c.hours), 0).label("value")).group_by(
+            *keyed
+        )
+    ).all()
+    return _groups_and_total(rows, every, len(sets), total_index, float)
 
 
 def _frequency(
-    session: Session, query: AggregationQuery, matching: Any, group_names: list[str]
-) -> tuple[list[Group], int]:
+    session: Session,
+    query: AggregationQuery,
+    matching: Any,
+    sets: list[list[str]],
+    postgres: bool,
+) -> tuple[list[Group], float | int]:
     frequency = query.frequency
     assert frequency is not None
-    names = group_names if "year" in group_names else [*group_names, "year"]
+    # Each set is counted per calendar year; the last set (the years alone) gives the total.
+    every = [keys if "year" in keys else [*keys, "year"] for keys in sets or [["year"]]]
+    if ["year"] not in every:
+        every.append(["year"])
+    count = func.count(distinct(matching.c.enrolment_id))
 
-    def people_meeting(keys: list[str]) -> Any:
-        columns = [matching.c[name] for name in keys]
-        count = func.count(distinct(matching.c.enrolment_id))
-        having = [count >= frequency.min_per_year]
+    def having() -> Any:
+        bounds = [count >= frequency.min_per_year]
         if frequency.max_per_year is not None:
-            having.append(count <= frequency.max_per_year)
-        return (
-            select(matching.c.person_id, *columns)
-            .group_by(matching.c.person_id, *columns)
-            .having(and_(*having))
-            .subquery()
-        )
+            bounds.append(count <= frequency.max_per_year)
+        return and_(*bounds)
 
-    per_group = people_meeting(names)
-    keyed = [per_group.c[name] for name in names]
-    rows = session.execute(
-        select(*keyed, func.count(distinct(per_group.c.person_id)))
-        .group_by(*keyed)
-        .order_by(*keyed)
-    ).all()
-    groups = [
-        Group(key=dict(zip(names, row[:-1], strict=True)), value=int(row[-1])) for row in rows
-    ]
-    overall = people_meeting(["year"])
-    total = session.execute(select(func.count(distinct(overall.c.person_id)))).scalar_one()
-    return groups, int(total)
+    meeting = _grouped(
+        matching,
+        [[*keys, "person_id"] for keys in every],
+        [count.label("enrolments")],
+        postgres,
+        having,
+    ).cte("meeting")
+    names = _union_names(every)
+    keyed = [meeting.c.set_idx, *[meeting.c[name] for name in names]]
+    years_only = every.index(["year"])
+    statement = union_all(
+        select(*keyed, func.count(distinct(meeting.c.person_id)).label("value")).group_by(*keyed),
+        select(
+            literal(-1).label("set_idx"),
+            *[null().label(name) for name in names],
+            func.count(distinct(meeting.c.person_id)).label("value"),
+        ).where(meeting.c.set_idx == years_only),
+    )
+    total = 0
+    groups: list[Group] = []
+    asked = len(sets) if sets else 1
+    for row in session.execute(statement).all():
+        index = int(row.set_idx)
+        if index == -1:
+            total = int(row.value or 0)
+        elif index < asked:
+            groups.append(
+                Group(
+                    key={name: getattr(row, name) for name in every[index]},
+                    value=int(row.value or 0),
+                    set=index,
+                )
+            )
+    return sorted(groups, key=_sort_key), total
+
+
+def members(session: Session, query: AggregationQuery, principal: Principal) -> MembersResult:
+    """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
+    _consistent_snapshot(session)
+    cutoff = head(session)
+    matching = _matching(query.filter, principal)
+    if query.metric in ("institutions", "municipalities"):
+        unit = matching.c.institution
+        statement = select(unit).distinct().where(unit.is_not(None))
+        if query.metric == "municipalities":
+            statement = statement.where(matching.c.municipality.is_not(None))
+        rows = session.execute(statement).all()
+        found = [Member(institution=row[0]) for row in rows]
+    else:
+        rows = session.execute(
+            select(col(Person.pseudonym), matching.c.institution)
+            .distinct()
+            .join(Person, col(Person.id) == matching.c.person_id)
+        ).all()
+        found = [Member(person=row[0], institution=row[1]) for row in rows]
+    found.sort(key=lambda m: (m.institution or "", m.person or ""))
+    return MembersResult(members=found, cutoff_seq=cutoff)
 
 
 def headcounts(session: Session, query: HeadcountQuery, principal: Principal) -> HeadcountResult:
@@ -258,42 +379,60 @@ def headcounts(session: Session, query: HeadcountQuery, principal: Principal) ->
         .where(col(h.as_of) <= query.as_of)
         .subquery("ranked")
     )
-    conditions: list[Any] = [ranked.c.rank == 1]
-    if flt.roles is not None or "role" in query.group_by:
-        conditions.append(ranked.c.role.is_not(None))
-        if flt.roles is not None:
-            conditions.append(ranked.c.role.in_(flt.roles))
-        if flt.position_groups is not None:
-            conditions.append(ranked.c.position_group.in_(flt.position_groups))
-        elif "position_group" not in query.group_by:
-            conditions.append(ranked.c.position_group.is_(None))
-    else:
-        conditions.append(ranked.c.role.is_(None))
-        if flt.position_groups is not None or "position_group" in query.group_by:
-            conditions.append(ranked.c.position_group.is_not(None))
+
+    def conditions(keys: Sequence[str]) -> list[Any]:
+        # A grouping by role or position group reads those series; otherwise the totals.
+        chosen: list[Any] = [ranked.c.rank == 1]
+        if flt.roles is not None or "role" in keys:
+            chosen.append(ranked.c.role.is_not(None))
+            if flt.roles is not None:
+                chosen.append(ranked.c.role.in_(flt.roles))
             if flt.position_groups is not None:
-                conditions.append(ranked.c.position_group.in_(flt.position_groups))
+                chosen.append(ranked.c.position_group.in_(flt.position_groups))
+            elif "position_group" not in keys:
+                chosen.append(ranked.c.position_group.is_(None))
         else:
-            conditions.append(ranked.c.position_group.is_(None))
-    if flt.institutions is not None:
-        conditions.append(ranked.c.institution.in_(flt.institutions))
-    if principal.institutions is not None:
-        conditions.append(ranked.c.institution.in_(sorted(principal.institutions)))
-    if flt.sectors is not None:
-        conditions.append(ranked.c.sector.in_(flt.sectors))
-    total_value = func.coalesce(func.sum(ranked.c.headcount), 0)
-    groups: list[Group] = []
-    if query.group_by:
-        keyed = [ranked.c[name] for name in query.group_by]
-        rows = session.execute(
-            select(*keyed, total_value).where(*conditions).group_by(*keyed).order_by(*keyed)
-        ).all()
-        groups = [
-            Group(key=dict(zip(query.group_by, row[:-1], strict=True)), value=int(row[-1]))
-            for row in rows
-        ]
-    total = int(session.execute(select(total_value).where(*conditions)).scalar_one())
-    return HeadcountResult(groups=groups, total=total, as_of=query.as_of, cutoff_seq=cutoff)
+            chosen.append(ranked.c.role.is_(None))
+            if flt.position_groups is not None or "position_group" in keys:
+                chosen.append(ranked.c.position_group.is_not(None))
+                if flt.position_groups is not None:
+                    chosen.append(ranked.c.position_group.in_(flt.position_groups))
+            else:
+                chosen.append(ranked.c.position_group.is_(None))
+        if flt.institutions is not None:
+            chosen.append(ranked.c.institution.in_(flt.institutions))
+        if principal.institutions is not None:
+            chosen.append(ranked.c.institution.in_(sorted(principal.institutions)))
+        if flt.sectors is not None:
+            chosen.append(ranked.c.sector.in_(flt.sectors))
+        return chosen
+
+    sets = query.sets()
+    # The total: over the series the whole question reads (legacy group_by: that grouping's).
+    every: list[list[str]] = [*sets, list(query.group_by) if query.group_by_sets is None else []]
+    names = _union_names(every)
+    value = func.coalesce(func.sum(ranked.c.headcount), 0).label("value")
+    branches = []
+    for index, keys in enumerate(every):
+        branch = select(
+            literal(index).label("set_idx"),
+            *[
+                (ranked.c[name] if name in keys and index < len(sets) else null()).label(name)
+                for name in names
+            ],
+            value,
+        ).where(*conditions(keys))
+        if keys and index < len(sets):
+            branch = branch.group_by(*[ranked.c[name] for name in keys])
+        branches.append(branch)
+    statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    groups, total = _groups_and_total(
+        session.execute(statement).all(), every, len(sets), len(sets), int
+    )
+    if query.group_by_sets is None:
+        for group in groups:
+            group.set = None
+    return HeadcountResult(groups=groups, total=int(total), as_of=query.as_of, cutoff_seq=cutoff)
 
 
 def _consistent_snapshot(session: Session) -> None:
