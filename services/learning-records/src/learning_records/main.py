@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from learning_records.settings import LearningRecordsSettings
+from learning_records.xapi.router import router as xapi_router
+from learning_records.xapi.settings import install_xapi_settings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
@@ -28,5 +30,6 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
         ),
         version=version("learning-records"),
         migrations=migrations,
-        routers=[],
+        routers=[xapi_router],
+        on_startup=[install_xapi_settings],
     )

@@ -16,3 +16,4 @@ metadata = LearningRecordsModel.metadata
 
 def load_all_models() -> None:
     """Import every module that defines tables, so the metadata is complete."""
+    import learning_records.xapi.models  # noqa: F401
