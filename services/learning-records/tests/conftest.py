@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from learning_records.main import create_app, migrations
 from learning_records.models import metadata
@@ -51,3 +52,57 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client running the app's lifespan; server errors come back as responses."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def engine(client: TestClient) -> Engine:
+    """The running app's engine (the client fixture has started its lifespan)."""
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+@pytest.fixture
+def pepper(settings: LearningRecordsSettings) -> str:
+    """The pseudonym pepper the app under test uses."""
+    return settings.pseudonym_pepper
+
+
+@pytest.fixture
+def writer(tokens: TokenFactory) -> dict[str, str]:
+    """Headers of an unrestricted client allowed to write and read records."""
+    return tokens.headers("records:write records:read")
+
+
+def code(number: int) -> str:
+    """A valid synthetic personal code."""
+    from learning_records.people.pseudonyms import synthetic_personal_code
+
+    return synthetic_personal_code(number)
+
+
+def enrolment(number: int, **overrides: object) -> dict[str, object]:
+    """A valid enrolment item for person `number` (completed INTEG-E in VK on 2024-03-01)."""
+    item: dict[str, object] = {
+        "source_system": "mps",
+        "external_id": f"enr-{number}",
+        "personal_code": code(number),
+        "course_code": "INTEG-E",
+        "institution": "VK",
+        "status": "completed",
+        "completed_on": "2024-03-01",
+        "hours": 8,
+    }
+    item.update(overrides)
+    return item
+
+
+@pytest.fixture
+def make_enrolment() -> Callable[..., dict[str, object]]:
+    """Factory of valid enrolment items."""
+    return enrolment
+
+
+@pytest.fixture
+def make_code() -> Callable[[int], str]:
+    """Factory of valid synthetic personal codes."""
+    return code

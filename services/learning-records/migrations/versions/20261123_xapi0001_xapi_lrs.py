@@ -1,7 +1,7 @@
 """xAPI LRS: statements, their query indexes, attachments, activities, documents, course mapping.
 
 Revision ID: xapi0001
-Revises: lea0001
+Revises: rec0003
 Create Date: 2026-11-23 09:07:30.215056
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "xapi0001"
-down_revision: str | None = "lea0001"
+down_revision: str | None = "rec0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

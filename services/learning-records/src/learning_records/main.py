@@ -7,6 +7,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from learning_records.aggregations.router import router as aggregations_router
+from learning_records.changes.router import router as changes_router
+from learning_records.enrolments.router import router as enrolments_router
+from learning_records.ingest.router import router as writes_router
+from learning_records.models import load_all_models
+from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi.router import router as xapi_router
 from learning_records.xapi.settings import install_xapi_settings
@@ -20,6 +26,7 @@ migrations = Migrations(SERVICE_DIR)
 def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
     """Build the learning-records application."""
     settings = settings or LearningRecordsSettings()
+    load_all_models()
     return create_service_app(
         settings,
         title="Pilnveide learning records",
@@ -30,6 +37,13 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
         ),
         version=version("learning-records"),
         migrations=migrations,
-        routers=[xapi_router],
+        routers=[
+            writes_router,
+            enrolments_router,
+            changes_router,
+            aggregations_router,
+            privacy_router,
+            xapi_router,
+        ],
         on_startup=[install_xapi_settings],
     )

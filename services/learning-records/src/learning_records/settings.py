@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from pilnveide_kit.settings import ServiceSettings
+
+#: The development pepper: fine on a laptop, refused in production.
+DEVELOPMENT_PEPPER = "development-pepper-not-for-production"
 
 
 class LearningRecordsSettings(ServiceSettings):
@@ -14,3 +18,20 @@ class LearningRecordsSettings(ServiceSettings):
 
     service_name: str = "learning-records"
     port: int = 8002
+    #: Secret key of the personal-code pseudonyms (HMAC-SHA-256). Changing it orphans every
+    #: existing pseudonym, so it is set once per deployment and kept in a secret store.
+    pseudonym_pepper: str = DEVELOPMENT_PEPPER
+    #: Most items one bulk call may carry.
+    bulk_max_items: int = Field(default=50_000, ge=1)
+    #: Largest bulk request body, in bytes.
+    bulk_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: How long an Idempotency-Key and its stored response are kept, in hours.
+    idempotency_ttl_hours: int = Field(default=48, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_pepper_in_production(self) -> LearningRecordsSettings:
+        if self.is_production and self.pseudonym_pepper == DEVELOPMENT_PEPPER:
+            raise ValueError("RECORDS_PSEUDONYM_PEPPER must be set to a secret value in production")
+        if len(self.pseudonym_pepper) < 16:
+            raise ValueError("RECORDS_PSEUDONYM_PEPPER must be at least 16 characters long")
+        return self

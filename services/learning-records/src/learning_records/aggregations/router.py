@@ -1,0 +1,39 @@
+"""Aggregation endpoints for the indicators service (docs/contracts/records-for-indicators.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from learning_records.aggregations.schemas import (
+    AggregationQuery,
+    AggregationResult,
+    HeadcountQuery,
+    HeadcountResult,
+)
+from learning_records.aggregations.service import aggregate, headcounts
+from pilnveide_kit.app import SessionDep
+from pilnveide_kit.auth import Principal, require
+
+router = APIRouter(prefix="/v1/aggregations", tags=["aggregations"])
+
+
+@router.post("/query", response_model=AggregationResult, summary="Count people, institutions…")
+def query_aggregation(
+    query: AggregationQuery,
+    session: SessionDep,
+    principal: Annotated[Principal, require("records:read")],
+) -> AggregationResult:
+    """Distinct people, institutions, municipalities, enrolments or hours matching a filter."""
+    return aggregate(session, query, principal)
+
+
+@router.post("/headcounts", response_model=HeadcountResult, summary="Headcounts as of a date")
+def query_headcounts(
+    query: HeadcountQuery,
+    session: SessionDep,
+    principal: Annotated[Principal, require("records:read")],
+) -> HeadcountResult:
+    """The institutions' reported headcounts (the share denominators) as of a date."""
+    return headcounts(session, query, principal)

@@ -1,0 +1,64 @@
+"""The change feed for incremental sync: every accepted write, in order, without gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from learning_records.changes.service import changes_after, head
+from learning_records.models import as_utc
+from pilnveide_kit.app import SessionDep
+from pilnveide_kit.auth import Principal, require
+
+router = APIRouter(prefix="/v1/changes", tags=["changes"])
+
+
+class ChangePublic(BaseModel):
+    """One accepted write: entity, operation (create, update, delete, erase) and record id."""
+
+    seq: int
+    entity: str
+    op: str
+    key: str
+    at: datetime
+
+
+class ChangesPage(BaseModel):
+    """Changes after a sequence number; pass next_after as `after` for the next page."""
+
+    data: list[ChangePublic]
+    next_after: int
+    last_seq: int
+
+
+class FeedHead(BaseModel):
+    """The last sequence number of the feed."""
+
+    last_seq: int
+
+
+@router.get("", response_model=ChangesPage, summary="Changes after a sequence number")
+def list_changes(
+    session: SessionDep,
+    _principal: Annotated[Principal, require("records:read")],
+    after: Annotated[int, Query(ge=0, description="Last sequence number already seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> ChangesPage:
+    """Changes with a sequence number above `after`, in order (ids only, no personal data)."""
+    rows = changes_after(session, after, limit)
+    data = [
+        ChangePublic(seq=r.seq, entity=r.entity, op=r.op, key=r.key, at=as_utc(r.at)) for r in rows
+    ]
+    last = head(session)
+    return ChangesPage(data=data, next_after=data[-1].seq if data else after, last_seq=last)
+
+
+@router.get("/head", response_model=FeedHead, summary="The feed's last sequence number")
+def changes_head(
+    session: SessionDep, _principal: Annotated[Principal, require("records:read")]
+) -> FeedHead:
+    """The last sequence number, so a consumer can tell cheaply whether its copy is stale."""
+    return FeedHead(last_seq=head(session))

@@ -1,0 +1,90 @@
+"""Enrolments, their status history, and the learning events (xAPI) applied to them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field
+
+from learning_records.models import LearningRecordsModel, SourcedRecord
+
+#: Every status an enrolment can have, in the order they usually come.
+STATUSES = ("registered", "attended", "no_show", "cancelled", "completed", "failed")
+
+
+class Enrolment(SourcedRecord, table=True):
+    """A person's enrolment in a course (session or run), with its current status."""
+
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    )
+    course_code: str = Field(sa_type=String(64), index=True)
+    session_code: str | None = Field(default=None, sa_type=String(64))
+    #: The institution the person enrolled from (None when the source did not say).
+    institution: str | None = Field(default=None, sa_type=String(32), index=True)
+    status: str = Field(sa_type=String(16))
+    enrolled_on: date | None = None
+    #: Date of the current status (the completion date once completed).
+    status_date: date = Field(index=True)
+    completed_on: date | None = None
+    hours: float | None = None
+
+
+class EnrolmentStatusChange(LearningRecordsModel, table=True):
+    """One step of an enrolment's status history."""
+
+    __tablename__ = "enrolment_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrolment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("enrolment.id", ondelete="CASCADE"), index=True)
+    )
+    status: str = Field(sa_type=String(16))
+    status_date: date
+    seq: int = Field(sa_type=BigInteger)
+
+
+class AppliedLearningEvent(SourcedRecord, table=True):
+    """One learning event (e.g. an xAPI statement) applied to an enrolment, kept to undo it."""
+
+    __tablename__ = "learning_event"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrolment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("enrolment.id", ondelete="CASCADE"), index=True)
+    )
+    status: str | None = Field(default=None, sa_type=String(16))
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+    hours: float | None = None
+    score: float | None = None
+    passed: bool | None = None
+    #: Whether applying this event created the enrolment.
+    created_enrolment: bool = False
+    #: The enrolment's status, status_date, completed_on and hours before this event.
+    prior_state: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class CourseTag(SourcedRecord, table=True):
+    """A programme tag of a course (e.g. `measure:1.1`), pushed from the catalog for filters."""
+
+    __tablename__ = "course_tag"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_code: str = Field(sa_type=String(64), index=True)
+    tag: str = Field(sa_type=String(64), index=True)

@@ -1,0 +1,397 @@
+"""The bulk write path: validate each item on its own, then store the batch with set-based SQL.
+
+`prepare()` is pure (validation, pseudonymisation, hashing); `apply()` runs inside the
+request's transaction after the change-feed lock is taken, so concurrent writers of the same
+source ids are serialised and each id ends up as one row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, update
+from sqlmodel import Session, col, select
+
+from learning_records.changes.service import change_feed
+from learning_records.employment.models import RoleAssignment
+from learning_records.enrolments.models import EnrolmentStatusChange
+from learning_records.hashing import content_hash
+from learning_records.ingest.kinds import Kind
+from learning_records.ingest.schemas import (
+    CONTROL_FIELDS,
+    PERSON_FIELDS,
+    EmploymentWrite,
+    ItemBase,
+    PersonItem,
+)
+from learning_records.models import utcnow
+from learning_records.people.pseudonyms import InvalidPersonalCode
+from learning_records.people.service import (
+    PersonRef,
+    chunks,
+    person_ids_by_link,
+    person_ids_by_pseudonym,
+)
+from pilnveide_kit.auth import Principal
+from pilnveide_kit.errors import Conflict, UnprocessableContent
+
+#: Reason given for an item naming an institution the client may not write for.
+OUTSIDE_INSTITUTIONS = "institution: outside the client's institutions"
+
+
+class BatchRejected(UnprocessableContent):
+    """All-or-nothing mode: at least one item is invalid, so nothing was written."""
+
+
+class BatchConflicts(Conflict):
+    """All-or-nothing mode: some items conflict with stored versions, so nothing was written."""
+
+
+class RawItemError(str):
+    """An item that could not even be read (e.g. an NDJSON line that is not JSON): its reason."""
+
+
+@dataclass
+class Prepared:
+    """One valid item ready to store."""
+
+    index: int
+    item: ItemBase
+    row: dict[str, Any]
+    digest: str
+    pseudonym: str | None = None
+    link: tuple[str, str] | None = None
+    institution: str | None = None
+
+    @property
+    def source(self) -> tuple[str, str]:
+        """The item's source id."""
+        return (self.item.source_system, self.item.external_id)
+
+
+@dataclass
+class Batch:
+    """A validated batch: the items to store and the outcomes already known (rejections)."""
+
+    kind: Kind
+    size: int
+    items: list[Prepared] = field(default_factory=list)
+    outcomes: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def reject(self, index: int, reason: str, status: str = "rejected", id: Any = None) -> None:
+        """Record that an item is not stored, and why."""
+        self.outcomes[index] = {"index": index, "status": status, "reason": reason, "id": id}
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A per-item reason from a pydantic error, without the input values (they may be personal)."""
+    parts = []
+    for detail in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(p) for p in detail.get("loc", ()))
+        message = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: str) -> Batch:
+    """Validate, pseudonymise and hash every item on its own (no database access)."""
+    batch = Batch(kind=kind, size=len(raw_items))
+    first_seen: dict[tuple[str, str], Prepared] = {}
+    columns = kind.columns
+    for index, raw in enumerate(raw_items):
+        if isinstance(raw, RawItemError):
+            batch.reject(index, str(raw))
+            continue
+        if not isinstance(raw, dict):
+            batch.reject(index, "an item is a JSON object")
+            continue
+        try:
+            item = kind.item.model_validate(raw)
+        except ValidationError as exc:
+            batch.reject(index, describe_validation_error(exc))
+            continue
+        prepared = _prepare_one(kind, index, item, columns, principal, pepper, batch)
+        if prepared is None:
+            continue
+        earlier = first_seen.get(prepared.source)
+        if earlier is not None:
+            if earlier.digest == prepared.digest:
+                batch.reject(index, f"same as item {earlier.index} of this request", "unchanged")
+            else:
+                batch.reject(
+                    index,
+                    f"item {earlier.index} of this request has the same source id and other "
+                    "content",
+                    "conflict",
+                )
+            continue
+        first_seen[prepared.source] = prepared
+        batch.items.append(prepared)
+    return batch
+
+
+def _prepare_one(
+    kind: Kind,
+    index: int,
+    item: ItemBase,
+    columns: set[str],
+    principal: Principal,
+    pepper: str,
+    batch: Batch,
+) -> Prepared | None:
+    content = item.model_dump(mode="json", exclude=PERSON_FIELDS | CONTROL_FIELDS)
+    row = {name: getattr(item, name) for name in columns}
+    prepared = Prepared(index=index, item=item, row=row, digest="")
+    if isinstance(item, PersonItem):
+        ref = PersonRef(
+            personal_code=item.personal_code,
+            pseudonym=item.pseudonym,
+            source_system=item.person_source_system,
+            external_id=item.person_external_id,
+        )
+        try:
+            prepared.pseudonym = ref.resolved_pseudonym(pepper)
+        except InvalidPersonalCode as exc:
+            batch.reject(index, f"personal_code: {exc}")
+            return None
+        if prepared.pseudonym is None:
+            prepared.link = (str(ref.source_system), str(ref.external_id))
+            content["person"] = {"source_system": ref.source_system, "id": ref.external_id}
+        else:
+            content["person"] = prepared.pseudonym
+    if kind.has_institution:
+        prepared.institution = row.get("institution")
+        if principal.restricted and not principal.can_see(prepared.institution):
+            batch.reject(
+                index,
+                OUTSIDE_INSTITUTIONS
+                if prepared.institution
+                else "institution: required for a client limited to some institutions",
+            )
+            return None
+    prepared.digest = content_hash(content)
+    return prepared
+
+
+def apply(
+    session: Session, batch: Batch, *, principal: Principal, all_or_nothing: bool
+) -> dict[str, Any]:
+    """Store a prepared batch; the report has the shape of WriteReport."""
+    kind = batch.kind
+    feed = change_feed(session)
+    _resolve_people(session, batch)
+    existing = _existing(session, kind, [p for p in batch.items if p.index not in batch.outcomes])
+    inserts: list[Prepared] = []
+    updates: list[tuple[Prepared, dict[str, Any]]] = []
+    for prepared in batch.items:
+        if prepared.index in batch.outcomes:
+            continue
+        found = existing.get(prepared.source)
+        if found is None:
+            inserts.append(prepared)
+        elif (
+            principal.restricted
+            and kind.has_institution
+            and not principal.can_see(found.get("institution"))
+        ):
+            batch.reject(
+                prepared.index,
+                "the source id belongs to a record outside the client's institutions",
+            )
+        elif found["content_hash"] == prepared.digest:
+            batch.reject(prepared.index, None, "unchanged", found["id"])  # type: ignore[arg-type]
+        elif prepared.item.update:
+            updates.append((prepared, found))
+        else:
+            batch.reject(
+                prepared.index,
+                "a record with this source id and different content exists; send it with "
+                '"update": true to replace it',
+                "conflict",
+                found["id"],
+            )
+    problems = [o for o in batch.outcomes.values() if o["status"] in ("rejected", "conflict")]
+    if all_or_nothing and problems:
+        listing = sorted(problems, key=lambda o: o["index"])
+        only_conflicts = all(o["status"] == "conflict" for o in problems)
+        error = BatchConflicts if only_conflicts else BatchRejected
+        raise error(
+            f"{len(problems)} of {batch.size} items cannot be stored; nothing was written",
+            items=listing,
+        )
+    if inserts or updates:
+        _store(session, kind, inserts, updates, batch)
+    feed.flush()
+    return _report(batch, feed.last_seq)
+
+
+def _resolve_people(session: Session, batch: Batch) -> None:
+    if batch.kind.person == "none":
+        return
+    pending = [p for p in batch.items if p.index not in batch.outcomes]
+    pseudonyms = {p.pseudonym for p in pending if p.pseudonym is not None}
+    by_pseudonym = person_ids_by_pseudonym(
+        session, pseudonyms, create=batch.kind.person == "create"
+    )
+    by_link = person_ids_by_link(session, {p.link for p in pending if p.link is not None})
+    for prepared in pending:
+        if prepared.pseudonym is not None:
+            person_id = by_pseudonym.get(prepared.pseudonym)
+        else:
+            person_id = by_link.get(prepared.link) if prepared.link else None
+        if person_id is None:
+            batch.reject(prepared.index, "no person is known by this person source id")
+        else:
+            prepared.row["person_id"] = person_id
+
+
+def _existing(
+    session: Session, kind: Kind, items: list[Prepared]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    table = kind.table
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for prepared in items:
+        wanted[prepared.item.source_system].append(prepared.item.external_id)
+    columns: list[Any] = [col(table.id), col(table.external_id), col(table.content_hash)]  # type: ignore[attr-defined]
+    names = ["id", "external_id", "content_hash"]
+    for extra in ("institution", "status"):
+        if extra in table.model_fields:
+            columns.append(getattr(table, extra))
+            names.append(extra)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for system, external_ids in wanted.items():
+        for part in chunks(external_ids):
+            rows = session.execute(
+                select(*columns).where(
+                    col(table.source_system) == system, col(table.external_id).in_(part)
+                )
+            ).all()
+            for row in rows:
+                record = dict(zip(names, row, strict=True))
+                found[(system, record["external_id"])] = record
+    return found
+
+
+def _store(
+    session: Session,
+    kind: Kind,
+    inserts: list[Prepared],
+    updates: list[tuple[Prepared, dict[str, Any]]],
+    batch: Batch,
+) -> None:
+    table = kind.table
+    feed = change_feed(session)
+    now = utcnow()
+    accepted: list[tuple[Prepared, dict[str, Any] | None]] = [(p, None) for p in inserts]
+    accepted += [(p, f) for p, f in updates]
+    accepted.sort(key=lambda pair: pair[0].index)
+    first = feed.allocate(len(accepted))
+    seq_of: dict[int, int] = {p.index: first + n for n, (p, _f) in enumerate(accepted)}
+    insert_rows = [
+        {
+            **p.row,
+            "source_system": p.item.source_system,
+            "external_id": p.item.external_id,
+            "content_hash": p.digest,
+            "seq": seq_of[p.index],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in inserts
+    ]
+    ids: dict[int, int] = {}
+    for part_items, part_rows in zip(chunks(inserts), chunks(insert_rows), strict=True):
+        returned = session.execute(
+            insert(table).returning(col(table.id), sort_by_parameter_order=True),  # type: ignore[attr-defined]
+            part_rows,
+        ).scalars()
+        for prepared, new_id in zip(part_items, returned, strict=True):
+            ids[prepared.index] = int(new_id)
+    if updates:
+        session.execute(
+            update(table),
+            [
+                {
+                    **p.row,
+                    "id": found["id"],
+                    "content_hash": p.digest,
+                    "seq": seq_of[p.index],
+                    "updated_at": now,
+                }
+                for p, found in updates
+            ],
+        )
+        for p, stored in updates:
+            ids[p.index] = int(stored["id"])
+    for prepared, previous in accepted:
+        op = "create" if previous is None else "update"
+        feed.add(seq_of[prepared.index], kind.entity, op, ids[prepared.index])
+        batch.outcomes[prepared.index] = {
+            "index": prepared.index,
+            "status": "accepted",
+            "reason": None,
+            "id": ids[prepared.index],
+        }
+    if kind.name == "enrolments":
+        _append_status_history(session, accepted, ids, seq_of)
+    if kind.name == "employment":
+        _replace_roles(session, accepted, ids)
+
+
+def _append_status_history(
+    session: Session,
+    accepted: list[tuple[Prepared, dict[str, Any] | None]],
+    ids: dict[int, int],
+    seq_of: dict[int, int],
+) -> None:
+    rows = [
+        {
+            "enrolment_id": ids[p.index],
+            "status": p.row["status"],
+            "status_date": p.row["status_date"],
+            "seq": seq_of[p.index],
+        }
+        for p, found in accepted
+        if found is None or found.get("status") != p.row["status"]
+    ]
+    for part in chunks(rows):
+        session.execute(insert(EnrolmentStatusChange), part)
+
+
+def _replace_roles(
+    session: Session, accepted: list[tuple[Prepared, dict[str, Any] | None]], ids: dict[int, int]
+) -> None:
+    updated = [ids[p.index] for p, found in accepted if found is not None]
+    for part in chunks(updated):
+        session.execute(delete(RoleAssignment).where(col(RoleAssignment.employment_id).in_(part)))
+    rows: list[dict[str, Any]] = []
+    for prepared, _found in accepted:
+        item = prepared.item
+        assert isinstance(item, EmploymentWrite)
+        for role in item.roles:
+            rows.append(
+                {
+                    "employment_id": ids[prepared.index],
+                    "person_id": prepared.row["person_id"],
+                    "role": role.role,
+                    "valid_from": role.valid_from or item.valid_from,
+                    "valid_to": role.valid_to or item.valid_to,
+                }
+            )
+    for role_rows in chunks(rows):
+        session.execute(insert(RoleAssignment), role_rows)
+
+
+def _report(batch: Batch, last_seq: int) -> dict[str, Any]:
+    # Plain dicts, not models: a 10,000-item report is serialised as it is, quickly.
+    items = [batch.outcomes[i] for i in range(batch.size)]
+    counts = Counter(o["status"] for o in items)
+    return {
+        "kind": batch.kind.name,
+        "counts": {s: counts.get(s, 0) for s in ("accepted", "unchanged", "rejected", "conflict")},
+        "items": items,
+        "last_seq": last_seq,
+    }

@@ -1,0 +1,111 @@
+"""Finding and creating people by pseudonym, personal code or a source system's person id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import insert, select, tuple_
+from sqlmodel import Session, col
+
+from learning_records.changes.service import change_feed
+from learning_records.people.models import Person, PersonLink
+from learning_records.people.pseudonyms import InvalidPersonalCode, is_pseudonym, pseudonymise
+
+T = TypeVar("T")
+
+#: Rows per IN (...) list: SQLite allows at most 32,766 bound parameters per statement.
+CHUNK = 5000
+
+
+class UnknownPerson(LookupError):
+    """A person reference that matches nobody (and may not create anybody)."""
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """How an item names its person: a personal code, a pseudonym, or a source system's id."""
+
+    personal_code: str | None = None
+    pseudonym: str | None = None
+    source_system: str | None = None
+    external_id: str | None = None
+
+    def resolved_pseudonym(self, pepper: str) -> str | None:
+        """The pseudonym this reference carries (None for a source-id reference)."""
+        if self.personal_code is not None:
+            return pseudonymise(self.personal_code, pepper)
+        if self.pseudonym is not None:
+            if not is_pseudonym(self.pseudonym):
+                raise InvalidPersonalCode("a pseudonym is 64 lower-case hexadecimal characters")
+            return self.pseudonym
+        return None
+
+
+def chunks(items: list[T], size: int = CHUNK) -> Iterable[list[T]]:
+    """Consecutive slices of at most size items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def person_ids_by_pseudonym(
+    session: Session, pseudonyms: Collection[str], *, create: bool
+) -> dict[str, int]:
+    """Ids of the people with these pseudonyms, creating the missing ones when create is set."""
+    wanted = sorted(set(pseudonyms))
+    found: dict[str, int] = {}
+    for part in chunks(wanted):
+        rows = session.execute(
+            select(col(Person.pseudonym), col(Person.id)).where(col(Person.pseudonym).in_(part))
+        ).all()
+        found.update({p: int(i) for p, i in rows})
+    missing = [p for p in wanted if p not in found]
+    if missing and create:
+        feed = change_feed(session)
+        for part in chunks(missing):
+            created = session.execute(
+                insert(Person).returning(
+                    col(Person.pseudonym), col(Person.id), sort_by_parameter_order=True
+                ),
+                [{"pseudonym": p} for p in part],
+            ).all()
+            for pseudonym, person_id in created:
+                found[pseudonym] = int(person_id)
+                feed.record("person", "create", person_id)
+    return found
+
+
+def person_ids_by_link(
+    session: Session, links: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Ids of the people a source system knows by these (source_system, external_id) pairs."""
+    wanted = sorted(set(links))
+    found: dict[tuple[str, str], int] = {}
+    for part in chunks(wanted, CHUNK // 2):
+        rows = session.execute(
+            select(
+                col(PersonLink.source_system),
+                col(PersonLink.external_id),
+                col(PersonLink.person_id),
+            ).where(tuple_(col(PersonLink.source_system), col(PersonLink.external_id)).in_(part))
+        ).all()
+        found.update({(s, e): int(p) for s, e, p in rows})
+    return found
+
+
+def resolve_person(session: Session, ref: PersonRef, pepper: str, *, create: bool = True) -> int:
+    """The id of one referenced person; InvalidPersonalCode or UnknownPerson when impossible."""
+    pseudonym = ref.resolved_pseudonym(pepper)
+    if pseudonym is not None:
+        ids = person_ids_by_pseudonym(session, [pseudonym], create=create)
+        if pseudonym in ids:
+            return ids[pseudonym]
+        raise UnknownPerson("no person has this pseudonym")
+    if ref.source_system and ref.external_id:
+        key = (ref.source_system, ref.external_id)
+        links = person_ids_by_link(session, [key])
+        if key in links:
+            return links[key]
+        raise UnknownPerson("no person is known by this source id; send the person first")
+    raise UnknownPerson("the item names no person")

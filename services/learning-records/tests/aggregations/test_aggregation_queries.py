@@ -1,0 +1,362 @@
+"""Aggregations and headcounts on a small hand-built dataset, with exact expected values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pilnveide_kit.testing import TokenFactory
+
+A, B, C, D = 1, 2, 3, 4  # people, by synthetic code number
+
+
+def _post(
+    client: TestClient, headers: dict[str, str], kind: str, items: list[dict[str, Any]]
+) -> None:
+    for n, item in enumerate(items):
+        item.setdefault("source_system", "test")
+        item.setdefault("external_id", f"{kind}-{n}")
+    response = client.post(f"/v1/{kind}/bulk", json=items, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["counts"]["accepted"] == len(items), response.text
+
+
+@pytest.fixture
+def dataset(
+    client: TestClient, writer: dict[str, str], make_code: Callable[[int], str]
+) -> Callable[[int], str]:
+    """A moves from VK to FM mid-2024; B is municipal and failed then passed; D will be erased."""
+
+    def p(n: int) -> dict[str, str]:
+        return {"personal_code": make_code(n)}
+
+    _post(
+        client,
+        writer,
+        "employment",
+        [
+            {
+                **p(A),
+                "institution": "VK",
+                "sector": "state",
+                "position_group": "procurement",
+                "valid_from": "2024-01-01",
+                "valid_to": "2024-06-30",
+                "roles": [{"role": "trust_person"}],
+            },
+            {
+                **p(A),
+                "institution": "FM",
+                "sector": "state",
+                "position_group": "procurement",
+                "valid_from": "2024-07-01",
+            },
+            {
+                **p(B),
+                "institution": "RIGA-SOC",
+                "municipality": "RIGA",
+                "sector": "municipal",
+                "position_group": "hr",
+                "management_level": "middle",
+                "valid_from": "2020-01-01",
+            },
+            {
+                **p(C),
+                "institution": "VK",
+                "sector": "state",
+                "management_level": "top",
+                "civil_servant": True,
+                "valid_from": "2020-01-01",
+            },
+            {**p(D), "institution": "FM", "sector": "state", "valid_from": "2020-01-01"},
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {
+                **p(A),
+                "course_code": "INTEG-E",
+                "status": "completed",
+                "completed_on": "2024-03-01",
+                "hours": 4,
+            },
+            {
+                **p(A),
+                "course_code": "DIG-1",
+                "status": "completed",
+                "completed_on": "2024-09-01",
+                "hours": 6,
+            },
+            {
+                **p(B),
+                "course_code": "INTEG-E",
+                "status": "completed",
+                "completed_on": "2024-05-01",
+                "hours": 4,
+            },
+            {**p(C), "course_code": "INTEG-E", "status": "registered", "status_date": "2024-04-01"},
+            {
+                **p(D),
+                "course_code": "INTEG-E",
+                "status": "completed",
+                "completed_on": "2024-02-02",
+                "hours": 4,
+            },
+            {
+                **p(D),
+                "course_code": "INTEG-E",
+                "status": "completed",
+                "completed_on": "2023-02-02",
+                "hours": 4,
+            },
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "results",
+        [
+            {
+                **p(A),
+                "course_code": "INTEG-E",
+                "attempted_on": "2024-03-01",
+                "passed": True,
+                "score": 80,
+            },
+            {
+                **p(B),
+                "course_code": "INTEG-E",
+                "attempted_on": "2024-04-20",
+                "passed": False,
+                "score": 40,
+            },
+            {
+                **p(B),
+                "course_code": "INTEG-E",
+                "attempted_on": "2024-05-01",
+                "passed": True,
+                "score": 75,
+            },
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "course-tags",
+        [
+            {"course_code": "INTEG-E", "tag": "measure:1.1"},
+            {"course_code": "DIG-1", "tag": "measure:4.1"},
+        ],
+    )
+    return make_code
+
+
+def _query(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post("/v1/aggregations/query", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+COMPLETED_2024 = {"statuses": ["completed"], "period": {"from": "2024-01-01", "to": "2024-12-31"}}
+
+
+def _groups(result: dict[str, Any]) -> dict[Any, Any]:
+    return {
+        tuple(g["key"].values()) if len(g["key"]) > 1 else next(iter(g["key"].values())): g["value"]
+        for g in result["groups"]
+    }
+
+
+def test_people_by_institution_at_event_date_and_as_of_a_date(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    flt = {**COMPLETED_2024, "courses": ["INTEG-E"]}
+    at_event = _query(client, writer, metric="people", filter=flt, group_by=["institution"])
+    assert _groups(at_event) == {"VK": 1, "RIGA-SOC": 1, "FM": 1}
+    assert at_event["total"] == 3
+    at_year_end = _query(
+        client,
+        writer,
+        metric="people",
+        group_by=["institution"],
+        filter={**flt, "employment_as_of": "2024-12-31"},
+    )
+    assert _groups(at_year_end) == {"FM": 2, "RIGA-SOC": 1}
+    by_tag = _query(
+        client, writer, metric="people", filter={**COMPLETED_2024, "course_tags": ["measure:1.1"]}
+    )
+    assert by_tag["total"] == 3
+    assert at_event["cutoff_seq"] > 0
+
+
+def test_a_person_in_two_institutions_in_one_year_is_one_person_in_the_total(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    result = _query(
+        client,
+        writer,
+        metric="people",
+        filter={"statuses": ["completed"], "institutions": ["VK", "FM"]},
+        group_by=["institution", "year"],
+    )
+    assert _groups(result) == {("FM", 2023): 1, ("FM", 2024): 2, ("VK", 2024): 1}
+    assert result["total"] == 2  # A (VK then FM) and D
+
+
+def test_test_failed_then_passed_counts_as_passed(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    flt = {**COMPLETED_2024, "courses": ["INTEG-E"]}
+    assert (
+        _query(client, writer, metric="people", filter={**flt, "test_passed": True})["total"] == 2
+    )
+    assert (
+        _query(client, writer, metric="people", filter={**flt, "test_passed": False})["total"] == 1
+    )
+
+
+def test_institutions_municipalities_enrolments_and_hours(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    assert _query(client, writer, metric="institutions", filter=COMPLETED_2024)["total"] == 3
+    assert _query(client, writer, metric="municipalities", filter=COMPLETED_2024)["total"] == 1
+    enrolments = _query(
+        client, writer, metric="enrolments", filter=COMPLETED_2024, group_by=["sector"]
+    )
+    assert _groups(enrolments) == {"municipal": 1, "state": 3}
+    hours = _query(client, writer, metric="hours", filter=COMPLETED_2024, group_by=["institution"])
+    assert _groups(hours) == {"FM": 10.0, "RIGA-SOC": 4.0, "VK": 4.0}
+    assert hours["total"] == 18.0
+
+
+def test_person_attribute_filters(client: TestClient, writer: dict[str, str], dataset: Any) -> None:
+    roles = _query(client, writer, metric="people", filter={"roles": ["trust_person"]})
+    assert roles["total"] == 1  # A held the role when completing INTEG-E at VK
+    assert (
+        _query(client, writer, metric="people", filter={"management_levels": ["top"]})["total"] == 1
+    )
+    assert _query(client, writer, metric="people", filter={"civil_servant": True})["total"] == 1
+    assert _query(client, writer, metric="people", filter={"sectors": ["municipal"]})["total"] == 1
+    groups = _query(
+        client,
+        writer,
+        metric="people",
+        filter={"position_groups": ["procurement", "hr"]},
+        group_by=["position_group"],
+    )
+    assert _groups(groups) == {"hr": 1, "procurement": 1}
+
+
+def test_people_with_frequency(client: TestClient, writer: dict[str, str], dataset: Any) -> None:
+    twice = _query(
+        client,
+        writer,
+        metric="people_with_frequency",
+        filter={"statuses": ["completed"]},
+        frequency={"min_per_year": 2, "max_per_year": 2},
+    )
+    assert _groups(twice) == {2024: 1}
+    assert twice["total"] == 1
+    once = _query(
+        client,
+        writer,
+        metric="people_with_frequency",
+        filter={"statuses": ["completed"]},
+        frequency={"min_per_year": 1, "max_per_year": 1},
+        group_by=["year"],
+    )
+    assert _groups(once) == {2023: 1, 2024: 2}
+
+
+def test_erased_person_is_no_longer_counted(
+    client: TestClient, writer: dict[str, str], tokens: TokenFactory, dataset: Callable[[int], str]
+) -> None:
+    flt = {**COMPLETED_2024, "courses": ["INTEG-E"]}
+    assert _query(client, writer, metric="people", filter=flt)["total"] == 3
+    eraser = tokens.headers("records:erase")
+    response = client.post(
+        "/v1/privacy/erasure", json={"personal_code": dataset(D), "dry_run": False}, headers=eraser
+    )
+    assert response.status_code == 200, response.text
+    assert _query(client, writer, metric="people", filter=flt)["total"] == 2
+
+
+def test_restricted_client_counts_only_its_institutions(
+    client: TestClient, tokens: TokenFactory, dataset: Any
+) -> None:
+    vk = tokens.headers("records:read", institutions=["VK"])
+    result = _query(
+        client, vk, metric="people", filter={"statuses": ["completed"]}, group_by=["institution"]
+    )
+    assert _groups(result) == {"VK": 1}
+
+
+def test_bad_queries_are_422(client: TestClient, writer: dict[str, str]) -> None:
+    for body in (
+        {"metric": "souls"},
+        {"metric": "people", "group_by": ["colour"]},
+        {"metric": "people", "filter": {"unknown": 1}},
+    ):
+        assert client.post("/v1/aggregations/query", json=body, headers=writer).status_code == 422
+
+
+def test_headcounts_use_the_latest_report_on_or_before_the_date(
+    client: TestClient, writer: dict[str, str], tokens: TokenFactory
+) -> None:
+    _post(
+        client,
+        writer,
+        "headcounts",
+        [
+            {"institution": "VK", "sector": "state", "as_of": "2024-01-01", "headcount": 100},
+            {"institution": "VK", "sector": "state", "as_of": "2024-12-01", "headcount": 120},
+            {"institution": "FM", "sector": "state", "as_of": "2023-12-31", "headcount": 50},
+            {
+                "institution": "VK",
+                "sector": "state",
+                "position_group": "procurement",
+                "as_of": "2024-01-01",
+                "headcount": 10,
+            },
+            {
+                "institution": "FM",
+                "sector": "state",
+                "position_group": "procurement",
+                "as_of": "2024-01-01",
+                "headcount": 7,
+            },
+            {
+                "institution": "VK",
+                "sector": "state",
+                "role": "trust_person",
+                "as_of": "2024-01-01",
+                "headcount": 2,
+            },
+        ],
+    )
+
+    def ask(**body: Any) -> dict[str, Any]:
+        response = client.post("/v1/aggregations/headcounts", json=body, headers=writer)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    mid = ask(as_of="2024-06-30", group_by=["institution"])
+    assert _groups(mid) == {"FM": 50, "VK": 100} and mid["total"] == 150
+    assert ask(as_of="2024-12-31")["total"] == 170
+    assert ask(as_of="2022-01-01")["total"] == 0
+    assert ask(as_of="2024-12-31", filter={"position_groups": ["procurement"]})["total"] == 17
+    by_group = ask(as_of="2024-12-31", group_by=["position_group"])
+    assert _groups(by_group) == {"procurement": 17}
+    assert ask(as_of="2024-12-31", filter={"roles": ["trust_person"]})["total"] == 2
+    vk_only = client.post(
+        "/v1/aggregations/headcounts",
+        json={"as_of": "2024-12-31"},
+        headers=tokens.headers("records:read", institutions=["VK"]),
+    ).json()
+    assert vk_only["total"] == 120
