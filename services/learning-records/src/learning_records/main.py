@@ -14,7 +14,7 @@ from learning_records.ingest.router import router as writes_router
 from learning_records.models import load_all_models
 from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
-from learning_records.xapi.router import router as xapi_router
+from learning_records.xapi.router import all_routers as xapi_routers
 from learning_records.xapi.settings import install_xapi_settings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
@@ -43,7 +43,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             changes_router,
             aggregations_router,
             privacy_router,
-            xapi_router,
+            xapi_routers(),
         ],
         on_startup=[install_xapi_settings],
     )

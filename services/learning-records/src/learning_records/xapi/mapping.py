@@ -1,14 +1,26 @@
-"""From statements to learning records: which statements mean an enrolment event; applying it."""
+"""From statements to learning records: which statements mean an enrolment event; applying it.
+
+A statement maps when its verb is in the verb map, its object is an Activity standing for a
+catalog course (the course mapping table, or an id under the course prefix) and its actor has an
+account whose name is a personal code (homePage in RECORDS_XAPI_PERSONAL_CODE_HOME_PAGES) or an
+HR id (any other homePage: the HR system's source id of a person sent earlier). The outcome is
+kept with the statement: mapped, unmapped (with the reason), error (the learning records refused
+the event, with their reason), reverted (voided after it was applied) or ignored (voiding).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from learning_records.enrolments.service import (
+    LearningEvent,
+    apply_learning_event,
+    revert_learning_event,
+)
 from learning_records.xapi.models import XapiCourseMapping, XapiStatement
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
@@ -17,62 +29,36 @@ S = XapiStatement.__table__  # type: ignore[attr-defined]
 CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
 
 MAPPED, UNMAPPED, ERROR, REVERTED, IGNORED = "mapped", "unmapped", "error", "reverted", "ignored"
+#: Source system of the learning events the LRS produces (their external id: the statement id).
+SOURCE_SYSTEM = "xapi"
 
 
 @dataclass(frozen=True)
-class LearningEvent:
-    """What a statement means for learning records, before pseudonymisation of the person."""
+class EventShape:
+    """What an enrolment event kind sets: the status and whether it records a test result."""
 
-    statement_id: str
-    kind: str
-    course_code: str
-    #: "personal_code" or "hr_id", and the value (never stored by the LRS itself).
-    person_kind: str
-    person_value: str
-    occurred_at: datetime
-    score_raw: float | None = None
-    score_scaled: float | None = None
-    score_min: float | None = None
-    score_max: float | None = None
-    success: bool | None = None
-    completion: bool | None = None
+    status: str | None
+    passed: bool | None = None
 
 
-class LearningRecordsPort(Protocol):
-    """Where learning events go: the learning records' enrolments and results."""
-
-    def apply(self, session: Session, event: LearningEvent) -> None:
-        """Create or update the enrolment and results an event describes."""
-
-    def revert(self, session: Session, event: LearningEvent) -> None:
-        """Undo what apply did for the event's statement."""
-
-
-class MappingRefused(Exception):
-    """The learning records refused an event (unknown person, course…)."""
-
-
-_port: LearningRecordsPort | None = None
-
-
-def set_learning_records_port(port: LearningRecordsPort | None) -> None:
-    """Install where mapped statements are applied (the learning records adapter)."""
-    global _port
-    _port = port
-
-
-def learning_records_port() -> LearningRecordsPort | None:
-    """The installed learning records adapter, if any."""
-    return _port
+#: Learning event kind (the verb map's values) → enrolment status and test result.
+EVENT_SHAPES: dict[str, EventShape] = {
+    "registered": EventShape("registered"),
+    "attended": EventShape("attended"),
+    "completed": EventShape("completed"),
+    "passed": EventShape("completed", passed=True),
+    "failed": EventShape("failed", passed=False),
+    "scored": EventShape(None),
+}
 
 
 class StatementMapper:
     """Decides each new statement's mapping outcome and applies it to the learning records."""
 
-    def __init__(self, session: Session, settings: XapiSettings, records_settings: Any) -> None:
+    def __init__(self, session: Session, settings: XapiSettings, pepper: str | None) -> None:
         self.session = session
         self.settings = settings
-        self.records_settings = records_settings
+        self.pepper = pepper
         self._courses: dict[str, str | None] = {}
 
     def course_for(self, activity_id: str) -> str | None:
@@ -83,8 +69,7 @@ class StatementMapper:
             )
             prefix = self.settings.course_activity_prefix
             if code is None and prefix and activity_id.startswith(prefix):
-                rest = activity_id[len(prefix) :].strip("/")
-                code = rest or None
+                code = activity_id[len(prefix) :].strip("/") or None
             self._courses[activity_id] = code
         return self._courses[activity_id]
 
@@ -103,64 +88,66 @@ class StatementMapper:
         account = statement["actor"].get("account")
         if not isinstance(account, dict):
             return "the actor has no account carrying a personal code or HR id"
-        home = str(account.get("homePage", "")).rstrip("/")
-        personal = {h.rstrip("/") for h in self.settings.personal_code_home_pages}
+        home = str(account["homePage"]).rstrip("/")
+        name = str(account["name"])
         result = statement.get("result") or {}
         score = result.get("score") or {}
+        shape = EVENT_SHAPES[kind]
+        passed = shape.passed
+        if kind == "scored":
+            passed = result.get("success")
+            if passed is None:
+                return "a scored statement needs result.success to record a test result"
+        raw = score.get("raw")
+        scaled = score.get("scaled")
+        value = raw if raw is not None else (scaled * 100 if scaled is not None else None)
+        maximum = score.get("max") if raw is not None else (100 if scaled is not None else None)
+        personal = home in {h.rstrip("/") for h in self.settings.personal_code_home_pages}
         return LearningEvent(
-            statement_id=statement["id"].lower(),
-            kind=kind,
+            source_system=SOURCE_SYSTEM,
+            external_id=statement["id"].lower(),
             course_code=course,
-            person_kind="personal_code" if home in personal else "hr_id",
-            person_value=str(account.get("name", "")),
             occurred_at=parse_timestamp(statement["timestamp"]),
-            score_raw=score.get("raw"),
-            score_scaled=score.get("scaled"),
-            score_min=score.get("min"),
-            score_max=score.get("max"),
-            success=result.get("success"),
-            completion=result.get("completion"),
+            status=shape.status,
+            personal_code=name if personal else None,
+            person_source_system=None if personal else self.settings.hr_source_for(home),
+            person_external_id=None if personal else name,
+            score=value,
+            max_score=maximum,
+            passed=passed,
         )
 
     def decide(self, statement: dict[str, Any]) -> tuple[str, str | None]:
-        """The outcome recorded with a statement as it is stored."""
+        """The outcome recorded with a statement as it is stored (mapped may turn into error)."""
         if statement["verb"]["id"] == VOIDED_VERB:
             return IGNORED, "a voiding statement undoes its target's effect"
         event = self.event_for(statement)
         if isinstance(event, str):
-            return UNMAPPED, event
-        if learning_records_port() is None:
-            return ERROR, "the learning records adapter is not installed"
+            return UNMAPPED, event[:500]
         return MAPPED, None
 
-    def apply(self, outcome: Any) -> None:
+    def apply(self, new: list[dict[str, Any]], mapped_ids: set[str], voided: list[str]) -> None:
         """Apply new mapped statements; revert what newly voided statements had applied."""
-        port = learning_records_port()
-        if port is None:
-            return
-        for item in outcome.new:
-            if item.row["mapping_status"] != MAPPED:
+        for statement in new:
+            statement_id = statement["id"].lower()
+            if statement_id not in mapped_ids:
                 continue
-            event = self.event_for(item.statement)
-            assert isinstance(event, LearningEvent)
-            try:
-                with self.session.begin_nested():
-                    port.apply(self.session, event)
-            except MappingRefused as exc:
-                self._set(event.statement_id, ERROR, str(exc)[:500])
-        if outcome.voided_ids:
-            rows = self.session.execute(
-                select(S.c.statement_id, S.c.payload).where(
-                    S.c.statement_id.in_(outcome.voided_ids), S.c.mapping_status == MAPPED
-                )
-            ).all()
-            import json
-
-            for row in rows:
-                event = self.event_for(json.loads(row.payload))
-                if isinstance(event, LearningEvent):
-                    port.revert(self.session, event)
-                    self._set(row.statement_id, REVERTED, "voided")
+            event = self.event_for(statement)
+            if isinstance(event, str):  # decide() saw an event; nothing has changed since
+                continue
+            outcome = apply_learning_event(self.session, event, pepper=self.pepper)
+            if outcome.status not in ("accepted", "unchanged"):
+                self._set(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+        if not voided:
+            return
+        rows = self.session.execute(
+            select(S.c.statement_id, S.c.payload).where(
+                S.c.statement_id.in_(voided), S.c.mapping_status == MAPPED
+            )
+        ).all()
+        for row in rows:
+            revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
+            self._set(row.statement_id, REVERTED, "the statement was voided")
 
     def _set(self, statement_id: str, status: str, detail: str | None) -> None:
         self.session.execute(

@@ -202,7 +202,8 @@ def _store(
     if not all(isinstance(s, dict) for s in batch):
         raise XapiBadRequest("Every statement must be a JSON object")
     principal = request.principal
-    mapper = StatementMapper(session, settings, request.extra.get("records_settings"))
+    records_settings = request.extra.get("records_settings")
+    mapper = StatementMapper(session, settings, getattr(records_settings, "pseudonym_pepper", None))
     outcome = st.store_statements(
         session,
         batch,
@@ -213,7 +214,15 @@ def _store(
         max_attachment_bytes=settings.max_attachment_bytes,
         decide_mapping=mapper.decide,
     )
-    mapper.apply(outcome)
+    mapper.apply(
+        [item.statement for item in outcome.new],
+        {
+            item.row["statement_id"]
+            for item in outcome.new
+            if item.row["mapping_status"] == "mapped"
+        },
+        outcome.voided_ids,
+    )
     return outcome
 
 

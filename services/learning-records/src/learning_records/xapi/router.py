@@ -225,3 +225,13 @@ for _path, _resource, _method, _name, _summary, _description in ROUTES:
         response_class=Response,
         responses={200: {"description": "xAPI response (see the xAPI specification)"}},
     )
+
+
+def all_routers() -> APIRouter:
+    """The LRS (/xapi) and its mapping administration (/v1/xapi) as one router to mount."""
+    from learning_records.xapi.admin import router as admin_router
+
+    combined = APIRouter()
+    combined.include_router(router)
+    combined.include_router(admin_router)
+    return combined

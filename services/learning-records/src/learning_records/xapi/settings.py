@@ -54,6 +54,17 @@ class XapiSettings(BaseSettings):
         default_factory=lambda: ["https://pilnveide.lv/personal-code"]
     )
 
+    #: JSON object: account homePage → the HR system (source system) whose person ids it carries;
+    #: a homePage not listed is its own source system name.
+    hr_source_systems: dict[str, str] = Field(default_factory=dict)
+
+    def hr_source_for(self, home_page: str) -> str:
+        """The source system of the HR ids an account homePage carries."""
+        for page, system in self.hr_source_systems.items():
+            if page.rstrip("/") == home_page.rstrip("/"):
+                return system
+        return home_page[:64]
+
     @field_validator("verb_map", mode="before")
     @classmethod
     def _verb_map(cls, value: Any) -> Any:
