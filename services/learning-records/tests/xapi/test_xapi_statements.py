@@ -211,7 +211,7 @@ def test_more_paging_stays_correct_deep_and_under_writes(lrs: Any, make_statemen
     """XAPI-00154 / XAPI-00164: `more` pages through everything once, newest first, and new
     statements arriving meanwhile do not shift the pages of a query already begun."""
     ids = []
-    for chunk in range(5):
+    for _chunk in range(5):
         batch = [make_statement() for _ in range(9)]
         assert lrs.post("/statements", json=batch).status_code == 200
         ids += [s["id"] for s in batch]
