@@ -9,8 +9,6 @@ import uuid
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import pytest
-
 from learning_records.xapi.validation import parse_timestamp
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -90,47 +88,46 @@ def test_one_invalid_statement_rejects_the_batch_xapi_00326(lrs: Any, make_state
     assert lrs.statements() == []
 
 
-@pytest.mark.parametrize(
-    ("change", "path", "rule_words"),
-    [
-        ({"verb": {"id": "experienced"}}, "verb.id", "IRI"),  # XAPI-00011
-        ({"actor": {"name": "nobody"}}, "actor", "inverse functional identifier"),  # XAPI-00032
-        ({"actor": {"mbox": "learner@example.lv"}}, "actor.mbox", "mailto"),  # XAPI-00037
-        ({"timestamp": "2024-01-01T10:00:00.000-00:00"}, "timestamp", "-00:00"),  # XAPI-00122
-        ({"timestamp": "01/011/2015"}, "timestamp", "ISO 8601"),  # XAPI-00123
-        ({"result": {"duration": "P4W1D"}}, "result.duration", "ISO 8601"),  # XAPI-00124
-        ({"result": {"score": {"scaled": 1.5}}}, "result.score.scaled", "between -1 and 1"),
-        ({"id": "not-a-uuid"}, "id", "UUID"),  # XAPI-00027
-        ({"Actor": {"mbox": "mailto:a@b.lv"}}, "Actor", "not a property"),  # XAPI-00325
-        ({"context": {"registration": None}}, "context.registration", "null"),  # XAPI-00001
-        (
-            {"object": {"id": "http://x.lv/a", "definition": {"interactionType": "essay"}}},
-            "object.definition.interactionType",
-            "interactionType",
-        ),  # XAPI-00049
-        (
-            {
-                "object": {"objectType": "Agent", "mbox": "mailto:a@b.lv"},
-                "context": {"platform": "x"},
-            },
-            "context.platform",
-            "only when the object is an Activity",
-        ),  # XAPI-00099
-    ],
-)
-def test_validation_400_names_the_rule_xapi_00012(
-    lrs: Any, make_statement: Any, change: dict[str, Any], path: str, rule_words: str
-) -> None:
+#: (change to a valid statement, the JSON path named, words of the rule) with their XAPI ids.
+INVALID_CASES: list[tuple[dict[str, Any], str, str]] = [
+    ({"verb": {"id": "experienced"}}, "verb.id", "IRI"),  # XAPI-00011
+    ({"actor": {"name": "nobody"}}, "actor", "inverse functional identifier"),  # XAPI-00032
+    ({"actor": {"mbox": "learner@example.lv"}}, "actor.mbox", "mailto"),  # XAPI-00037
+    ({"timestamp": "2024-01-01T10:00:00.000-00:00"}, "timestamp", "-00:00"),  # XAPI-00122
+    ({"timestamp": "01/011/2015"}, "timestamp", "ISO 8601"),  # XAPI-00123
+    ({"result": {"duration": "P4W1D"}}, "result.duration", "ISO 8601"),  # XAPI-00124
+    ({"result": {"score": {"scaled": 1.5}}}, "result.score.scaled", "between -1 and 1"),
+    ({"id": "not-a-uuid"}, "id", "UUID"),  # XAPI-00027
+    ({"Actor": {"mbox": "mailto:a@b.lv"}}, "Actor", "not a property"),  # XAPI-00325
+    ({"context": {"registration": None}}, "context.registration", "null"),  # XAPI-00001
+    (
+        {"object": {"id": "http://x.lv/a", "definition": {"interactionType": "essay"}}},
+        "object.definition.interactionType",
+        "interactionType",
+    ),  # XAPI-00049
+    (
+        {
+            "object": {"objectType": "Agent", "mbox": "mailto:a@b.lv"},
+            "context": {"platform": "x"},
+        },
+        "context.platform",
+        "only when the object is an Activity",
+    ),  # XAPI-00099
+]
+
+
+def test_validation_400_names_the_rule_xapi_00012(lrs: Any, make_statement: Any) -> None:
     """XAPI-00012 and the ids beside each case: a 400 naming the path and the broken rule."""
-    body = make_statement()
-    if "Actor" in change:
-        body.pop("actor")
-    body.update(change)
-    response = lrs.post("/statements", json=body)
-    assert response.status_code == 400, response.text
-    problem = response.json()
-    assert problem["path"] == path
-    assert rule_words in problem["rule"]
+    for change, path, rule_words in INVALID_CASES:
+        body = make_statement()
+        if "Actor" in change:
+            body.pop("actor")
+        body.update(change)
+        response = lrs.post("/statements", json=body)
+        assert response.status_code == 400, response.text
+        problem = response.json()
+        assert problem["path"] == path
+        assert rule_words in problem["rule"]
     assert lrs.statements() == []
 
 
