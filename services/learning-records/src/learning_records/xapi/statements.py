@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -309,11 +309,8 @@ def store_statements(
         for item in new:
             status, detail = decide_mapping(item.statement)
             item.row["mapping_status"], item.row["mapping_detail"] = status, detail
-    returned = session.execute(
-        insert(S).returning(S.c.seq, S.c.statement_id, sort_by_parameter_order=True),
-        [item.row for item in new],
-    ).all()
-    seq_by_id = {row.statement_id: row.seq for row in returned}
+    written = bulk_insert(session, S, [item.row for item in new], allocate="seq")
+    seq_by_id = {row["statement_id"]: row["seq"] for row in written}
     agent_rows = [
         {"seq": seq_by_id[item.row["statement_id"]], "agent_key": key, "scope": scope}
         for item in new
@@ -324,14 +321,50 @@ def store_statements(
         for item in new
         for key, scope in item.activities
     ]
-    if agent_rows:
-        session.execute(insert(AG), agent_rows)
-    if activity_rows:
-        session.execute(insert(AC), activity_rows)
+    bulk_insert(session, AG, agent_rows)
+    bulk_insert(session, AC, activity_rows)
     _store_attachment_content(session, new, attachments)
     _merge_activity_definitions(session, new)
     outcome.voided_ids = _apply_voiding(session, new)
     return outcome
+
+
+def bulk_insert(
+    session: Session, table: Any, rows: list[dict[str, Any]], *, allocate: str | None = None
+) -> list[dict[str, Any]]:
+    """One set-based write of many rows: COPY on PostgreSQL, a multi-row insert elsewhere.
+
+    With `allocate`, that serial column's values are drawn for the rows first (in one query on
+    PostgreSQL, RETURNING elsewhere) and set in the returned rows.
+    """
+    if not rows:
+        return rows
+    if session.get_bind().dialect.name != "postgresql":
+        if allocate is None:
+            session.execute(insert(table), rows)
+            return rows
+        result = session.execute(
+            insert(table).returning(table.c[allocate], sort_by_parameter_order=True), rows
+        )
+        for row, value in zip(rows, result.scalars(), strict=True):
+            row[allocate] = value
+        return rows
+    if allocate is not None:
+        values = session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "column": allocate, "n": len(rows)},
+        ).scalars()
+        for row, value in zip(rows, values, strict=True):
+            row[allocate] = value
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor().copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[n] for n in names))
+    return rows
 
 
 def _store_attachment_content(
@@ -352,9 +385,9 @@ def _store_attachment_content(
     if not wanted:
         return
     have = set(session.scalars(select(AT.c.sha2).where(AT.c.sha2.in_(list(wanted)))))
-    rows = [row for digest, row in wanted.items() if digest not in have]
-    if rows:
-        session.execute(insert(AT), rows)
+    rows = [row for digest, row in sorted(wanted.items()) if digest not in have]
+    if rows:  # a concurrent request may store the same content first: same hash, same bytes
+        session.execute(insert_ignoring_duplicates(session, AT).values(rows))
 
 
 def _definitions(statement: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -405,10 +438,31 @@ def _merge_activity_definitions(session: Session, new: list[Prepared]) -> None:
             select(ACT.c.activity_id, ACT.c.definition).where(ACT.c.activity_id.in_(list(incoming)))
         )
     }
-    inserts = []
+    # One key order for every writer, so concurrent batches naming the same activities queue
+    # instead of deadlocking.
+    incoming = dict(sorted(incoming.items()))
+    inserts = [
+        {"activity_id": activity_id, "definition": canonical_json(definition)}
+        for activity_id, definition in incoming.items()
+        if activity_id not in current
+    ]
+    if inserts:
+        statement = insert_ignoring_duplicates(session, ACT).values(inserts)
+        inserted = set(session.scalars(statement.returning(ACT.c.activity_id)))
+        raced = [row["activity_id"] for row in inserts if row["activity_id"] not in inserted]
+        if raced:  # another request inserted these meanwhile: merge into theirs
+            current.update(
+                {
+                    row.activity_id: json.loads(row.definition)
+                    for row in session.execute(
+                        select(ACT.c.activity_id, ACT.c.definition)
+                        .where(ACT.c.activity_id.in_(raced))
+                        .with_for_update()
+                    )
+                }
+            )
     for activity_id, definition in incoming.items():
         if activity_id not in current:
-            inserts.append({"activity_id": activity_id, "definition": canonical_json(definition)})
             continue
         merged = merge_definition(current[activity_id], definition)
         if merged != current[activity_id]:
@@ -417,8 +471,17 @@ def _merge_activity_definitions(session: Session, new: list[Prepared]) -> None:
                 .where(ACT.c.activity_id == activity_id)
                 .values(definition=canonical_json(merged))
             )
-    if inserts:
-        session.execute(insert(ACT), inserts)
+
+
+def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def _apply_voiding(session: Session, new: list[Prepared]) -> list[str]:
