@@ -50,6 +50,9 @@ from learning_records.xapi.validation import (
 
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 SIGNATURE_ALGORITHMS = ("RS256", "RS384", "RS512")
+_ALLOCATE_SQL = (
+    "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
+)
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
 AG = XapiStatementAgent.__table__  # type: ignore[attr-defined]
@@ -351,9 +354,7 @@ def bulk_insert(
         return rows
     if allocate is not None:
         values = session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
-            ),
+            text(_ALLOCATE_SQL),
             {"table": table.name, "column": allocate, "n": len(rows)},
         ).scalars()
         for row, value in zip(rows, values, strict=True):
