@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, text, update
+from sqlalchemy import and_, any_, bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -292,7 +292,7 @@ def store_statements(
     existing = {
         row.statement_id: row.content_hash
         for row in session.execute(
-            select(S.c.statement_id, S.c.content_hash).where(S.c.statement_id.in_(ids))
+            select(S.c.statement_id, S.c.content_hash).where(one_of(session, S.c.statement_id, ids))
         )
     }
     new: list[Prepared] = []
@@ -330,6 +330,15 @@ def store_statements(
     _merge_activity_definitions(session, new)
     outcome.voided_ids = _apply_voiding(session, new)
     return outcome
+
+
+def one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """column IN values: one array parameter on PostgreSQL (cheap for long lists), IN elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def bulk_insert(
@@ -433,11 +442,24 @@ def _merge_activity_definitions(session: Session, new: list[Prepared]) -> None:
             incoming[activity_id] = merge_definition(incoming.get(activity_id, {}), definition)
     if not incoming:
         return
-    current = {
-        row.activity_id: json.loads(row.definition)
+    stored_text = {
+        row.activity_id: row.definition
         for row in session.execute(
-            select(ACT.c.activity_id, ACT.c.definition).where(ACT.c.activity_id.in_(list(incoming)))
+            select(ACT.c.activity_id, ACT.c.definition).where(
+                one_of(session, ACT.c.activity_id, list(incoming))
+            )
         )
+    }
+    # Content systems resend the same definition with every statement: skip those unparsed.
+    incoming = {
+        activity_id: definition
+        for activity_id, definition in incoming.items()
+        if stored_text.get(activity_id) != canonical_json(definition)
+    }
+    current = {
+        activity_id: json.loads(text)
+        for activity_id, text in stored_text.items()
+        if activity_id in incoming
     }
     # One key order for every writer, so concurrent batches naming the same activities queue
     # instead of deadlocking.
@@ -448,7 +470,7 @@ def _merge_activity_definitions(session: Session, new: list[Prepared]) -> None:
         if activity_id not in current
     ]
     if inserts:
-        statement = insert_ignoring_duplicates(session, ACT).values(inserts)
+        statement = insert_ignoring_duplicates(session, ACT).values(inserts)  # rarely many rows
         inserted = set(session.scalars(statement.returning(ACT.c.activity_id)))
         raced = [row["activity_id"] for row in inserts if row["activity_id"] not in inserted]
         if raced:  # another request inserted these meanwhile: merge into theirs
