@@ -90,3 +90,28 @@ def test_about_is_public_xapi_00315(lrs: Any) -> None:
     response = lrs.client.get("/xapi/about")
     assert response.status_code == 200
     assert "2.0.0" in response.json()["version"]
+
+
+def test_every_lrs_route_declares_and_enforces_its_scope(lrs: Any, tokens: TokenFactory) -> None:
+    """Each /xapi operation shows its scope in OpenAPI; without credentials it is 401, with a
+    token of another scope 403, with its scope neither (About is public, as the spec has it)."""
+    document = lrs.client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in document["paths"].items():
+        if not path.startswith("/xapi"):
+            continue
+        for method, operation in operations.items():
+            if path == "/xapi/about":
+                assert "security" not in operation
+                continue
+            [requirement] = operation["security"]
+            [scope] = next(iter(requirement.values()))
+            assert scope == ("xapi:read" if method in ("get", "head") else "xapi:write")
+            call = lrs.client.request
+            assert call(method, path, headers=V).status_code == 401
+            other = {**V, **tokens.headers("records:read")}
+            assert call(method, path, headers=other).status_code == 403
+            allowed = call(method, path, headers={**V, **tokens.headers(scope)})
+            assert allowed.status_code not in (401, 403) and allowed.status_code < 500
+            checked += 1
+    assert checked == 23

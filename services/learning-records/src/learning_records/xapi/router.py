@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Security
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
@@ -134,23 +134,17 @@ SettingsDep = Annotated[XapiSettings, Depends(xapi_settings)]
 
 
 def _endpoint(resource: str) -> Callable[..., Awaitable[Response]]:
-    async def endpoint(
-        request: Request,
-        session: SessionDep,
-        settings: SettingsDep,
-        _docs_only: Annotated[str | None, Depends(oauth2_scheme)] = None,
-    ) -> Response:
+    async def endpoint(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
         xreq = await unwrap(request, settings)
         request.state.xapi_version = xreq.headers.get("x-experience-api-version")
-        if resource != "about":
-            xreq.version = check_version(xreq.headers.get("x-experience-api-version"))
-        else:
-            xreq.version = xreq.headers.get("x-experience-api-version") or "2.0.0"
         scope = "xapi:read" if xreq.method in ("GET", "HEAD") else "xapi:write"
         if resource != "about":  # the About resource is public, as the specification has it
             xreq.principal = xapi_principal(
                 request, xreq.headers.get("authorization"), scope, settings
             )
+            xreq.version = check_version(xreq.headers.get("x-experience-api-version"))
+        else:
+            xreq.version = xreq.headers.get("x-experience-api-version") or "2.0.0"
         check_params(resource, xreq)
         handler = HANDLERS[resource].get("GET" if xreq.method == "HEAD" else xreq.method)
         if handler is None:
@@ -214,10 +208,13 @@ ROUTES: list[tuple[str, str, str, str, str, str]] = [
 ]  # fmt: skip
 
 for _path, _resource, _method, _name, _summary, _description in ROUTES:
+    # The scope shown in the OpenAPI document; xapi_principal enforces it (Basic or Bearer).
+    _scope = "xapi:read" if _method in ("GET", "HEAD") else "xapi:write"
     router.add_api_route(
         _path,
         _endpoint(_resource),
         methods=[_method],
+        dependencies=[] if _resource == "about" else [Security(oauth2_scheme, scopes=[_scope])],
         name=_name,
         operation_id=_name,
         summary=_summary,
