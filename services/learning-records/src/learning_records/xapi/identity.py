@@ -7,9 +7,6 @@ import json
 import re
 from typing import Any
 
-DIRECT = "direct"
-RELATED = "related"
-
 
 def agent_key(agent: Any) -> str | None:
     """The inverse functional identifier of an Agent or identified Group as one string."""
@@ -62,20 +59,17 @@ def _context_agent_keys(context: dict[str, Any]) -> list[str]:
     return keys
 
 
-def statement_index(statement: dict[str, Any]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """(agent key, scope) and (activity id, scope) pairs a statement is found by."""
-    agents: set[tuple[str, str]] = set()
-    activities: set[tuple[str, str]] = set()
+def statement_index(statement: dict[str, Any]) -> tuple[dict[str, bool], dict[str, bool]]:
+    """The agent keys and activity ids a statement names, each with whether it names it
+    directly (actor or object) rather than only elsewhere (context, authority, SubStatement)."""
+    agents: dict[str, bool] = {}
+    activities: dict[str, bool] = {}
 
     def add_agent(key: str, direct: bool) -> None:
-        agents.add((key, RELATED))
-        if direct:
-            agents.add((key, DIRECT))
+        agents[key] = agents.get(key, False) or direct
 
     def add_activity(activity_id: str, direct: bool) -> None:
-        activities.add((activity_id, RELATED))
-        if direct:
-            activities.add((activity_id, DIRECT))
+        activities[activity_id] = activities.get(activity_id, False) or direct
 
     def walk(part: dict[str, Any], top: bool) -> None:
         for key in _actor_keys(part.get("actor")):

@@ -50,26 +50,26 @@ class XapiStatement(LearningRecordsModel, table=True):
 
 
 class XapiStatementAgent(LearningRecordsModel, table=True):
-    """An Agent or Group a statement names: direct (actor/object) or related (anywhere)."""
+    """An Agent or Group a statement names; direct when it is the actor or the object."""
 
     __tablename__ = "xapi_statement_agent"
-    __table_args__ = (Index("ix_xapi_statement_agent_key", "agent_key", "scope", "seq"),)
 
-    seq: int = Field(sa_column=Column(BIG_ID, primary_key=True))
+    #: The key first: the primary key is the index the agent filter reads.
     agent_key: str = Field(primary_key=True, max_length=2048)
-    #: "direct" for actor and object, "related" for every place (direct ones too).
-    scope: str = Field(primary_key=True, max_length=8)
+    seq: int = Field(sa_column=Column(BIG_ID, primary_key=True))
+    #: False when named only in context, authority or a SubStatement (related_agents=true).
+    direct: bool
 
 
 class XapiStatementActivity(LearningRecordsModel, table=True):
-    """An Activity a statement names: direct (object) or related (anywhere)."""
+    """An Activity a statement names; direct when it is the object."""
 
     __tablename__ = "xapi_statement_activity"
-    __table_args__ = (Index("ix_xapi_statement_activity_key", "activity_id", "scope", "seq"),)
 
-    seq: int = Field(sa_column=Column(BIG_ID, primary_key=True))
     activity_id: str = Field(primary_key=True, max_length=2048)
-    scope: str = Field(primary_key=True, max_length=8)
+    seq: int = Field(sa_column=Column(BIG_ID, primary_key=True))
+    #: False when named only in context or a SubStatement (related_activities=true).
+    direct: bool
 
 
 class XapiAttachment(LearningRecordsModel, table=True):

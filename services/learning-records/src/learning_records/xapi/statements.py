@@ -15,8 +15,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from learning_records.xapi.identity import (
-    DIRECT,
-    RELATED,
     agent_key,
     canonical_json,
     comparable,
@@ -67,8 +65,8 @@ class Prepared:
 
     statement: dict[str, Any]
     row: dict[str, Any]
-    agents: set[tuple[str, str]]
-    activities: set[tuple[str, str]]
+    agents: dict[str, bool]
+    activities: dict[str, bool]
 
 
 @dataclass
@@ -315,14 +313,14 @@ def store_statements(
     written = bulk_insert(session, S, [item.row for item in new], allocate="seq")
     seq_by_id = {row["statement_id"]: row["seq"] for row in written}
     agent_rows = [
-        {"seq": seq_by_id[item.row["statement_id"]], "agent_key": key, "scope": scope}
+        {"agent_key": key, "seq": seq_by_id[item.row["statement_id"]], "direct": direct}
         for item in new
-        for key, scope in item.agents
+        for key, direct in item.agents.items()
     ]
     activity_rows = [
-        {"seq": seq_by_id[item.row["statement_id"]], "activity_id": key, "scope": scope}
+        {"activity_id": key, "seq": seq_by_id[item.row["statement_id"]], "direct": direct}
         for item in new
-        for key, scope in item.activities
+        for key, direct in item.activities.items()
     ]
     bulk_insert(session, AG, agent_rows)
     bulk_insert(session, AC, activity_rows)
@@ -568,19 +566,15 @@ class StatementQuery:
 def _filters(table: Any, query: StatementQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.agent is not None:
-        scope = RELATED if query.related_agents else DIRECT
-        conditions.append(
-            exists().where(
-                AG.c.seq == table.c.seq, AG.c.agent_key == query.agent, AG.c.scope == scope
-            )
-        )
+        found = [AG.c.agent_key == query.agent, AG.c.seq == table.c.seq]
+        if not query.related_agents:
+            found.append(AG.c.direct.is_(True))
+        conditions.append(exists().where(*found))
     if query.activity is not None:
-        scope = RELATED if query.related_activities else DIRECT
-        conditions.append(
-            exists().where(
-                AC.c.seq == table.c.seq, AC.c.activity_id == query.activity, AC.c.scope == scope
-            )
-        )
+        found = [AC.c.activity_id == query.activity, AC.c.seq == table.c.seq]
+        if not query.related_activities:
+            found.append(AC.c.direct.is_(True))
+        conditions.append(exists().where(*found))
     if query.verb is not None:
         conditions.append(table.c.verb_id == query.verb)
     if query.registration is not None:
