@@ -12,6 +12,7 @@ from learning_records.changes.router import router as changes_router
 from learning_records.enrolments.router import router as enrolments_router
 from learning_records.ingest.router import router as writes_router
 from learning_records.models import load_all_models
+from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi.router import all_routers as xapi_routers
@@ -43,6 +44,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             changes_router,
             aggregations_router,
             privacy_router,
+            people_router,
             xapi_routers(),
         ],
         on_startup=[install_xapi_settings],

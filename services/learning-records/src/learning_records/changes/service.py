@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import String, cast, event, insert, literal, text, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, func, select
 
+from learning_records.bulk import insert_rows
 from learning_records.changes.models import Change, ChangeCounter
 from learning_records.models import utcnow
 
@@ -28,6 +30,8 @@ class ChangeFeed:
         self.last_seq = last_seq
         self._written_seq = last_seq
         self._pending: list[dict[str, Any]] = []
+        #: (first, last) ranges already written by INSERT … SELECT in the database.
+        self._written_ranges: list[tuple[int, int]] = []
 
     def record(self, entity: str, op: str, key: object) -> int:
         """Append one change and return its sequence number."""
@@ -49,6 +53,31 @@ class ChangeFeed:
         """Record the change for a number reserved with allocate()."""
         self._pending.append({"seq": seq, "entity": entity, "op": op, "key": str(key)})
 
+    def add_from_table(self, table: Any, entity: str, op: str, first: int, last: int) -> None:
+        """Write the changes for a reserved range straight from the rows that carry those seqs.
+
+        One INSERT … SELECT in the database instead of a Python row per record: the bulk path
+        uses it when every record of the range was created by this write.
+        """
+        if last < first:
+            return
+        source = sa_select(
+            col(table.seq),
+            literal(entity),
+            literal(op),
+            cast(col(table.id), String(64)),
+            literal(utcnow()),
+        ).where(col(table.seq) >= first, col(table.seq) <= last)
+        self.session.execute(
+            insert(Change).from_select(["seq", "entity", "op", "key", "at"], source)
+        )
+        written = self.session.execute(
+            sa_select(func.count()).where(col(Change.seq) >= first, col(Change.seq) <= last)
+        ).scalar_one()
+        if written != last - first + 1:
+            raise RuntimeError("the records of a reserved change range are not all there")
+        self._written_ranges.append((first, last))
+
     def set_key(self, seq: int, key: object) -> None:
         """Name the record of a pending change once its id is known (after an ORM flush)."""
         for row in reversed(self._pending):
@@ -59,22 +88,29 @@ class ChangeFeed:
 
     def flush(self) -> None:
         """Write the pending changes and move the counter (the row lock is still held)."""
-        if not self._pending:
+        if not self._pending and not self._written_ranges:
             return
         now = utcnow()
         for row in self._pending:
             row["at"] = now
         self._pending.sort(key=lambda row: int(row["seq"]))
-        if [r["seq"] for r in self._pending] != list(
-            range(self._written_seq + 1, self.last_seq + 1)
-        ):
+        covered = sorted(
+            [(int(r["seq"]), int(r["seq"])) for r in self._pending] + self._written_ranges
+        )
+        expected = self._written_seq + 1
+        for first, last in covered:
+            if first != expected:
+                raise RuntimeError("change-feed numbers were reserved but not used")
+            expected = last + 1
+        if expected != self.last_seq + 1:
             raise RuntimeError("change-feed numbers were reserved but not used")
-        self.session.execute(insert(Change), self._pending)
+        insert_rows(self.session, Change, self._pending)
         self.session.execute(
             update(ChangeCounter).where(col(ChangeCounter.id) == 1).values(last_seq=self.last_seq)
         )
         self._written_seq = self.last_seq
         self._pending = []
+        self._written_ranges = []
 
 
 def change_feed(session: Session) -> ChangeFeed:

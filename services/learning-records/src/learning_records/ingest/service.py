@@ -7,6 +7,8 @@ source ids are serialised and each id ends up as one row.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +17,10 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
+from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
-from learning_records.enrolments.models import EnrolmentStatusChange
-from learning_records.hashing import content_hash
+from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
     CONTROL_FIELDS,
@@ -142,7 +144,9 @@ def _prepare_one(
     pepper: str,
     batch: Batch,
 ) -> Prepared | None:
-    content = item.model_dump(mode="json", exclude=PERSON_FIELDS | CONTROL_FIELDS)
+    # The item's own fields, rendered by pydantic in declaration order: a canonical form.
+    content = item.model_dump_json(exclude=PERSON_FIELDS | CONTROL_FIELDS)
+    person = ""
     row = {name: getattr(item, name) for name in columns}
     prepared = Prepared(index=index, item=item, row=row, digest="")
     if isinstance(item, PersonItem):
@@ -159,9 +163,9 @@ def _prepare_one(
             return None
         if prepared.pseudonym is None:
             prepared.link = (str(ref.source_system), str(ref.external_id))
-            content["person"] = {"source_system": ref.source_system, "id": ref.external_id}
+            person = json.dumps(["link", ref.source_system, ref.external_id])
         else:
-            content["person"] = prepared.pseudonym
+            person = prepared.pseudonym
     if kind.has_institution:
         prepared.institution = row.get("institution")
         if principal.restricted and not principal.can_see(prepared.institution):
@@ -172,7 +176,7 @@ def _prepare_one(
                 else "institution: required for a client limited to some institutions",
             )
             return None
-    prepared.digest = content_hash(content)
+    prepared.digest = hashlib.sha256(f"{person}\n{content}".encode()).hexdigest()
     return prepared
 
 
@@ -266,7 +270,8 @@ def _existing(
         for part in chunks(external_ids):
             rows = session.execute(
                 select(*columns).where(
-                    col(table.source_system) == system, col(table.external_id).in_(part)
+                    col(table.source_system) == system,
+                    in_values(session, col(table.external_id), part),
                 )
             ).all()
             for row in rows:
@@ -290,7 +295,7 @@ def _store(
     accepted.sort(key=lambda pair: pair[0].index)
     first = feed.allocate(len(accepted))
     seq_of: dict[int, int] = {p.index: first + n for n, (p, _f) in enumerate(accepted)}
-    insert_rows = [
+    new_rows = [
         {
             **p.row,
             "source_system": p.item.source_system,
@@ -302,14 +307,8 @@ def _store(
         }
         for p in inserts
     ]
-    ids: dict[int, int] = {}
-    for part_items, part_rows in zip(chunks(inserts), chunks(insert_rows), strict=True):
-        returned = session.execute(
-            insert(table).returning(col(table.id), sort_by_parameter_order=True),  # type: ignore[attr-defined]
-            part_rows,
-        ).scalars()
-        for prepared, new_id in zip(part_items, returned, strict=True):
-            ids[prepared.index] = int(new_id)
+    new_ids = insert_rows(session, table, new_rows, returning_ids=True)
+    ids: dict[int, int] = {p.index: i for p, i in zip(inserts, new_ids, strict=True)}
     if updates:
         session.execute(
             update(table),
@@ -326,16 +325,29 @@ def _store(
         )
         for p, stored in updates:
             ids[p.index] = int(stored["id"])
+    last = first + len(accepted) - 1
+    if not updates:  # the common bulk case: the database writes the feed rows itself
+        feed.add_from_table(table, kind.entity, "create", first, last)
     for prepared, previous in accepted:
-        op = "create" if previous is None else "update"
-        feed.add(seq_of[prepared.index], kind.entity, op, ids[prepared.index])
+        if updates:
+            op = "create" if previous is None else "update"
+            feed.add(seq_of[prepared.index], kind.entity, op, ids[prepared.index])
         batch.outcomes[prepared.index] = {
             "index": prepared.index,
             "status": "accepted",
             "reason": None,
             "id": ids[prepared.index],
         }
-    if kind.name == "enrolments":
+    if kind.name == "enrolments" and not updates:
+        history = select(
+            col(Enrolment.id), col(Enrolment.status), col(Enrolment.status_date), col(Enrolment.seq)
+        ).where(col(Enrolment.seq) >= first, col(Enrolment.seq) <= last)
+        session.execute(
+            insert(EnrolmentStatusChange).from_select(
+                ["enrolment_id", "status", "status_date", "seq"], history
+            )
+        )
+    elif kind.name == "enrolments":
         _append_status_history(session, accepted, ids, seq_of)
     if kind.name == "employment":
         _replace_roles(session, accepted, ids)
@@ -357,8 +369,7 @@ def _append_status_history(
         for p, found in accepted
         if found is None or found.get("status") != p.row["status"]
     ]
-    for part in chunks(rows):
-        session.execute(insert(EnrolmentStatusChange), part)
+    insert_rows(session, EnrolmentStatusChange, rows)
 
 
 def _replace_roles(
@@ -381,8 +392,7 @@ def _replace_roles(
                     "valid_to": role.valid_to or item.valid_to,
                 }
             )
-    for role_rows in chunks(rows):
-        session.execute(insert(RoleAssignment), role_rows)
+    insert_rows(session, RoleAssignment, rows)
 
 
 def _report(batch: Batch, last_seq: int) -> dict[str, Any]:

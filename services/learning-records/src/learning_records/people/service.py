@@ -6,10 +6,12 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
+from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
+from learning_records.models import utcnow
 from learning_records.people.models import Person, PersonLink
 from learning_records.people.pseudonyms import InvalidPersonalCode, is_pseudonym, pseudonymise
 
@@ -57,22 +59,24 @@ def person_ids_by_pseudonym(
     found: dict[str, int] = {}
     for part in chunks(wanted):
         rows = session.execute(
-            select(col(Person.pseudonym), col(Person.id)).where(col(Person.pseudonym).in_(part))
+            select(col(Person.pseudonym), col(Person.id)).where(
+                in_values(session, col(Person.pseudonym), part)
+            )
         ).all()
         found.update({p: int(i) for p, i in rows})
     missing = [p for p in wanted if p not in found]
     if missing and create:
         feed = change_feed(session)
-        for part in chunks(missing):
-            created = session.execute(
-                insert(Person).returning(
-                    col(Person.pseudonym), col(Person.id), sort_by_parameter_order=True
-                ),
-                [{"pseudonym": p} for p in part],
-            ).all()
-            for pseudonym, person_id in created:
-                found[pseudonym] = int(person_id)
-                feed.record("person", "create", person_id)
+        now = utcnow()
+        ids = insert_rows(
+            session,
+            Person,
+            [{"pseudonym": p, "created_at": now} for p in missing],
+            returning_ids=True,
+        )
+        for pseudonym, person_id in zip(missing, ids, strict=True):
+            found[pseudonym] = person_id
+            feed.record("person", "create", person_id)
     return found
 
 

@@ -1,0 +1,243 @@
+"""Ingest benchmark: enrolments pushed in bulk over HTTP into PostgreSQL, beside a raw COPY.
+
+Generates N enrolment records (default 1,000,000) for 100,000 people in 2,000 institutions
+with a fixed seed, starts the learning-records service (uvicorn, a subprocess on a free port)
+against a fresh PostgreSQL database it creates and drops, pushes the records in bulk batches,
+then COPYs the same rows into a plain table of another fresh database as the physical baseline.
+Prints records/s for both, their ratio and the service's peak memory (VmHWM).
+
+    .venv/bin/python bench/ingest_bench.py [--records 1000000] [--batch 10000] [--concurrency 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from learning_records.people.pseudonyms import synthetic_personal_code
+from pilnveide_kit.testing import TokenFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get(
+    "PILNVEIDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TARGET_RATE, TARGET_SHARE, TARGET_RSS_MB = 20_000, 0.30, 300
+COURSES = [f"C{n:03d}" for n in range(60)] + ["INTEG-E", "DIG-1", "ALVAP"]
+STATUSES = ["completed"] * 6 + ["registered", "attended", "no_show", "cancelled", "failed"]
+
+
+def generate(records: int, people: int, institutions: int, seed: int) -> list[dict[str, Any]]:
+    """Deterministic enrolment items."""
+    rng = random.Random(seed)
+    codes = [synthetic_personal_code(n) for n in range(people)]
+    start = date(2021, 1, 1)
+    items = []
+    for n in range(records):
+        person = rng.randrange(people)
+        status = rng.choice(STATUSES)
+        day = (start + timedelta(days=rng.randrange(7 * 365))).isoformat()
+        item: dict[str, Any] = {
+            "source_system": "mps",
+            "external_id": f"enr-{n}",
+            "personal_code": codes[person],
+            "course_code": rng.choice(COURSES),
+            "institution": f"I{person % institutions:04d}",
+            "status": status,
+            "hours": rng.choice([2, 4, 8, 16, 40]),
+        }
+        item["completed_on" if status == "completed" else "status_date"] = day
+        items.append(item)
+    return items
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def service(database_url: str, jwks: str) -> Iterator[tuple[str, int]]:
+    """The learning-records service in a subprocess; its base URL and pid."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RECORDS_DATABASE_URL": database_url,
+        "RECORDS_PORT": str(port),
+        "RECORDS_AUTH_JWKS_JSON": jwks,
+        "RECORDS_AUTH_JWKS_FILE": "",
+        "RECORDS_LOG_LEVEL": "WARNING",
+        "RECORDS_ENVIRONMENT": "test",
+    }
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def push(base: str, token: str, bodies: list[bytes], concurrency: int) -> dict[str, int]:
+    """Post every batch (JSON array bodies) with `concurrency` connections; summed counts."""
+    totals = {"accepted": 0, "unchanged": 0, "rejected": 0, "conflict": 0}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def send(body: bytes) -> dict[str, int]:
+        with httpx.Client(timeout=600) as client:
+            response = client.post(
+                f"{base}/v1/enrolments/bulk",
+                content=body,
+                headers=headers,
+                params={"report": "problems"},
+            )
+        response.raise_for_status()
+        return dict(response.json()["counts"])
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for counts in pool.map(send, bodies):
+            for key, value in counts.items():
+                totals[key] += value
+    return totals
+
+
+def raw_copy(rows: list[dict[str, Any]]) -> float:
+    """Seconds to COPY the same rows into a plain table of a fresh database."""
+    with fresh_database("bench_raw") as url, psycopg.connect(url) as connection:
+        connection.execute(
+            "CREATE TABLE raw_enrolment (source_system text, external_id text, personal_code text,"
+            " course_code text, institution text, status text, status_date date, hours real)"
+        )
+        connection.commit()
+        started = time.perf_counter()
+        with connection.cursor() as cursor, cursor.copy("COPY raw_enrolment FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(
+                    (
+                        r["source_system"],
+                        r["external_id"],
+                        r["personal_code"],
+                        r["course_code"],
+                        r["institution"],
+                        r["status"],
+                        r.get("completed_on") or r.get("status_date"),
+                        r["hours"],
+                    )
+                )
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--institutions", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=20210101)
+    args = parser.parse_args()
+    people = min(args.people, args.records)
+    print(
+        f"generating {args.records:,} enrolments for {people:,} people in "
+        f"{args.institutions:,} institutions (seed {args.seed})",
+        flush=True,
+    )
+    items = generate(args.records, people, args.institutions, args.seed)
+    bodies = [
+        json.dumps(items[i : i + args.batch], separators=(",", ":")).encode()
+        for i in range(0, len(items), args.batch)
+    ]
+    tokens = TokenFactory()
+    token = tokens.token("records:write records:read", lifetime_s=3600)
+    with fresh_database("bench_records") as url, service(url, tokens.jwks_json) as (base, pid):
+        rss_idle = peak_rss_mb(pid)
+        started = time.perf_counter()
+        counts = push(base, token, bodies, args.concurrency)
+        service_seconds = time.perf_counter() - started
+        rss = peak_rss_mb(pid)
+        with psycopg.connect(url) as connection:
+            stored = connection.execute("SELECT count(*) FROM enrolment").fetchone()[0]  # type: ignore[index]
+            last_seq = connection.execute("SELECT max(seq) FROM change").fetchone()[0]  # type: ignore[index]
+            stored_people = connection.execute("SELECT count(*) FROM person").fetchone()[0]  # type: ignore[index]
+    copy_seconds = raw_copy(items)
+    service_rate = args.records / service_seconds
+    copy_rate = args.records / copy_seconds
+    share = service_rate / copy_rate
+    print(
+        f"service: {counts} stored={stored:,} people={stored_people:,} "
+        f"change feed last_seq={last_seq:,}"
+    )
+    print(
+        f"service end to end : {args.records:>10,} records in {service_seconds:8.2f} s = "
+        f"{service_rate:>10,.0f} records/s   (target >= {TARGET_RATE:,})"
+    )
+    print(
+        f"raw COPY baseline  : {args.records:>10,} records in {copy_seconds:8.2f} s = "
+        f"{copy_rate:>10,.0f} records/s"
+    )
+    print(f"service / raw COPY : {share:10.1%}   (target >= {TARGET_SHARE:.0%})")
+    print(
+        f"service peak RSS   : {rss:10.1f} MB (idle {rss_idle:.1f} MB; target < {TARGET_RSS_MB} MB)"
+    )
+    print(
+        f"batch {args.batch:,} items, {args.concurrency} concurrent connections, "
+        f"{os.cpu_count()} CPUs, PostgreSQL at {ADMIN_URL.rsplit('@', 1)[-1]}"
+    )
+    if stored != counts["accepted"] or counts["accepted"] != args.records:
+        sys.exit("not every record was stored")
+
+
+if __name__ == "__main__":
+    main()

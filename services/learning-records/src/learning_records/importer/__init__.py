@@ -1,0 +1,1 @@
+"""`records-import`: stream a large CSV or NDJSON export to the bulk API, resumably."""
