@@ -15,6 +15,8 @@ from learning_records.models import load_all_models
 from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
+from learning_records.xapi.router import all_routers as xapi_routers
+from learning_records.xapi.settings import install_xapi_settings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
@@ -43,5 +45,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             aggregations_router,
             privacy_router,
             people_router,
+            xapi_routers(),
         ],
+        on_startup=[install_xapi_settings],
     )

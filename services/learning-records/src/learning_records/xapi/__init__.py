@@ -1,0 +1,1 @@
+"""The xAPI Learning Record Store served at /xapi, and its mapping to learning records."""

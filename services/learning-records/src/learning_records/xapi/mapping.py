@@ -1,0 +1,157 @@
+"""From statements to learning records: which statements mean an enrolment event; applying it.
+
+A statement maps when its verb is in the verb map, its object is an Activity standing for a
+catalog course (the course mapping table, or an id under the course prefix) and its actor has an
+account whose name is a personal code (homePage in RECORDS_XAPI_PERSONAL_CODE_HOME_PAGES) or an
+HR id (any other homePage: the HR system's source id of a person sent earlier). The outcome is
+kept with the statement: mapped, unmapped (with the reason), error (the learning records refused
+the event, with their reason), reverted (voided after it was applied) or ignored (voiding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from learning_records.enrolments.service import (
+    LearningEvent,
+    apply_learning_event,
+    revert_learning_event,
+)
+from learning_records.xapi.models import XapiCourseMapping, XapiStatement
+from learning_records.xapi.settings import XapiSettings
+from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
+
+S = XapiStatement.__table__  # type: ignore[attr-defined]
+CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
+
+MAPPED, UNMAPPED, ERROR, REVERTED, IGNORED = "mapped", "unmapped", "error", "reverted", "ignored"
+#: Source system of the learning events the LRS produces (their external id: the statement id).
+SOURCE_SYSTEM = "xapi"
+
+
+@dataclass(frozen=True)
+class EventShape:
+    """What an enrolment event kind sets: the status and whether it records a test result."""
+
+    status: str | None
+    passed: bool | None = None
+
+
+#: Learning event kind (the verb map's values) → enrolment status and test result.
+EVENT_SHAPES: dict[str, EventShape] = {
+    "registered": EventShape("registered"),
+    "attended": EventShape("attended"),
+    "completed": EventShape("completed"),
+    "passed": EventShape("completed", passed=True),
+    "failed": EventShape("failed", passed=False),
+    "scored": EventShape(None),
+}
+
+
+class StatementMapper:
+    """Decides each new statement's mapping outcome and applies it to the learning records."""
+
+    def __init__(self, session: Session, settings: XapiSettings, pepper: str | None) -> None:
+        self.session = session
+        self.settings = settings
+        self.pepper = pepper
+        self._courses: dict[str, str | None] = {}
+
+    def course_for(self, activity_id: str) -> str | None:
+        """The catalog course code an activity id stands for, if any."""
+        if activity_id not in self._courses:
+            code = self.session.scalar(
+                select(CM.c.course_code).where(CM.c.activity_id == activity_id)
+            )
+            prefix = self.settings.course_activity_prefix
+            if code is None and prefix and activity_id.startswith(prefix):
+                code = activity_id[len(prefix) :].strip("/") or None
+            self._courses[activity_id] = code
+        return self._courses[activity_id]
+
+    def event_for(self, statement: dict[str, Any]) -> LearningEvent | str:
+        """The learning event a statement means, or the reason it means none."""
+        verb = statement["verb"]["id"]
+        kind = self.settings.verb_map.get(verb)
+        if kind is None:
+            return f"verb {verb} is not mapped to a learning event"
+        target = statement["object"]
+        if target.get("objectType", "Activity") != "Activity":
+            return "the object is not an Activity"
+        course = self.course_for(target["id"])
+        if course is None:
+            return f"activity {target['id']} is not mapped to a catalog course"
+        account = statement["actor"].get("account")
+        if not isinstance(account, dict):
+            return "the actor has no account carrying a personal code or HR id"
+        home = str(account["homePage"]).rstrip("/")
+        name = str(account["name"])
+        result = statement.get("result") or {}
+        score = result.get("score") or {}
+        shape = EVENT_SHAPES[kind]
+        passed = shape.passed
+        if kind == "scored":
+            passed = result.get("success")
+            if passed is None:
+                return "a scored statement needs result.success to record a test result"
+        raw = score.get("raw")
+        scaled = score.get("scaled")
+        value = raw if raw is not None else (scaled * 100 if scaled is not None else None)
+        maximum = score.get("max") if raw is not None else (100 if scaled is not None else None)
+        personal = home in {h.rstrip("/") for h in self.settings.personal_code_home_pages}
+        return LearningEvent(
+            source_system=SOURCE_SYSTEM,
+            external_id=statement["id"].lower(),
+            course_code=course,
+            occurred_at=parse_timestamp(statement["timestamp"]),
+            status=shape.status,
+            personal_code=name if personal else None,
+            person_source_system=None if personal else self.settings.hr_source_for(home),
+            person_external_id=None if personal else name,
+            score=value,
+            max_score=maximum,
+            passed=passed,
+        )
+
+    def decide(self, statement: dict[str, Any]) -> tuple[str, str | None]:
+        """The outcome recorded with a statement as it is stored (mapped may turn into error)."""
+        if statement["verb"]["id"] == VOIDED_VERB:
+            return IGNORED, "a voiding statement undoes its target's effect"
+        event = self.event_for(statement)
+        if isinstance(event, str):
+            return UNMAPPED, event[:500]
+        return MAPPED, None
+
+    def apply(self, new: list[dict[str, Any]], mapped_ids: set[str], voided: list[str]) -> None:
+        """Apply new mapped statements; revert what newly voided statements had applied."""
+        for statement in new:
+            statement_id = statement["id"].lower()
+            if statement_id not in mapped_ids:
+                continue
+            event = self.event_for(statement)
+            if isinstance(event, str):  # decide() saw an event; nothing has changed since
+                continue
+            outcome = apply_learning_event(self.session, event, pepper=self.pepper)
+            if outcome.status not in ("accepted", "unchanged"):
+                self._set(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+        if not voided:
+            return
+        rows = self.session.execute(
+            select(S.c.statement_id, S.c.payload).where(
+                S.c.statement_id.in_(voided), S.c.mapping_status == MAPPED
+            )
+        ).all()
+        for row in rows:
+            revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
+            self._set(row.statement_id, REVERTED, "the statement was voided")
+
+    def _set(self, statement_id: str, status: str, detail: str | None) -> None:
+        self.session.execute(
+            update(S)
+            .where(S.c.statement_id == statement_id)
+            .values(mapping_status=status, mapping_detail=detail)
+        )
