@@ -48,7 +48,8 @@ from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.settings import ServiceSettings
 from pilnveide_kit.testing import TokenFactory
 
-PUBLIC_SERVICE_PATHS = {"/healthz", "/readyz", "/version"}
+# /xapi/about: the xAPI specification lets any client read the About resource.
+PUBLIC_SERVICE_PATHS = {"/healthz", "/readyz", "/version", "/xapi/about"}
 PUBLIC_GATEWAY_PATHS = PUBLIC_SERVICE_PATHS | {"/auth/token", "/.well-known/jwks.json"}
 INSTITUTION_PARAMS = {"institution", "institution_code", "institution_id"}
 BODY_METHODS = {"post", "put", "patch"}
