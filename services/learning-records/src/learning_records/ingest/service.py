@@ -229,9 +229,18 @@ class _Context:
 
 
 def apply(
-    session: Session, batch: Batch, *, principal: Principal, all_or_nothing: bool
+    session: Session,
+    batch: Batch,
+    *,
+    principal: Principal,
+    all_or_nothing: bool,
+    accepted_ids: bool = True,
 ) -> dict[str, Any]:
-    """Store a prepared batch; the report has the shape of WriteReport."""
+    """Store a prepared batch; the report has the shape of WriteReport.
+
+    With accepted_ids False the outcomes of accepted new records carry no id (for a report that
+    lists only problems), which spares fetching thousands of new ids.
+    """
     kind = batch.kind
     feed = change_feed(session)
     _resolve_people(session, batch)
@@ -275,7 +284,7 @@ def apply(
             items=listing,
         )
     if inserts or updates:
-        _store(session, kind, inserts, updates, batch)
+        _store(session, kind, inserts, updates, batch, accepted_ids=accepted_ids)
     feed.flush()
     return _report(batch, feed.last_seq)
 
@@ -334,6 +343,8 @@ def _store(
     inserts: list[Prepared],
     updates: list[tuple[Prepared, dict[str, Any]]],
     batch: Batch,
+    *,
+    accepted_ids: bool,
 ) -> None:
     table = kind.table
     feed = change_feed(session)
@@ -355,8 +366,12 @@ def _store(
         }
         for p in inserts
     ]
-    new_ids = insert_rows(session, table, new_rows, returning_ids=True)
-    ids: dict[int, int] = {p.index: i for p, i in zip(inserts, new_ids, strict=True)}
+    # Roles point at their employment, and changed records have their feed rows written here.
+    need_ids = accepted_ids or bool(updates) or kind.name == "employment"
+    new_ids = insert_rows(session, table, new_rows, returning_ids=need_ids)
+    ids: dict[int, int] = {}
+    if need_ids:
+        ids.update((p.index, i) for p, i in zip(inserts, new_ids, strict=True))
     if updates:
         session.execute(
             update(table),
@@ -384,7 +399,7 @@ def _store(
             "index": prepared.index,
             "status": "accepted",
             "reason": None,
-            "id": ids[prepared.index],
+            "id": ids.get(prepared.index),
         }
     if kind.name == "enrolments" and not updates:
         history = select(
