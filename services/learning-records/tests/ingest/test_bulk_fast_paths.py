@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from learning_records.ingest.kinds import KINDS
-from learning_records.ingest.service import describe_validation_error, prepare, validate
+from learning_records.ingest.service import (
+    describe_validation_error,
+    paused_gc,
+    prepare,
+    validate,
+)
 from pilnveide_kit.auth import Principal
 
 Make = Callable[..., dict[str, Any]]
@@ -79,3 +86,20 @@ def test_problems_report_lists_only_problems_and_stores_everything_else(
     replay = client.post("/v1/enrolments/bulk", json=items, headers=writer).json()
     assert replay["counts"] == {"accepted": 0, "unchanged": 5, "rejected": 1, "conflict": 0}
     assert {o["id"] for o in replay["items"][:5]} == {e["id"] for e in listed}
+
+
+def test_paused_gc_restores_the_collector_as_it_was() -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with pytest.raises(RuntimeError), paused_gc():
+            assert not gc.isenabled()
+            raise RuntimeError
+        assert gc.isenabled()
+        gc.disable()
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()

@@ -7,9 +7,12 @@ source ids are serialised and each id ends up as one row.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +101,23 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (if it was on, it is on again afterwards).
+
+    Building a batch allocates hundreds of thousands of objects, none of them in cycles; the
+    collections they would trigger rescan every live object of the service, which cost about a
+    third of the batch preparation time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def validate(kind: Kind, raw_items: list[Any]) -> list[ItemBase | str]:
     """Each raw item as its validated model, or the reason it is not valid (as one by one).
 
@@ -131,6 +151,11 @@ def prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: s
     `raw_items` are decoded items (dicts), RawItemError reasons, or items already validated as
     `kind.item` (the JSON fast path of the router).
     """
+    with paused_gc():
+        return _prepare(kind, raw_items, principal=principal, pepper=pepper)
+
+
+def _prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: str) -> Batch:
     batch = Batch(kind=kind, size=len(raw_items))
     first_seen: dict[tuple[str, str], Prepared] = {}
     if all(type(raw) is kind.item for raw in raw_items):
