@@ -87,8 +87,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def service(database_url: str, jwks: str) -> Iterator[tuple[str, int]]:
-    """The learning-records service in a subprocess; its base URL and pid."""
+def service(database_url: str, jwks: str, workers: int) -> Iterator[tuple[str, list[int]]]:
+    """The learning-records service in a subprocess; its base URL and the pids of its processes.
+
+    With more than one worker the database is migrated first and uvicorn runs the workers
+    (each applying migrations at start would race).
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -99,9 +103,21 @@ def service(database_url: str, jwks: str) -> Iterator[tuple[str, int]]:
         "RECORDS_LOG_LEVEL": "WARNING",
         "RECORDS_ENVIRONMENT": "test",
     }
-    process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=subprocess.PIPE
-    )
+    command = [str(ROOT / ".venv/bin/learning-records"), "serve"]
+    if workers > 1:
+        subprocess.run([str(ROOT / ".venv/bin/learning-records"), "migrate"], env=env, check=True)
+        env["RECORDS_MIGRATE_ON_START"] = "false"
+        command = [
+            str(ROOT / ".venv/bin/uvicorn"),
+            "learning_records.main:create_app",
+            "--factory",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--workers={workers}",
+            "--no-access-log",
+            "--log-level=warning",
+        ]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -114,18 +130,21 @@ def service(database_url: str, jwks: str) -> Iterator[tuple[str, int]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the service did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
             time.sleep(0.2)
-        yield base, process.pid
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        yield base, [process.pid, *(int(c) for c in children)]
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def peak_rss_mb(pids: list[int]) -> float:
+    """The processes' peak resident memory (VmHWM), summed, in MB."""
+    total = 0.0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def push(base: str, token: str, bodies: list[bytes], concurrency: int) -> dict[str, int]:
@@ -186,6 +205,7 @@ def main() -> None:
     parser.add_argument("--institutions", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=20210101)
     args = parser.parse_args()
     people = min(args.people, args.records)
@@ -201,12 +221,15 @@ def main() -> None:
     ]
     tokens = TokenFactory()
     token = tokens.token("records:write records:read", lifetime_s=3600)
-    with fresh_database("bench_records") as url, service(url, tokens.jwks_json) as (base, pid):
-        rss_idle = peak_rss_mb(pid)
+    with (
+        fresh_database("bench_records") as url,
+        service(url, tokens.jwks_json, args.workers) as (base, pids),
+    ):
+        rss_idle = peak_rss_mb(pids)
         started = time.perf_counter()
         counts = push(base, token, bodies, args.concurrency)
         service_seconds = time.perf_counter() - started
-        rss = peak_rss_mb(pid)
+        rss = peak_rss_mb(pids)
         with psycopg.connect(url) as connection:
             stored = connection.execute("SELECT count(*) FROM enrolment").fetchone()[0]  # type: ignore[index]
             last_seq = connection.execute("SELECT max(seq) FROM change").fetchone()[0]  # type: ignore[index]
@@ -233,6 +256,7 @@ def main() -> None:
     )
     print(
         f"batch {args.batch:,} items, {args.concurrency} concurrent connections, "
+        f"{args.workers} service process(es), "
         f"{os.cpu_count()} CPUs, PostgreSQL at {ADMIN_URL.rsplit('@', 1)[-1]}"
     )
     if stored != counts["accepted"] or counts["accepted"] != args.records:

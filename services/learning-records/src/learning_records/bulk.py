@@ -7,9 +7,26 @@ rows written here never collide with concurrent writers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, String, any_, bindparam, insert, text
+import psycopg
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    insert,
+)
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
 #: Rows per statement on SQLite (at most 32,766 bound parameters per statement).
@@ -29,15 +46,23 @@ def in_values(session: Session, column: Any, values: Sequence[Any]) -> ColumnEle
     return column.in_(list(values))
 
 
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The session's psycopg connection, in its transaction (for COPY and large result sets)."""
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
 def reserve_ids(session: Session, table: Any, count: int) -> list[int] | None:
     """New primary keys for count rows on PostgreSQL (None elsewhere: the insert returns them)."""
     if not is_postgres(session) or count == 0:
         return None
-    rows = session.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-        {"table": table.__tablename__, "n": count},
-    ).scalars()
-    return [int(i) for i in rows]
+    with driver_connection(session).cursor(binary=True) as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table.__tablename__, count),
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def insert_rows(
@@ -52,7 +77,7 @@ def insert_rows(
             ids = reserve_ids(session, table, len(rows)) or []
             for row, new_id in zip(rows, ids, strict=True):
                 row["id"] = new_id
-        _copy(session, table.__tablename__, rows)
+        _copy(session, table, rows)
         return ids
     ids = []
     for start in range(0, len(rows), SQLITE_CHUNK):
@@ -65,11 +90,46 @@ def insert_rows(
     return ids
 
 
-def _copy(session: Session, table_name: str, rows: list[dict[str, Any]]) -> None:
+#: PostgreSQL binary COPY type of the column types the bulk tables use (subclasses first).
+_COPY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Float, "float8"),
+    (Boolean, "bool"),
+    (Date, "date"),
+    (String, "text"),
+)
+
+
+def _copy_types(table: Any, columns: list[str]) -> list[str] | None:
+    """Binary COPY types of these columns, None if one has a type the binary path does not know."""
+    types = []
+    for name in columns:
+        column_type = table.__table__.columns[name].type
+        if isinstance(column_type, DateTime):
+            found: str | None = "timestamptz" if column_type.timezone else None
+        else:
+            found = next((t for k, t in _COPY_TYPES if isinstance(column_type, k)), None)
+        if found is None or isinstance(column_type, Enum | ARRAY):
+            return None
+        types.append(found)
+    return types
+
+
+def _copy(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     columns = list(rows[0])
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
     quoted = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table_name}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+    statement = f'COPY "{table.__tablename__}" ({quoted}) FROM STDIN'
+    types = _copy_types(table, columns)
+    values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    with driver_connection(session).cursor() as cursor:
+        if types is None:  # text COPY: psycopg picks each value's adapter
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+            return
+        # Binary COPY with the column types given: several times faster to encode.
+        with cursor.copy(statement + " (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(values(row))

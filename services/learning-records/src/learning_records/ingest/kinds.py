@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
+
+from pydantic import TypeAdapter
 
 from learning_records.employment.models import Employment, Headcount
 from learning_records.enrolments.models import CourseTag, Enrolment
@@ -49,13 +52,18 @@ class Kind:
     #: CSV column names for list-valued fields (values separated by '|').
     csv_lists: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def columns(self) -> set[str]:
         """Table columns an item's content fills."""
         fields = set(self.item.model_fields) - PERSON_FIELDS - CONTROL_FIELDS
         return fields & set(self.table.model_fields)
 
-    @property
+    @cached_property
+    def list_adapter(self) -> TypeAdapter[list[ItemBase]]:
+        """Validates a whole list of items in one call."""
+        return TypeAdapter(list[self.item])  # type: ignore[name-defined]
+
+    @cached_property
     def has_institution(self) -> bool:
         """Whether items and rows carry an institution (checked against restricted clients)."""
         return "institution" in self.table.model_fields

@@ -55,6 +55,7 @@ def _write(
     *,
     all_or_nothing: bool,
     render: Callable[[dict[str, Any]], tuple[int, str]],
+    accepted_ids: bool = True,
 ) -> Response:
     settings = _settings(request)
     batch = prepare(kind, raw_items, principal=principal, pepper=settings.pseudonym_pepper)
@@ -78,7 +79,13 @@ def _write(
                 media_type="application/json",
                 headers={"Idempotent-Replayed": "true"},
             )
-    report = apply(session, batch, principal=principal, all_or_nothing=all_or_nothing)
+    report = apply(
+        session,
+        batch,
+        principal=principal,
+        all_or_nothing=all_or_nothing,
+        accepted_ids=accepted_ids,
+    )
     status_code, text = render(report)
     if key is not None:
         idempotency.remember(
@@ -127,6 +134,7 @@ def _bulk_route(kind: Kind) -> Callable[..., Response]:
             body,
             all_or_nothing=mode == "all_or_nothing",
             render=render,
+            accepted_ids=report == "all",  # "problems" never lists an accepted item
         )
 
     write_bulk.__name__ = f"write_{kind.name}_bulk"

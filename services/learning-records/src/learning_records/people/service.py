@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
-from learning_records.bulk import in_values, insert_rows
+from learning_records.bulk import driver_connection, in_values, insert_rows, is_postgres
 from learning_records.changes.service import change_feed
 from learning_records.models import utcnow
 from learning_records.people.models import Person, PersonLink
@@ -56,6 +56,8 @@ def person_ids_by_pseudonym(
 ) -> dict[str, int]:
     """Ids of the people with these pseudonyms, creating the missing ones when create is set."""
     wanted = sorted(set(pseudonyms))
+    if is_postgres(session) and wanted and not any("," in p for p in wanted):
+        return _person_ids_postgres(session, wanted, create=create)
     found: dict[str, int] = {}
     for part in chunks(wanted):
         rows = session.execute(
@@ -76,6 +78,40 @@ def person_ids_by_pseudonym(
         )
         for pseudonym, person_id in zip(missing, ids, strict=True):
             found[pseudonym] = person_id
+            feed.record("person", "create", person_id)
+    return found
+
+
+#: Finds the people of a list of pseudonyms and creates the missing ones, in one round trip.
+#: The final SELECT sees the table as it was before the INSERT (a data-modifying WITH), so
+#: each pseudonym comes back once: as created or as existing.
+_FIND_OR_CREATE_PEOPLE = """
+WITH wanted(pseudonym) AS (SELECT unnest(string_to_array(%(pseudonyms)s, ','))),
+created AS (
+    INSERT INTO person (pseudonym, created_at)
+    SELECT w.pseudonym, %(now)s FROM wanted w
+    WHERE %(create)s AND NOT EXISTS (SELECT 1 FROM person p WHERE p.pseudonym = w.pseudonym)
+    ORDER BY w.pseudonym
+    RETURNING pseudonym, id
+)
+SELECT pseudonym, id, true FROM created
+UNION ALL
+SELECT p.pseudonym, p.id, false FROM person p JOIN wanted w USING (pseudonym)
+"""
+
+
+def _person_ids_postgres(session: Session, wanted: list[str], *, create: bool) -> dict[str, int]:
+    with driver_connection(session).cursor(binary=True) as cursor:
+        cursor.execute(
+            _FIND_OR_CREATE_PEOPLE,
+            {"pseudonyms": ",".join(wanted), "now": utcnow(), "create": create},
+        )
+        rows = cursor.fetchall()
+    found = {pseudonym: person_id for pseudonym, person_id, _new in rows}
+    created = sorted(person_id for _pseudonym, person_id, new in rows if new)
+    if created:
+        feed = change_feed(session)
+        for person_id in created:
             feed.record("person", "create", person_id)
     return found
 
