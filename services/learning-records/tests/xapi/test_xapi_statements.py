@@ -9,6 +9,8 @@ import uuid
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
+
 from learning_records.xapi.validation import parse_timestamp
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -329,3 +331,35 @@ def test_alternate_request_syntax_1_0_3_xapi_00336(lrs: Any, make_statement: Any
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert refused.status_code == 400
+
+
+def test_concurrent_writers_of_one_new_id_never_fail_xapi_00142(
+    app: Any, xapi_settings: Any, lrs: Any, make_statement: Any
+) -> None:
+    """XAPI-00142 under concurrency: many requests storing the same new statement at once all
+    succeed and store it once; a different content for that id is a 409, never a 500."""
+    import asyncio
+
+    from pilnveide_kit.testing import serve_in_thread
+
+    same = make_statement()
+    other = {**same, "verb": {"id": "http://adlnet.gov/expapi/verbs/attempted"}}
+    with serve_in_thread(app) as base_url:
+
+        async def race() -> list[int]:
+            async with httpx.AsyncClient(
+                base_url=base_url, headers=lrs.headers(), timeout=60
+            ) as http:
+                answers = await asyncio.gather(
+                    *(http.post("/xapi/statements", json=same) for _ in range(10)),
+                    *(http.post("/xapi/statements", json=other) for _ in range(2)),
+                )
+            return [a.status_code for a in answers]
+
+        statuses = asyncio.run(race())
+    assert 500 not in statuses, statuses
+    assert set(statuses) <= {200, 409}
+    stored = lrs.get("/statements", params={"statementId": same["id"]}).json()
+    winner_is_same = stored["verb"]["id"] == same["verb"]["id"]
+    assert statuses.count(200) == (10 if winner_is_same else 2)
+    assert len(lrs.statements()) == 1

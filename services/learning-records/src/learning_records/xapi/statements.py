@@ -287,6 +287,7 @@ def store_statements(
     ids = [p.row["statement_id"] for p in prepared]
     if len(set(ids)) != len(ids):
         raise XapiBadRequest("The batch has two statements with the same id; nothing was stored")
+    _lock_statement_ids(session, ids)
     existing = {
         row.statement_id: row.content_hash
         for row in session.execute(
@@ -328,6 +329,24 @@ def store_statements(
     _merge_activity_definitions(session, new)
     outcome.voided_ids = _apply_voiding(session, new)
     return outcome
+
+
+def _lock_statement_ids(session: Session, ids: list[Any]) -> None:
+    """Make requests storing the same statement ids wait for each other until commit.
+
+    Without it two requests with the same new id both find nothing and both insert: a unique
+    violation, a 500. With it the second sees the first's row: unchanged or 409. Locks are
+    taken in hash order so batches cannot deadlock. SQLite's write lock already serialises.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(x, 0) AS h"
+            " FROM unnest(CAST(:ids AS text[])) AS x ORDER BY h) AS ordered"
+        ),
+        {"ids": [str(i) for i in ids]},
+    )
 
 
 def one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
