@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field
 
 from learning_records.models import LearningRecordsModel, SourcedRecord
@@ -51,7 +51,11 @@ class Headcount(SourcedRecord, table=True):
     """How many people an institution employs in a position group or role on a date."""
 
     __tablename__ = "headcount"
-    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id"),
+        # Headcount questions read one series at a time: by role, position group, or neither.
+        Index("ix_headcount_role_position_group", "role", "position_group"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     institution: str = Field(sa_type=String(32), index=True)

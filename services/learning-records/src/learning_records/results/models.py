@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
-from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field
 
 from learning_records.models import SourcedRecord
@@ -19,12 +19,14 @@ class TestAttempt(SourcedRecord, table=True):
 
     __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
     __tablename__ = "test_attempt"
-    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id"),
+        # The aggregations' test_passed filter looks attempts up by person and course.
+        Index("ix_test_attempt_person_id_course_code", "person_id", "course_code"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), index=True)
-    )
+    person_id: int = Field(sa_column=Column(Integer, ForeignKey("person.id", ondelete="CASCADE")))
     course_code: str = Field(sa_type=String(64), index=True)
     institution: str | None = Field(default=None, sa_type=String(32))
     attempted_on: date
