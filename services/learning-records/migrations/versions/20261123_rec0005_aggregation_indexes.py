@@ -9,7 +9,7 @@ ix_test_attempt_person_id; ix_headcount_role_position_group lets a headcount que
 its series (a role's, the position groups', or the institution totals).
 
 Revision ID: rec0005
-Revises: rec0003
+Revises: xapi0001
 Create Date: 2026-11-23 10:30:00.000000
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "rec0005"
-down_revision: str | None = "rec0003"
+down_revision: str | None = "xapi0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
