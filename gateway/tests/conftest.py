@@ -2,18 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-
-# Under --import-mode=importlib pytest names this file gateway.tests.conftest and imports the
-# repository's gateway/ folder as the package `gateway` first, shadowing the real one
-# (gateway/src/gateway). Put the real package back before anything imports from it.
-if getattr(sys.modules.get("gateway"), "__file__", None) is None:
-    _shadow = sys.modules.pop("gateway", None)
-    _real = importlib.import_module("gateway")
-    if _shadow is not None and "gateway.tests" in sys.modules:
-        _real.tests = sys.modules["gateway.tests"]  # type: ignore[attr-defined]
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

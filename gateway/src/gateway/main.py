@@ -14,7 +14,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -38,8 +37,8 @@ from gateway.tokens.service import OAuthError
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.errors import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, install_problem_handlers
-from pilnveide_kit.health import Health, VersionInfo
+from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
+from pilnveide_kit.health import Health, VersionInfo, database_checks, readiness_answer
 from pilnveide_kit.http import async_client
 from pilnveide_kit.logging import RequestContextMiddleware
 from pilnveide_kit.migrations import Migrations
@@ -173,7 +172,7 @@ def create_app(
     @app.get("/readyz", response_model=Health, tags=["health"], summary="Every service is ready")
     async def readyz(request: Request) -> Any:
         """Readiness: the gateway's database is at head and each service's /readyz answers 200."""
-        checks: dict[str, str] = await run_in_threadpool(_database_checks, request.app)
+        checks: dict[str, str] = await run_in_threadpool(database_checks, request.app)
         for upstream in routes:
             if not upstream.strip_prefix:
                 continue
@@ -182,20 +181,7 @@ def create_app(
                 checks[upstream.name] = "ok" if answer.status_code == 200 else "not ready"
             except httpx.HTTPError as exc:
                 checks[upstream.name] = f"unreachable: {type(exc).__name__}"
-        if all(v in ("ok", "at head") for v in checks.values()):
-            return Health(status="ready", checks=checks)
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "Not ready: "
-                + ", ".join(k for k, v in checks.items() if v not in ("ok", "at head")),
-                "checks": checks,
-            },
-            status_code=503,
-            media_type=PROBLEM_MEDIA_TYPE,
-        )
+        return readiness_answer(checks)
 
     @app.get("/version", response_model=VersionInfo, tags=["health"], summary="Gateway version")
     def version_info() -> VersionInfo:
@@ -223,23 +209,6 @@ def create_app(
     for upstream in routes:
         _add_proxy_route(app, upstream, client_for)
     return app
-
-
-def _database_checks(app: FastAPI) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    engine = app.state.engine
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any driver error means not ready
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-        return checks
-    try:
-        checks["migrations"] = "at head" if app.state.migrations.at_head(engine) else "behind head"
-    except Exception as exc:
-        checks["migrations"] = f"unknown: {type(exc).__name__}"
-    return checks
 
 
 def _add_proxy_route(app: FastAPI, upstream: Upstream, client_for: Any) -> None:

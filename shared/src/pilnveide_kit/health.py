@@ -44,34 +44,7 @@ def health_router(service: str, version: str, api_version: str = "v1") -> APIRou
     )
     def readyz(request: Request) -> Any:
         """Readiness: the database answers and its schema is at the migration head."""
-        checks: dict[str, str] = {}
-        engine = request.app.state.engine
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # any driver error means not ready
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        if checks["database"] == "ok":
-            try:
-                at_head = request.app.state.migrations.at_head(engine)
-                checks["migrations"] = "at head" if at_head else "behind head"
-            except Exception as exc:
-                checks["migrations"] = f"unknown: {type(exc).__name__}"
-        if all(v in ("ok", "at head") for v in checks.values()):
-            return Health(status="ready", checks=checks)
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "Not ready: "
-                + ", ".join(f"{k} {v}" for k, v in checks.items() if v not in ("ok", "at head")),
-                "checks": checks,
-            },
-            status_code=503,
-            media_type=PROBLEM_MEDIA_TYPE,
-        )
+        return readiness_answer(database_checks(request.app))
 
     @router.get("/version", response_model=VersionInfo, summary="Service name and version")
     def version_info() -> VersionInfo:
@@ -79,3 +52,42 @@ def health_router(service: str, version: str, api_version: str = "v1") -> APIRou
         return VersionInfo(service=service, version=version, api_version=api_version)
 
     return router
+
+
+READY_VALUES = ("ok", "at head")
+
+
+def database_checks(app: Any) -> dict[str, str]:
+    """Whether the app's database answers and its schema is at the migration head."""
+    checks: dict[str, str] = {}
+    engine = app.state.engine
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+        return checks
+    try:
+        checks["migrations"] = "at head" if app.state.migrations.at_head(engine) else "behind head"
+    except Exception as exc:
+        checks["migrations"] = f"unknown: {type(exc).__name__}"
+    return checks
+
+
+def readiness_answer(checks: dict[str, str]) -> Any:
+    """200 with the checks when every one is ready, else a 503 problem naming what is not."""
+    if all(v in READY_VALUES for v in checks.values()):
+        return Health(status="ready", checks=checks)
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "Not ready: "
+            + ", ".join(f"{k} {v}" for k, v in checks.items() if v not in READY_VALUES),
+            "checks": checks,
+        },
+        status_code=503,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -44,6 +43,12 @@ from learning_records.xapi.validation import (
     is_uuid,
     new_statement_id,
     parse_timestamp,
+)
+from pilnveide_kit.auth import (
+    JwsAlgorithmRefused,
+    JwsMalformed,
+    JwsSignatureInvalid,
+    open_signed_document,
 )
 
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
@@ -103,38 +108,22 @@ def _attachment_list(statement: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _verify_signature(statement: dict[str, Any], jws_bytes: bytes) -> None:
-    from cryptography import x509
-    from jose import jws
-    from jose.exceptions import JOSEError
-
     try:
-        token = jws_bytes.decode("ascii").strip()
-        header = jws.get_unverified_header(token)
-        payload_raw = jws.get_unverified_claims(token)
-    except (UnicodeDecodeError, JOSEError, ValueError) as exc:
+        _header, payload_raw = open_signed_document(
+            jws_bytes.decode("ascii").strip(), list(SIGNATURE_ALGORITHMS)
+        )
+    except (UnicodeDecodeError, JwsMalformed) as exc:
         raise XapiBadRequest("The signature attachment is not a JWS") from exc
-    algorithm = header.get("alg")
-    if algorithm not in SIGNATURE_ALGORITHMS:
-        raise XapiBadRequest("A statement signature must use RS256, RS384 or RS512")
+    except JwsAlgorithmRefused as exc:
+        raise XapiBadRequest("A statement signature must use RS256, RS384 or RS512") from exc
+    except JwsSignatureInvalid as exc:
+        raise XapiBadRequest("The statement signature does not verify") from exc
     try:
         payload = json.loads(payload_raw)
     except ValueError as exc:
         raise XapiBadRequest(
             "The JWS payload is not a JSON serialisation of the statement"
         ) from exc
-    chain = header.get("x5c")
-    if isinstance(chain, list) and chain:
-        try:
-            certificate = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
-            key = certificate.public_key()
-            from cryptography.hazmat.primitives import serialization
-
-            pem = key.public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            jws.verify(token, pem, algorithms=[algorithm])
-        except (JOSEError, ValueError) as exc:
-            raise XapiBadRequest("The statement signature does not verify") from exc
     if not isinstance(payload, dict):
         raise XapiBadRequest("The JWS payload is not a statement")
     ignored = {"attachments", "authority", "stored", "version"}
