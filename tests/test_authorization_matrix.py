@@ -12,7 +12,7 @@ called by a client restricted to another institution (404, as if the data did no
 
 Directly: each service app trusts the test key (TokenFactory). Through the gateway: the gateway
 signs with that same key, issues real tokens from /auth/token, and reaches the real service apps
-in-process (httpx.ASGITransport).
+in-process (through each app's own TestClient, so every app runs on one loop).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.auth import SCOPES
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.settings import ServiceSettings
-from pilnveide_kit.testing import TokenFactory
+from pilnveide_kit.testing import TestClientTransport, TokenFactory
 
 # /xapi/about: the xAPI specification lets any client read the About resource.
 PUBLIC_SERVICE_PATHS = {"/healthz", "/readyz", "/version", "/xapi/about"}
@@ -287,7 +287,8 @@ def world(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) -> Ite
             service_clients[service.name] = stack.enter_context(
                 TestClient(app, raise_server_exceptions=False)
             )
-            transports[service.name] = httpx.ASGITransport(app=app)
+            # Through the TestClient: each app is served on its own loop only.
+            transports[service.name] = TestClientTransport(service_clients[service.name])
         gateway_settings = _matrix_gateway_settings(
             database_url=f"sqlite:///{workdir / 'gateway'}.db",
             signing_key_pem=tokens.private_pem,

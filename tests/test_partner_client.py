@@ -38,7 +38,7 @@ from indicators.settings import IndicatorsSettings
 from learning_records.main import create_app as create_records
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.testing import TokenFactory
+from pilnveide_kit.testing import TestClientTransport, TokenFactory
 
 ADMIN_ID, ADMIN_SECRET = "partner-test-admin", "partner-test-admin-secret-0123456789"
 PACKAGE = "pilnveide_partner_client"
@@ -70,10 +70,11 @@ def gateway_url(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) 
                     auth_jwks_file=None,
                 )
             )
-            stack.enter_context(TestClient(app))  # runs the service's lifespan
+            service = stack.enter_context(TestClient(app))  # runs the service's lifespan
             if name == "catalog":
                 load_all(app.state.engine)  # the plan, as `make run` loads it
-            transports[name] = httpx.ASGITransport(app=app)
+            # Through the TestClient: each app is served on its own loop only.
+            transports[name] = TestClientTransport(service)
         settings = GatewaySettings(
             environment="test",
             database_url=f"sqlite:///{workdir / 'gateway'}.db",

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+import anyio.to_thread
+import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -176,3 +179,34 @@ def serve_in_thread(app: object, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class TestClientTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that hands each request to a running TestClient.
+
+    The app behind a TestClient runs on that client's own event loop, with its lifespan; an
+    httpx.ASGITransport would instead run the same app on the caller's loop, so the app's own
+    pooled clients would open connections on one loop and be closed on another. Responses are
+    read whole, which is all an in-process test needs.
+    """
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request on the app's loop (from a worker thread) and return its answer."""
+        body = await request.aread()
+        url = request.url.raw_path.decode("ascii")
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"]
+        answer = await anyio.to_thread.run_sync(
+            lambda: self.client.request(request.method, url, content=body, headers=headers)
+        )
+        # The TestClient has decoded the body: its encoding no longer applies.
+        headers = [
+            (k, v) for k, v in answer.headers.multi_items() if k.lower() != "content-encoding"
+        ]
+        return httpx.Response(
+            answer.status_code, headers=headers, stream=httpx.ByteStream(answer.content)
+        )

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 
 from indicators.definitions.router import router as definitions_router
@@ -15,7 +14,7 @@ from indicators.observations.router import router as observations_router
 from indicators.results.router import router as results_router
 from indicators.results.service import IndicatorsService
 from indicators.settings import IndicatorsSettings
-from indicators.sources.http import http_sources
+from indicators.sources.http import HttpSources
 from indicators.sources.protocols import CatalogSource, RecordsSource
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
@@ -32,11 +31,11 @@ def create_app(
 ) -> FastAPI:
     """Build the indicators application (sources over HTTP unless given, as in tests)."""
     settings = settings or IndicatorsSettings()
-    clients: list[httpx.AsyncClient] = []
+    sources: HttpSources | None = None
     if records is None or catalog is None:
-        http_records, http_catalog, clients = http_sources(settings)
-        records = records or http_records
-        catalog = catalog or http_catalog
+        sources = HttpSources(settings)
+        records = records or sources.records
+        catalog = catalog or sources.catalog
     app = create_service_app(
         settings,
         title="Pilnveide indicators",
@@ -54,11 +53,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with kit_lifespan(application):
+            if sources is not None:
+                sources.open()  # on the loop that serves the app, which also closes them
             try:
                 yield
             finally:
-                for client in clients:
-                    await client.aclose()
+                if sources is not None:
+                    await sources.aclose()
 
     app.router.lifespan_context = lifespan
     return app

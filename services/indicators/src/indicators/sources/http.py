@@ -79,13 +79,15 @@ class ServiceToken:
 
 
 class _Upstream:
-    def __init__(self, name: str, client: httpx.AsyncClient, token: ServiceToken) -> None:
+    def __init__(self, name: str, client: httpx.AsyncClient | None, token: ServiceToken) -> None:
         self.name, self.client, self.token = name, client, token
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         extra = kwargs.pop("headers", {})
         for attempt in (1, 2):
             headers = {**extra, **(await self.token.header())}
+            if self.client is None:
+                raise SourceUnavailable(f"{self.name}: the service has not started its clients")
             try:
                 answer = await self.client.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
@@ -117,7 +119,7 @@ class _Upstream:
 class HttpRecordsSource:
     """learning-records over HTTP, exactly as docs/contracts/records-for-indicators.md says."""
 
-    def __init__(self, client: httpx.AsyncClient, token: ServiceToken) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, token: ServiceToken) -> None:
         self.upstream = _Upstream("learning-records", client, token)
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
@@ -189,7 +191,7 @@ def target_from_catalog(indicator: dict[str, Any]) -> Target:
 class HttpCatalogSource:
     """The catalog over HTTP: a plan's measures (deadlines) and indicators, the institutions."""
 
-    def __init__(self, client: httpx.AsyncClient, token: ServiceToken) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, token: ServiceToken) -> None:
         self.upstream = _Upstream("catalog", client, token)
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
@@ -237,23 +239,34 @@ class HttpCatalogSource:
         return found
 
 
-def http_sources(
-    settings: IndicatorsSettings,
-) -> tuple[HttpRecordsSource, HttpCatalogSource, list[httpx.AsyncClient]]:
-    """Both HTTP sources with their pooled clients (the caller closes the clients)."""
-    records_client = async_client(
-        settings.records_url,
-        connect_timeout=settings.connect_timeout_s,
-        read_timeout=settings.read_timeout_s,
-    )
-    catalog_client = async_client(
-        settings.catalog_url,
-        connect_timeout=settings.connect_timeout_s,
-        read_timeout=settings.read_timeout_s,
-    )
-    token = ServiceToken(settings)
-    return (
-        HttpRecordsSource(records_client, token),
-        HttpCatalogSource(catalog_client, token),
-        [records_client, catalog_client],
-    )
+class HttpSources:
+    """Both HTTP sources; their pooled clients are opened and closed by the app's lifespan.
+
+    The clients are created in `open()`, on the event loop that serves the app, and closed on
+    that same loop: a pooled connection belongs to the loop that opened it.
+    """
+
+    def __init__(self, settings: IndicatorsSettings) -> None:
+        self.settings = settings
+        token = ServiceToken(settings)
+        self.records = HttpRecordsSource(None, token)
+        self.catalog = HttpCatalogSource(None, token)
+
+    def _client(self, base_url: str) -> httpx.AsyncClient:
+        return async_client(
+            base_url,
+            connect_timeout=self.settings.connect_timeout_s,
+            read_timeout=self.settings.read_timeout_s,
+        )
+
+    def open(self) -> None:
+        """Create the pooled clients (call from the serving loop)."""
+        self.records.upstream.client = self._client(self.settings.records_url)
+        self.catalog.upstream.client = self._client(self.settings.catalog_url)
+
+    async def aclose(self) -> None:
+        """Close the pooled clients on the loop that opened them."""
+        for upstream in (self.records.upstream, self.catalog.upstream):
+            if upstream.client is not None:
+                await upstream.client.aclose()
+                upstream.client = None
