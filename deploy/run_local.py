@@ -18,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR_DIR = Path(os.environ.get("PILNVEIDE_VAR_DIR", ROOT / "var"))
+#: Origins of a frontend's local dev server that `make run` lets call the API (CORS).
+DEV_FRONTEND_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def main() -> int:
     for name, key in (("CATALOG", "catalog"), ("RECORDS", "records"), ("INDICATORS", "indicators")):
         port = next(p.port for p in PROCESSES if p.port_env == f"{name}_PORT")
         env.setdefault(f"GATEWAY_{key.upper()}_URL", f"http://127.0.0.1:{port}")
+    # A frontend's dev server (Vite's default port) may call the local API from the browser.
+    env.setdefault("GATEWAY_CORS_ALLOWED_ORIGINS", ",".join(DEV_FRONTEND_ORIGINS))
     env.setdefault("INDICATORS_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
     env.setdefault("INDICATORS_RECORDS_URL", env["GATEWAY_RECORDS_URL"])
     # The indicators service signs in at the gateway as the client `gateway prepare` creates.

@@ -23,6 +23,7 @@ from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
 from gateway.clients.secrets import SecretHasher
 from gateway.clients.service import ClientDirectory
+from gateway.cors import install_cors
 from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware
@@ -156,6 +157,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    install_cors(app, settings)  # outermost: preflights are answered before anything else
     app.include_router(tokens_router)
     app.include_router(clients_router)
     app.include_router(audit_router)

@@ -67,6 +67,11 @@ class GatewaySettings(ServiceSettings):
     #: Largest request body accepted (Content-Length or counted while streaming).
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     audit_enabled: bool = True
+    #: Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    #: `https://app.example.lv,http://localhost:5173`; empty (the default) allows none.
+    cors_allowed_origins: str = ""
+    #: How long a browser may cache a preflight answer.
+    cors_max_age_s: int = Field(default=600, ge=0, le=86_400)
 
     @property
     def effective_admin_client_id(self) -> str:
@@ -86,6 +91,11 @@ class GatewaySettings(ServiceSettings):
         if self.indicators_client_secret is None:
             return DEV_INDICATORS_CLIENT_SECRET
         return self.indicators_client_secret.get_secret_value()
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The allowed origins as a list (scheme://host[:port], no trailing slash)."""
+        return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
 
     @property
     def keys_configured(self) -> bool:
