@@ -1,12 +1,21 @@
 # Pilnveide: `make run` starts everything locally, `make test` runs every check.
-# Needs only Python 3.11 and make: uv is installed into .tools/ and pins everything from uv.lock.
+# Needs only make and Python 3.11, 3.12 or 3.13: uv is installed into .tools/ and pins everything
+# from uv.lock.
 
-PYTHON ?= python3.11
+# The first supported Python found: the one .venv/ already uses, then python3.13, python3.12,
+# python3.11, python3 (each checked to be 3.11 to 3.13). `make PYTHON=/path/to/python` overrides.
+SUPPORTED_PYTHON := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach candidate,.venv/bin/python python3.13 python3.12 python3.11 python3,\
+  $(shell $(candidate) -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1 && echo $(candidate))))
+endif
 UV_VERSION := 0.9.5
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
+ifneq ($(PYTHON),)
 export UV_PYTHON := $(PYTHON)
+endif
 export UV_LINK_MODE := copy
 
 .PHONY: run test lint typecheck pytest sync bench clean help
@@ -17,6 +26,8 @@ help:
 	@echo "make bench  run the benchmarks under bench/"
 
 $(UV):
+	@test -n "$(PYTHON)" || { echo "make: needs Python 3.11, 3.12 or 3.13 on the PATH (python3.13," \
+	  "python3.12, python3.11 or python3), or make PYTHON=/path/to/python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
