@@ -35,6 +35,12 @@ class Interrupting:
             raise KeyboardInterrupt
         return response
 
+    def __enter__(self) -> Interrupting:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
 
 def _csv(path: Path, make_code: Callable[[int], str], rows: int) -> Path:
     lines = ["source_system,external_id,personal_code,course_code,status,completed_on,hours"]
@@ -136,3 +142,45 @@ def test_ndjson_import_through_the_command_line(
     )
     assert code == 0
     assert "12 rows in 3 batches: 12 accepted" in capsys.readouterr().out
+
+
+def test_ctrl_c_says_how_to_resume_and_the_checkpoint_names_the_target(
+    client: TestClient,
+    writer: dict[str, str],
+    make_code: Callable[[int], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = _csv(tmp_path / "lms.csv", make_code, 30)
+    monkeypatch.setenv("RECORDS_IMPORT_TOKEN", writer["Authorization"].removeprefix("Bearer "))
+    argv = [str(source), "--kind", "enrolments", "--batch-size", "10", "--quiet"]
+    argv += ["--url", "http://testserver/"]
+    monkeypatch.setattr(httpx, "Client", lambda **_kwargs: Interrupting(client, 2, False))
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "records-import: interrupted; run again to resume" in err
+    assert "Traceback" not in err
+    checkpoint = json.loads((tmp_path / "lms.csv.checkpoint.json").read_text())
+    assert checkpoint["url"] == "http://testserver" and checkpoint["rows"] == 10
+
+    # Resuming against another server would skip the first batch there: refused, nothing sent.
+    elsewhere = [*argv[:-1], "http://127.0.0.1:9/records"]
+    assert main(elsewhere) == 2
+    assert "--url http://testserver" in capsys.readouterr().err
+
+    monkeypatch.setattr(httpx, "Client", lambda **_kwargs: client)
+    assert main(argv) == 1  # every tenth row has an invalid personal code
+    assert "30 rows in 3 batches: 27 accepted, 0 unchanged, 3 rejected" in capsys.readouterr().out
+    assert _count(client, writer) == 27
+
+
+def test_default_url_is_the_local_gateway_on_gateway_port(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RECORDS_IMPORT_URL", raising=False)
+    monkeypatch.setenv("GATEWAY_PORT", "9180")
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert "http://127.0.0.1:9180/records" in " ".join(capsys.readouterr().out.split())

@@ -12,7 +12,13 @@ import httpx
 
 from learning_records.importer.core import ImportFailed, run_import
 
-DEFAULT_URL = "http://127.0.0.1:8000/records"
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
+INTERRUPTED = 130
+
+
+def default_url() -> str:
+    """The records API through the local gateway, on GATEWAY_PORT like `make run` (8000)."""
+    return f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}/records"
 
 
 def _token_provider(args: argparse.Namespace, client: httpx.Client) -> TokenSource:
@@ -85,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             "course-tags",
         ],
     )
+    url = os.environ.get("RECORDS_IMPORT_URL") or default_url()
     parser.add_argument(
         "--url",
-        default=os.environ.get("RECORDS_IMPORT_URL", DEFAULT_URL),
-        help=f"records API base (default {DEFAULT_URL}, through the gateway)",
+        default=url,
+        help=f"records API base (default {url}: RECORDS_IMPORT_URL, else the local gateway "
+        "on GATEWAY_PORT)",
     )
     parser.add_argument("--token", default=os.environ.get("RECORDS_IMPORT_TOKEN"))
     parser.add_argument("--client-id", default=os.environ.get("RECORDS_IMPORT_CLIENT_ID"))
@@ -120,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         except (ImportFailed, httpx.HTTPError) as exc:
             print(f"records-import: {exc}; rerun the same command to resume", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            # The checkpoint holds every batch the server answered; the next run resumes there.
+            print("\nrecords-import: interrupted; run again to resume", file=sys.stderr)
+            return INTERRUPTED
     c = stats.counts
     print(
         f"{stats.rows} rows in {stats.batches} batches: {c['accepted']} accepted, "

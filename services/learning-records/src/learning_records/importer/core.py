@@ -108,8 +108,9 @@ def _logical_line(handle: Any) -> bytes:
 class Checkpoint:
     """Where to resume: the file's identity and the byte offset of the next batch."""
 
-    def __init__(self, path: Path, source: Path, kind: str) -> None:
+    def __init__(self, path: Path, source: Path, kind: str, url: str) -> None:
         self.path = path
+        self.url = url
         stat = source.stat()
         self.identity = {"file": str(source.resolve()), "size": stat.st_size, "kind": kind}
 
@@ -122,12 +123,19 @@ class Checkpoint:
             raise ImportFailed(
                 f"{self.path} belongs to another file or kind; delete it to start over"
             )
+        if state.get("url", self.url) != self.url:
+            # Resuming against another server would skip the rows sent to the first one.
+            raise ImportFailed(
+                f"{self.path} records an import to {state['url']}; pass --url {state['url']} "
+                "to resume it, or delete the checkpoint to start over"
+            )
         return dict(state)
 
     def save(self, offset: int, stats: ImportStats, done: bool = False) -> None:
         """Write the state atomically (a crash mid-write leaves the previous one)."""
         state = {
             **self.identity,
+            "url": self.url,
             "offset": offset,
             "rows": stats.rows,
             "batches": stats.batches,
@@ -190,7 +198,10 @@ def run_import(
     fmt = detect_format(source, fmt)
     rejects = rejects or source.with_name(source.name + ".rejects.ndjson")
     marker = Checkpoint(
-        checkpoint or source.with_name(source.name + ".checkpoint.json"), source, kind
+        checkpoint or source.with_name(source.name + ".checkpoint.json"),
+        source,
+        kind,
+        base_url.rstrip("/"),
     )
     state = marker.load()
     stats = ImportStats()
