@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -38,6 +37,7 @@ from gateway.tokens.service import OAuthError
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.docs import install_docs
 from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
 from pilnveide_kit.health import Health, VersionInfo, database_checks, readiness_answer
 from pilnveide_kit.http import async_client
@@ -203,10 +203,7 @@ def create_app(
                 documents.append((upstream, document))
         return JSONResponse(merge_documents(base, documents))
 
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        """Swagger UI over the merged document."""
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Pilnveide API")
+    install_docs(app, title="Pilnveide API")  # Swagger UI and ReDoc over the merged document
 
     for upstream in routes:
         _add_proxy_route(app, upstream, client_for)

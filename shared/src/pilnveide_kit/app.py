@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from pilnveide_kit.auth import verifier_from_settings
 from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.docs import install_docs
 from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
 from pilnveide_kit.health import health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
@@ -58,7 +59,10 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app, title=title)  # Swagger UI and ReDoc from installed assets, not a CDN
     app.state.settings = settings
     app.state.migrations = migrations
     app.state.token_verifier = verifier_from_settings(settings)
