@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -168,13 +170,73 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str | None]:
     return ".".join(str(p) for p in parts) or (location or ""), location
 
 
+#: Pydantic error types of date and date-time fields, and the format to tell the caller.
+_EXPECTED_FORMATS = {
+    **dict.fromkeys(
+        ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"),
+        "expected a date as YYYY-MM-DD, e.g. 2025-12-31",
+    ),
+    **dict.fromkeys(
+        ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"),
+        "expected a date-time as YYYY-MM-DDTHH:MM:SS with a time zone, e.g. "
+        "2025-12-31T14:30:00Z, or a date as YYYY-MM-DD",
+    ),
+}
+
+
+def error_reason(err: Mapping[str, Any]) -> str:
+    """The reason of one pydantic error, naming the expected format where there is one."""
+    reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    expected = _EXPECTED_FORMATS.get(str(err.get("type")))
+    return f"{reason}; {expected}" if expected else reason
+
+
 def validation_errors(errors: Any) -> list[dict[str, Any]]:
     """Pydantic errors as [{name, reason, location}] (no input values: they may be personal)."""
     out = []
     for err in errors:
         name, location = _field_name(err.get("loc", ()))
-        out.append({"name": name, "reason": err.get("msg", "invalid"), "location": location})
+        out.append({"name": name, "reason": error_reason(err), "location": location})
     return out
+
+
+def json_error_position(document: str | bytes, offset: int) -> tuple[int, int]:
+    """Line and column (both from 1) of a character offset in a JSON document."""
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _malformed_json(exc: RequestValidationError) -> str | None:
+    """'<what> at line L, column C' when the request failed because its body is not JSON."""
+    for err in exc.errors():
+        if err.get("type") != "json_invalid":
+            continue
+        loc = list(err.get("loc", ()))
+        what = str((err.get("ctx") or {}).get("error") or "JSON decode error")
+        if len(loc) > 1 and isinstance(loc[1], int) and isinstance(exc.body, str | bytes):
+            line, column = json_error_position(exc.body, loc[1])
+            return f"{what} at line {line}, column {column}"
+        return what
+    return None
+
+
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+
+def public_path(request: Request | None = None, *, scope: Mapping[str, Any] | None = None) -> str:
+    """The path as the caller sent it: behind the gateway, with the prefix the gateway removed
+    (its X-Forwarded-Prefix) in front of the service's own path."""
+    scope = scope if scope is not None else (request.scope if request is not None else {})
+    path = str(scope.get("path", ""))
+    for key, value in scope.get("headers", []):
+        if key.lower() == b"x-forwarded-prefix":
+            prefix = value.decode("latin-1").rstrip("/")
+            if _PREFIX.match(prefix) and not path.startswith(prefix + "/"):
+                return prefix + path
+    return path
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -183,7 +245,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return JSONResponse(
-            exc.to_problem(instance=request.url.path),
+            exc.to_problem(instance=public_path(request)),
             status_code=exc.status,
             media_type=PROBLEM_MEDIA_TYPE,
             headers=exc.headers,
@@ -192,16 +254,27 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        path = public_path(request)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"No resource at {request.url.path}"
+            detail = f"No resource at {path}"
         elif exc.status_code == 405 and detail == "Method Not Allowed":
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = f"{request.method} is not allowed on {path}"
         return problem_response(
-            exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path
+            exc.status_code, detail, headers=dict(exc.headers or {}), instance=path
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = _malformed_json(exc)
+        if malformed is not None:
+            return problem_response(
+                422,
+                f"The request body is not valid JSON: {malformed}",
+                title="Unprocessable Content",
+                slug="validation-error",
+                errors=[{"name": "body", "reason": malformed, "location": "body"}],
+                instance=public_path(request),
+            )
         errors = validation_errors(exc.errors())
         names = ", ".join(e["name"] for e in errors[:5])
         return problem_response(
@@ -210,7 +283,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             title="Unprocessable Content",
             slug="validation-error",
             errors=errors,
-            instance=request.url.path,
+            instance=public_path(request),
         )
 
     @app.exception_handler(Exception)
@@ -219,5 +292,5 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             500,
             "An unexpected error occurred; it has been logged with the request id.",
-            instance=request.url.path,
+            instance=public_path(request),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +73,12 @@ def get_note(note_id: int, session: SessionDep) -> Note:
     if note is None:
         raise NoteNotFound(f"No note {note_id}")
     return note
+
+
+@router.get("/days")
+def days(since: date, until: datetime | None = None) -> dict[str, str | None]:
+    """Echo a date and an optional date-time (validation messages of dates)."""
+    return {"since": since.isoformat(), "until": until.isoformat() if until else None}
 
 
 @router.post("/notes/fail-after-write")

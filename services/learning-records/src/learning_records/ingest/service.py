@@ -41,7 +41,7 @@ from learning_records.people.service import (
     person_ids_by_pseudonym,
 )
 from pilnveide_kit.auth import Principal
-from pilnveide_kit.errors import Conflict, UnprocessableContent
+from pilnveide_kit.errors import Conflict, UnprocessableContent, error_reason
 
 #: Reason given for an item naming an institution the client may not write for.
 OUTSIDE_INSTITUTIONS = "institution: outside the client's institutions"
@@ -96,7 +96,7 @@ def describe_validation_error(error: ValidationError) -> str:
     parts = []
     for detail in error.errors(include_input=False, include_url=False):
         location = ".".join(str(p) for p in detail.get("loc", ()))
-        message = str(detail.get("msg", "invalid")).removeprefix("Value error, ")
+        message = error_reason(detail)  # names the expected format of dates
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
 
