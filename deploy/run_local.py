@@ -1,8 +1,10 @@
 """`make run`: migrate, load reference data, start the three services and the gateway locally.
 
 Everything runs on localhost with SQLite files under var/ unless the usual environment
-variables (CATALOG_DATABASE_URL, RECORDS_DATABASE_URL, …) say otherwise. Ctrl-C stops all.
-Running it again keeps the data: migrations and loaders are idempotent.
+variables (CATALOG_DATABASE_URL, RECORDS_DATABASE_URL, …) say otherwise. Ctrl-C stops all and
+exits 0. Running it again keeps the data: migrations and loaders are idempotent. On a terminal
+the output is one readable line per event, prefixed with the process's name (JSON lines
+otherwise; PILNVEIDE_LOG_FORMAT=text|json forces either, see local_console.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_console import Console, banner, own_the_terminal
+
 ROOT = Path(__file__).resolve().parents[1]
 VAR_DIR = Path(os.environ.get("PILNVEIDE_VAR_DIR", ROOT / "var"))
+#: The development admin client `gateway prepare` creates when GATEWAY_ADMIN_CLIENT_* are unset
+#: (the gateway's DEV_ADMIN_CLIENT_*; this script runs before anything is importable).
+DEV_ADMIN_CLIENT_ID = "pilnveide-admin"
+DEV_ADMIN_SECRET = "pilnveide-dev-admin-secret"  # noqa: S105 - the documented development default
+
 #: Origins of a frontend's local dev server that `make run` lets call the API (CORS).
 DEV_FRONTEND_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
@@ -53,7 +62,8 @@ def _supports(module: str, command: str) -> bool:
     return command in probe.stdout
 
 
-def _wait_healthy(name: str, port: int, child: subprocess.Popen[bytes], timeout_s: float) -> None:
+def _wait_healthy(name: str, port: int, child: subprocess.Popen[str], timeout_s: float) -> None:
+    # The services log successful /healthz answers at DEBUG: this polling stays out of the log.
     deadline = time.monotonic() + timeout_s
     url = f"http://127.0.0.1:{port}/healthz"
     while time.monotonic() < deadline:
@@ -69,10 +79,12 @@ def _wait_healthy(name: str, port: int, child: subprocess.Popen[bytes], timeout_
 
 
 def main() -> int:
-    """Prepare and start everything; stop everything on Ctrl-C or SIGTERM."""
+    """Prepare and start everything; stop everything on Ctrl-C or SIGTERM (exit status 0)."""
     os.chdir(ROOT)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    console = Console.from_env(env, [p.name for p in PROCESSES])
+    console.child_env(env)
     gateway_port = int(env.get("GATEWAY_PORT", 8000))
     for name, key in (("CATALOG", "catalog"), ("RECORDS", "records"), ("INDICATORS", "indicators")):
         port = next(p.port for p in PROCESSES if p.port_env == f"{name}_PORT")
@@ -91,15 +103,7 @@ def main() -> int:
         env.get("GATEWAY_INDICATORS_CLIENT_SECRET", "pilnveide-dev-indicators-secret"),
     )
 
-    # The gateway prepares first: its keys and clients exist before anything asks for them.
-    for process in [PROCESSES[-1], *PROCESSES[:-1]]:
-        for step in process.prepare:
-            if step[0] in ("load", "prepare") and not _supports(process.module, step[0]):
-                continue
-            print(f"[run] {process.name}: {' '.join(step)}", flush=True)
-            subprocess.run([sys.executable, "-m", process.module, *step], env=env, check=True)
-
-    children: list[tuple[Process, subprocess.Popen[bytes]]] = []
+    children: list[tuple[Process, subprocess.Popen[str]]] = []
 
     def stop(*_: object) -> None:
         for _process, child in reversed(children):
@@ -110,24 +114,41 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        console.drain()
 
     def on_sigterm(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    give_back_terminal = own_the_terminal()
     run_dir = VAR_DIR / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
+        # The gateway prepares first: its keys and clients exist before anything asks for them.
+        for process in [PROCESSES[-1], *PROCESSES[:-1]]:
+            for step in process.prepare:
+                if step[0] in ("load", "prepare") and not _supports(process.module, step[0]):
+                    continue
+                console.say(f"{process.name}: {' '.join(step)}")
+                console.run_step(process.name, [sys.executable, "-m", process.module, *step], env)
         for process in PROCESSES:
-            child = subprocess.Popen([sys.executable, "-m", process.module, "serve"], env=env)
+            console.say(f"{process.name}: serve on port {process.port}")
+            child = subprocess.Popen(
+                [sys.executable, "-m", process.module, "serve"],
+                env=env,
+                **console.popen_options(),
+            )
             children.append((process, child))
+            console.pump(process.name, child)
             (run_dir / f"{process.name}.pid").write_text(str(child.pid))
             _wait_healthy(process.name, process.port, child, timeout_s=120)
-        print("\nPilnveide is running:", flush=True)
-        print(f"  gateway           http://127.0.0.1:{gateway_port}  (docs: /docs)")
-        for process in PROCESSES[:-1]:
-            print(f"  {process.name:<17} http://127.0.0.1:{process.port}")
-        print("Press Ctrl-C to stop.\n", flush=True)
+        banner(
+            console,
+            gateway_port=gateway_port,
+            services=[(p.name, p.port) for p in PROCESSES[:-1]],
+            admin_id=env.get("GATEWAY_ADMIN_CLIENT_ID") or DEV_ADMIN_CLIENT_ID,
+            admin_secret=None if env.get("GATEWAY_ADMIN_CLIENT_SECRET") else DEV_ADMIN_SECRET,
+        )
         # A process that dies is reported; the others keep serving (the gateway answers 503
         # for the dead one), as they would in a real deployment. Ctrl-C stops everything.
         reported: set[str] = set()
@@ -135,19 +156,21 @@ def main() -> int:
             for process, child in children:
                 if child.poll() is not None and process.name not in reported:
                     reported.add(process.name)
-                    print(
-                        f"[run] {process.name} exited with code {child.returncode}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    console.say(f"{process.name} exited with code {child.returncode}", error=True)
             time.sleep(0.5)
-        print("[run] every process has exited", file=sys.stderr)
+        console.say("every process has exited", error=True)
         return 1
     except KeyboardInterrupt:
-        print("\n[run] stopping…", flush=True)
+        console.plain()
+        console.say("stopping…")
         return 0
     finally:
-        stop()
+        try:
+            stop()
+        except KeyboardInterrupt:  # a second Ctrl-C while stopping: stop harder
+            for _process, child in children:
+                child.kill()
+        give_back_terminal()
 
 
 if __name__ == "__main__":

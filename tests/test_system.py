@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -23,7 +26,7 @@ NAMES = ("catalog", "learning-records", "indicators", "gateway")
 class System:
     """A running deploy/run_local.py with its own ports and var/ folder."""
 
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, log_format: str = "json") -> None:
         self.var_dir = var_dir
         self.ports = {name: free_port() for name in NAMES}
         self.env = {
@@ -33,6 +36,8 @@ class System:
             "RECORDS_PORT": str(self.ports["learning-records"]),
             "INDICATORS_PORT": str(self.ports["indicators"]),
             "GATEWAY_PORT": str(self.ports["gateway"]),
+            # text: what a person at a terminal sees (`make run` chooses it on a TTY).
+            "PILNVEIDE_LOG_FORMAT": log_format,
         }
         for key in list(self.env):
             if key.endswith("_DATABASE_URL"):
@@ -56,13 +61,26 @@ class System:
         deadline = time.monotonic() + 240
         for line in self.process.stdout:
             self.output.append(line)
-            if "Pilnveide is running" in line:
+            if "Press Ctrl-C to stop" in line:  # the banner's last line
                 break
             if time.monotonic() > deadline:
                 break
         if not any("Pilnveide is running" in line for line in self.output):
             self.stop()
             pytest.fail("the system did not start:\n" + "".join(self.output[-40:]))
+        # Keep reading, so that a full pipe never blocks the runner or its processes.
+        threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
+
+    def _drain(self, stdout: IO[str]) -> None:
+        for line in stdout:
+            self.output.append(line)
+
+    @property
+    def banner(self) -> list[str]:
+        """The lines from "Pilnveide is running" to "Press Ctrl-C to stop"."""
+        start = next(i for i, line in enumerate(self.output) if "Pilnveide is running" in line)
+        end = next(i for i, line in enumerate(self.output) if "Press Ctrl-C to stop" in line)
+        return [line.rstrip("\n") for line in self.output[start : end + 1]]
 
     def pid(self, name: str) -> int:
         return int((self.var_dir / "run" / f"{name}.pid").read_text())
@@ -92,7 +110,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    running = System(tmp_path_factory.mktemp("var"))
+    running = System(tmp_path_factory.mktemp("var"), log_format="text")
     running.start()
     yield running
     running.stop()
@@ -158,6 +176,55 @@ def test_the_plan_is_loaded_and_data_flows_through_every_service(system: System)
     assert any("/records/v1/enrolments/bulk" in json.dumps(row) for row in audit.json()["data"])
 
 
+def test_banner_names_the_admin_client_and_commands_that_work(system: System) -> None:
+    banner = system.banner
+    gateway_port = system.ports["gateway"]
+    text = "\n".join(banner)
+    assert f"http://127.0.0.1:{gateway_port}/docs" in text
+    for name in ("catalog", "learning-records", "indicators"):
+        assert f"http://127.0.0.1:{system.ports[name]}" in text
+    assert "client id      pilnveide-admin" in text
+    assert "client secret  pilnveide-dev-admin-secret" in text
+    try_at = banner.index("Try:")
+    commands = [line.strip() for line in banner[try_at + 1 : try_at + 4]]
+    assert commands[0] == f"curl -s localhost:{gateway_port}/catalog/healthz"
+    assert "/auth/token" in commands[1] and commands[1].startswith("TOKEN=$(")
+    assert "Authorization: Bearer $TOKEN" in commands[2]
+    # The three commands, pasted into a shell, work as printed.
+    done = subprocess.run(
+        ["bash", "-c", "set -e\n" + "\n".join(commands)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"status":"ok"' in done.stdout.replace(" ", "")
+    assert '"code":"1.1"' in done.stdout.replace(" ", "")
+
+
+def test_text_output_is_one_readable_line_per_event_without_probes(system: System) -> None:
+    httpx.get(f"{system.gateway}/catalog/v1/plans", timeout=10)  # one request to see logged
+    output = list(system.output)
+    assert not [line for line in output if line.lstrip().startswith("{")]  # no JSON lines
+
+    def by(name: str) -> list[str]:
+        return [line for line in output if re.match(rf"^ *{name} │ ", line)]
+
+    assert "catalog: migrate" in "".join(by("run"))
+    for name in NAMES:
+        assert by(name), f"no line from {name}"
+    # The runner's readiness polling (GET /healthz until 200) is not logged.
+    assert not [line for line in output if "GET /healthz 200" in line]
+
+
+def test_problem_instance_is_the_path_the_caller_used(system: System) -> None:
+    headers = _admin_token(system)
+    answer = httpx.get(f"{system.gateway}/catalog/v1/nowhere", headers=headers, timeout=10)
+    assert answer.status_code == 404
+    assert answer.json()["instance"] == "/catalog/v1/nowhere"
+
+
 def test_data_lives_in_sqlite_files_under_var(system: System) -> None:
     for name in ("catalog", "learning-records", "indicators", "gateway"):
         assert (system.var_dir / f"{name}.db").exists(), name
@@ -183,10 +250,14 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(system: System) ->
     sizes = {p.name: p.stat().st_size for p in system.var_dir.glob("*.db")}
     assert system.stop() == 0
     assert not any(_alive(pid) for pid in pids)
-    again = System(system.var_dir)
+    again = System(system.var_dir)  # JSON lines this time, as in production
     again.ports = system.ports
-    again.env = system.env
+    again.env = {**system.env, "PILNVEIDE_LOG_FORMAT": "json"}
     again.start()
+    service_lines = [json.loads(line) for line in again.output if line.startswith("{")]
+    assert {"catalog", "learning-records", "indicators", "gateway"} <= {
+        line["service"] for line in service_lines
+    }
     try:
         assert httpx.get(f"{again.gateway}/catalog/readyz", timeout=5).status_code == 200
         for name, size in sizes.items():

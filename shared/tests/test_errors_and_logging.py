@@ -48,6 +48,59 @@ def test_422_for_malformed_json(client: TestClient) -> None:
     _assert_problem(response, 422)
 
 
+def test_malformed_json_says_where(client: TestClient) -> None:
+    body = b'{\n  "text": "a",\n  oops\n}'
+    response = client.post("/notes", content=body, headers={"content-type": "application/json"})
+    problem = _assert_problem(response, 422)
+    assert problem["detail"] == (
+        "The request body is not valid JSON: "
+        "Expecting property name enclosed in double quotes at line 3, column 3"
+    )
+    assert problem["errors"] == [
+        {"name": "body", "reason": problem["detail"].split(": ", 1)[1], "location": "body"}
+    ]
+    assert client.get("/notes").json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "expected"),
+    [
+        ({"since": "31.12.2025"}, "since", "YYYY-MM-DD"),
+        ({"since": "2025-13-01"}, "since", "YYYY-MM-DD"),
+        ({"since": "2025-12-31T10:00:00"}, "since", "YYYY-MM-DD"),
+        ({"since": "2025-12-31", "until": "yesterday"}, "until", "YYYY-MM-DDTHH:MM:SS"),
+    ],
+)
+def test_date_errors_name_the_expected_format(
+    client: TestClient, query: dict[str, str], name: str, expected: str
+) -> None:
+    problem = _assert_problem(client.get("/days", params=query), 422)
+    assert [e["name"] for e in problem["errors"]] == [name]
+    assert expected in problem["errors"][0]["reason"]
+    assert query[name] not in str(problem)  # the input itself is never echoed
+    assert client.get("/days", params={"since": "2025-12-31"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("prefix", "instance"),
+    [
+        (None, "/notes/999"),
+        ("/catalog", "/catalog/notes/999"),
+        ("/catalog/", "/catalog/notes/999"),
+        ("javascript:alert(1)", "/notes/999"),  # not a path prefix: ignored
+    ],
+)
+def test_instance_is_the_path_the_caller_used(
+    client: TestClient, prefix: str | None, instance: str
+) -> None:
+    headers = {"X-Forwarded-Prefix": prefix} if prefix else {}
+    problem = _assert_problem(client.get("/notes/999", headers=headers), 404)
+    assert problem["instance"] == instance
+    unknown = _assert_problem(client.get("/nowhere", headers=headers), 404)
+    assert unknown["instance"] == instance.replace("/notes/999", "/nowhere")
+    assert unknown["detail"] == f"No resource at {unknown['instance']}"
+
+
 def test_500_hides_internals_and_rolls_back(client: TestClient) -> None:
     body = _assert_problem(client.post("/notes/fail-after-write"), 500)
     assert "boom" not in json.dumps(body)
@@ -87,3 +140,25 @@ def test_one_json_access_line_per_request(
     assert line["status"] == 404
     assert line["request_id"] == "log-me"
     assert line["duration_ms"] >= 0
+
+
+def test_text_lines_for_a_person_and_probes_at_debug(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import re
+
+    from pilnveide_kit.logging import TextFormatter
+
+    with caplog.at_level(logging.DEBUG, logger="pilnveide.access"):
+        client.get("/healthz")
+        client.get("/notes/999")
+    records = [r for r in caplog.records if r.name == "pilnveide.access"]
+    assert [(r.path, r.levelno) for r in records] == [  # type: ignore[attr-defined]
+        ("/healthz", logging.DEBUG),
+        ("/notes/999", logging.INFO),
+    ]
+    line = TextFormatter().format(records[1])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d GET /notes/999 404 [\d.]+ ms", line), line
+    warning = logging.LogRecord("svc", logging.WARNING, "", 0, "slow %s", ("query",), None)
+    warning.table = "notes"
+    assert TextFormatter().format(warning).endswith("WARNING slow query  table=notes")

@@ -97,7 +97,7 @@ def run(app_path: str, settings: ServiceSettings) -> None:
     """Serve an app with uvicorn, JSON logs, on the settings' host and port."""
     import uvicorn
 
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     uvicorn.run(
         app_path,
         factory=True,

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     migrate_on_start: bool = True
     log_level: str = "INFO"
+    #: `json` (one JSON object a line, for log collectors) or `text` (for a person at a terminal;
+    #: `make run` chooses it when attached to one).
+    log_format: Literal["json", "text"] = "json"
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=12, ge=11)
     #: Access tokens: issued by the gateway, verified here against its public keys.

@@ -33,7 +33,7 @@ def _load(settings: CatalogSettings, seed_dir: Path | None) -> None:
     from pilnveide_kit.db import make_engine
     from pilnveide_kit.logging import configure_logging
 
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         for result in load_all(engine, seed_dir or SEED_DIR):
