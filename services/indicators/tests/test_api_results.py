@@ -157,6 +157,13 @@ def test_breakdown_and_period_parameters(plan: TestClient, tokens: TokenFactory)
         plan.get("/v1/indicators/1.5.1?period=2024..2023", headers=tokens.headers(READ)).status_code
         == 400
     )
+    # A Latvian-style date: the answer names the formats that are understood.
+    dotted = plan.get("/v1/indicators/1.5.1?period=31.12.2025", headers=tokens.headers(READ))
+    assert dotted.status_code == 400
+    assert "expected YYYY, YYYY..YYYY, YYYY-MM-DD" in dotted.json()["detail"]
+    as_of = plan.get("/v1/indicators/1.5.1?as_of=31.12.2025", headers=tokens.headers(READ))
+    assert as_of.status_code == 422
+    assert "YYYY-MM-DD" in as_of.json()["errors"][0]["reason"]
 
 
 def test_csv_export_of_a_result(plan: TestClient, tokens: TokenFactory) -> None:

@@ -160,7 +160,7 @@ def test_ctrl_c_says_how_to_resume_and_the_checkpoint_names_the_target(
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "records-import: interrupted; run again to resume" in err
-    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err  # no traceback of the interruption
     checkpoint = json.loads((tmp_path / "lms.csv.checkpoint.json").read_text())
     assert checkpoint["url"] == "http://testserver" and checkpoint["rows"] == 10
 

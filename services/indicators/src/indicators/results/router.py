@@ -81,7 +81,10 @@ def parse_period(period: str | None) -> tuple[date | None, date | None]:
         else:
             first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError as exc:
-        raise BadPeriod(f"Cannot read the period {period!r}") from exc
+        raise BadPeriod(
+            f"Cannot read the period {period!r}: expected YYYY, YYYY..YYYY, YYYY-MM-DD or "
+            "YYYY-MM-DD..YYYY-MM-DD, e.g. 2025 or 2025-01-01..2025-06-30"
+        ) from exc
     if first > last:
         raise BadPeriod("The period ends before it starts")
     return first, last
