@@ -15,6 +15,8 @@ from pilnveide_kit.auth import SCOPES
 
 CLIENT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 INSTITUTION_CODE_PATTERN = r"^[A-Za-z0-9ĀČĒĢĪĶĻŅŠŪŽāčēģīķļņšūž._-]{1,32}$"
+#: Scopes only an unrestricted client may hold or receive (they act on every institution).
+UNRESTRICTED_ONLY_SCOPES = frozenset({"records:erase"})
 
 
 class ApiClient(GatewayModel, table=True):
@@ -96,6 +98,12 @@ class ApiClientCreate(BaseModel):
     def _one_restriction(self) -> ApiClientCreate:
         if self.institutions is not None and self.resort is not None:
             raise ValueError("give institutions or resort, not both")
+        restricted = self.institutions is not None or self.resort is not None
+        if restricted and UNRESTRICTED_ONLY_SCOPES & set(self.scopes):
+            raise ValueError(
+                "records:erase is the data-protection officer's scope: it erases every "
+                "institution's records, so a client restricted to institutions cannot hold it"
+            )
         return self
 
 

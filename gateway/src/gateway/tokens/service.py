@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
+from gateway.clients.models import UNRESTRICTED_ONLY_SCOPES
 from gateway.clients.service import ClientGrant
 from gateway.keys import KeyStore
 from gateway.tokens.resorts import ResortResolver, ResortUnavailable
@@ -76,7 +77,16 @@ def issue_for(
     resorts: ResortResolver,
     lifetime_s: int,
 ) -> IssuedToken:
-    """A signed access token for an authenticated client."""
+    """A signed access token for an authenticated client.
+
+    A restricted client never receives records:erase (not even through admin's all-scopes).
+    """
+    if (grant.institutions is not None or grant.resort) and UNRESTRICTED_ONLY_SCOPES & set(scopes):
+        raise OAuthError(
+            400,
+            "invalid_scope",
+            "records:erase is only issued to unrestricted clients (the data-protection officer)",
+        )
     return keys.signer().issue(
         grant.client_id,
         scopes,

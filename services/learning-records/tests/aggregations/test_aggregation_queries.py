@@ -287,13 +287,31 @@ def test_erased_person_is_no_longer_counted(
     assert _query(client, writer, metric="people", filter=flt)["total"] == 2
 
 
+def _vk_writes_its_own_completion(
+    client: TestClient, tokens: TokenFactory, make_code: Callable[[int], str]
+) -> None:
+    """VK's own LMS records C's INTEG-E completion (with its institution, as it must)."""
+    vk_writer = tokens.headers("records:write", institutions=["VK"])
+    item = {
+        "personal_code": make_code(C),
+        "course_code": "INTEG-E",
+        "institution": "VK",
+        "status": "completed",
+        "completed_on": "2024-04-10",
+    }
+    _post(client, vk_writer, "enrolments", [{**item, "source_system": "vk-lms"}])
+
+
 def test_restricted_client_counts_only_its_institutions(
     client: TestClient, tokens: TokenFactory, dataset: Any
 ) -> None:
     vk = tokens.headers("records:read", institutions=["VK"])
-    result = _query(
-        client, vk, metric="people", filter={"statuses": ["completed"]}, group_by=["institution"]
-    )
+    flt = {"statuses": ["completed"]}
+    # The dataset's enrolments name no institution: only unrestricted clients count them, even
+    # for people VK employs (an employment never opens other records to a restricted client).
+    assert _query(client, vk, metric="people", filter=flt, group_by=["institution"])["total"] == 0
+    _vk_writes_its_own_completion(client, tokens, dataset)
+    result = _query(client, vk, metric="people", filter=flt, group_by=["institution"])
     assert _groups(result) == {"VK": 1}
 
 
@@ -434,6 +452,7 @@ def test_group_by_sets_of_a_restricted_client_hold_only_its_institutions(
     client: TestClient, tokens: TokenFactory, dataset: Any
 ) -> None:
     vk = tokens.headers("records:read", institutions=["VK"])
+    _vk_writes_its_own_completion(client, tokens, dataset)
     result = _query(
         client,
         vk,
@@ -477,6 +496,7 @@ def test_members_list_who_a_question_counts(
         "/v1/aggregations/members", json={"metric": "municipalities", "filter": flt}, headers=writer
     ).json()
     assert places["members"] == [{"person": None, "institution": "RIGA-SOC"}]
+    _vk_writes_its_own_completion(client, tokens, dataset)
     vk = client.post(
         "/v1/aggregations/members",
         json={"metric": "people", "filter": flt},

@@ -11,7 +11,7 @@ from pilnveide_kit.testing import TokenFactory
 
 
 def _seed(client: TestClient, writer: dict[str, str], code: str) -> str:
-    person = {"personal_code": code}
+    person = {"personal_code": code, "institution": "VK"}
     writes: list[tuple[str, dict[str, Any]]] = [
         ("people", {**person, "display_name": "Anna Bērziņa"}),
         (

@@ -1,8 +1,11 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
-Person attributes (institution, sector, position group, management level, roles, civil
-servant) come from the employment valid on `employment_as_of` when given, otherwise on the
-enrolment's status date. Erased people have no rows left, so they are never counted.
+Person attributes (sector, position group, management level, roles, civil servant) come from
+the employment valid on `employment_as_of` when given, otherwise on the enrolment's status
+date; an enrolment that names its institution is counted under it and joined only to that
+institution's employment, one without takes its institution from the employment. A restricted
+client counts only its institutions' records (people/access.py). Erased people have no rows
+left, so they are never counted.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from learning_records.aggregations.schemas import (
 from learning_records.changes.service import head
 from learning_records.employment.models import Employment, Headcount, RoleAssignment
 from learning_records.enrolments.models import CourseTag, Enrolment
+from learning_records.people.access import institution_visible, record_visible, role_visible
 from learning_records.people.models import Person
 from learning_records.results.models import TestAttempt
 from pilnveide_kit.auth import Principal
@@ -59,7 +63,11 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
     day: Any = (
         literal(flt.employment_as_of) if flt.employment_as_of is not None else col(e.status_date)
     )
-    institution = func.coalesce(col(emp.institution), col(e.institution))
+    # A record that names its institution counts under it, with the attributes of that
+    # institution's employment of the person; another institution's employment (possibly one
+    # written to "claim" the person) never re-attributes it. Only records without an
+    # institution take it from the employment valid on the day.
+    institution = func.coalesce(col(e.institution), col(emp.institution))
     keys: dict[str, Any] = {
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
@@ -80,6 +88,7 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
                 col(TestAttempt.person_id) == col(e.person_id),
                 col(TestAttempt.course_code) == col(e.course_code),
                 col(TestAttempt.passed).is_(True),
+                record_visible(principal, TestAttempt),
             )
         )
         conditions.append(passed if flt.test_passed else ~passed)
@@ -89,8 +98,9 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
         conditions.append(col(e.status_date) <= flt.period.to)
     if flt.institutions is not None:
         conditions.append(institution.in_(flt.institutions))
-    if principal.institutions is not None:
-        conditions.append(institution.in_(sorted(principal.institutions)))
+    # A restricted client counts only its institutions' enrolments, with the attributes of its
+    # own employment of the person (another institution's employment is never joined).
+    conditions.append(record_visible(principal, e))
     if flt.sectors is not None:
         conditions.append(col(emp.sector).in_(flt.sectors))
     if flt.position_groups is not None:
@@ -106,6 +116,7 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
                     col(RoleAssignment.person_id) == col(e.person_id),
                     col(RoleAssignment.role).in_(flt.roles),
                     _valid_on(col(RoleAssignment.valid_from), col(RoleAssignment.valid_to), day),
+                    role_visible(principal),
                 )
             )
         )
@@ -127,6 +138,8 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
             and_(
                 col(emp.person_id) == col(e.person_id),
                 _valid_on(col(emp.valid_from), col(emp.valid_to), day),
+                or_(col(e.institution).is_(None), col(emp.institution) == col(e.institution)),
+                institution_visible(principal, emp.institution),
             ),
         )
         .where(*conditions)
@@ -376,7 +389,7 @@ def headcounts(session: Session, query: HeadcountQuery, principal: Principal) ->
             )
             .label("rank"),
         )
-        .where(col(h.as_of) <= query.as_of)
+        .where(col(h.as_of) <= query.as_of, record_visible(principal, h))
         .subquery("ranked")
     )
 
@@ -401,8 +414,6 @@ def headcounts(session: Session, query: HeadcountQuery, principal: Principal) ->
                 chosen.append(ranked.c.position_group.is_(None))
         if flt.institutions is not None:
             chosen.append(ranked.c.institution.in_(flt.institutions))
-        if principal.institutions is not None:
-            chosen.append(ranked.c.institution.in_(sorted(principal.institutions)))
         if flt.sectors is not None:
             chosen.append(ranked.c.sector.in_(flt.sectors))
         return chosen

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from learning_records.changes.service import changes_after, head
+from learning_records.changes.service import changes_after, head, visible_changes_after
 from learning_records.models import as_utc
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
@@ -43,17 +43,29 @@ class FeedHead(BaseModel):
 @router.get("", response_model=ChangesPage, summary="Changes after a sequence number")
 def list_changes(
     session: SessionDep,
-    _principal: Annotated[Principal, require("records:read")],
+    principal: Annotated[Principal, require("records:read")],
     after: Annotated[int, Query(ge=0, description="Last sequence number already seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ChangesPage:
-    """Changes with a sequence number above `after`, in order (ids only, no personal data)."""
-    rows = changes_after(session, after, limit)
+    """Changes with a sequence number above `after`, in order (ids only, no personal data).
+
+    A client limited to some institutions sees only the changes that produced the current
+    version of its institutions' records; other institutions' entries, superseded versions,
+    deletions and erasures are not listed to it.
+    """
+    if principal.restricted:
+        last = head(session)
+        rows = visible_changes_after(session, principal, after, last, limit)
+        # Nothing visible up to `last` beyond these rows: the next page starts after them.
+        next_after = rows[-1].seq if len(rows) == limit else max(after, last)
+    else:
+        rows = changes_after(session, after, limit)
+        last = head(session)
+        next_after = rows[-1].seq if rows else after
     data = [
         ChangePublic(seq=r.seq, entity=r.entity, op=r.op, key=r.key, at=as_utc(r.at)) for r in rows
     ]
-    last = head(session)
-    return ChangesPage(data=data, next_after=data[-1].seq if data else after, last_seq=last)
+    return ChangesPage(data=data, next_after=next_after, last_seq=last)
 
 
 @router.get("/head", response_model=FeedHead, summary="The feed's last sequence number")

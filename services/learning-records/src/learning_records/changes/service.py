@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, cast, event, insert, literal, text, update
+from sqlalchemy import String, and_, cast, event, exists, insert, literal, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, func, select
@@ -18,6 +18,8 @@ from sqlmodel import Session, col, func, select
 from learning_records.bulk import insert_rows
 from learning_records.changes.models import Change, ChangeCounter
 from learning_records.models import utcnow
+from learning_records.people.access import INSTITUTION_TABLES, record_visible
+from pilnveide_kit.auth import Principal
 
 _INFO_KEY = "learning_records.change_feed"
 
@@ -182,5 +184,36 @@ def changes_after(session: Session, after: int, limit: int) -> list[Change]:
     return list(
         session.exec(
             select(Change).where(col(Change.seq) > after).order_by(col(Change.seq)).limit(limit)
+        ).all()
+    )
+
+
+def visible_changes_after(
+    session: Session, principal: Principal, after: int, until: int, limit: int
+) -> list[Change]:
+    """Up to limit changes in (after, until] that a restricted client may see, in order.
+
+    A change is visible when it produced the current version of a record (the record's seq)
+    of one of the client's institutions; the record's seq index makes this a lookup per row.
+    """
+    visible = or_(
+        *[
+            and_(
+                col(Change.entity) == table.__tablename__,
+                exists(
+                    select(col(table.id)).where(
+                        col(table.seq) == col(Change.seq), record_visible(principal, table)
+                    )
+                ),
+            )
+            for table in INSTITUTION_TABLES
+        ]
+    )
+    return list(
+        session.exec(
+            select(Change)
+            .where(col(Change.seq) > after, col(Change.seq) <= until, visible)
+            .order_by(col(Change.seq))
+            .limit(limit)
         ).all()
     )

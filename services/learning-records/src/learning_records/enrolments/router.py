@@ -53,7 +53,7 @@ def list_enrolments(
     query = (
         select(Enrolment, Person.pseudonym)
         .join(Person, col(Person.id) == col(Enrolment.person_id))
-        .where(record_visible(principal, Enrolment.person_id, col(Enrolment.institution)))
+        .where(record_visible(principal, Enrolment))
     )
     if institution is not None:
         query = query.where(col(Enrolment.institution) == institution)

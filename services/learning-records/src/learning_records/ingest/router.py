@@ -14,11 +14,17 @@ from learning_records.ingest import idempotency
 from learning_records.ingest.bodies import media_type, parse_items, read_body
 from learning_records.ingest.kinds import KINDS, Kind
 from learning_records.ingest.schemas import ItemBase, ItemOutcome, WriteReport
-from learning_records.ingest.service import OUTSIDE_INSTITUTIONS, apply, prepare
+from learning_records.ingest.service import FOREIGN_RECORD, OUTSIDE_INSTITUTIONS, apply, prepare
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.errors import Conflict, NotFound, PayloadTooLarge, UnprocessableContent
+from pilnveide_kit.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnprocessableContent,
+)
 
 router = APIRouter(prefix="/v1", tags=["writes"])
 
@@ -38,6 +44,12 @@ class ItemRejected(UnprocessableContent):
 
 class InstitutionNotFound(NotFound):
     """The item's institution is outside the client's institutions."""
+
+
+class ForeignRecord(Forbidden):
+    """The source id is another institution's record: a restricted client never replaces it."""
+
+    slug, title = "foreign-record", "Another institution's record"
 
 
 def _settings(request: Request) -> LearningRecordsSettings:
@@ -158,6 +170,10 @@ def _single_route(kind: Kind) -> Callable[..., Response]:
             if outcome["status"] == "rejected":
                 if outcome["reason"] == OUTSIDE_INSTITUTIONS:
                     raise InstitutionNotFound("No such institution among the client's")
+                if outcome["reason"] == FOREIGN_RECORD:
+                    raise ForeignRecord(
+                        "This source id is a record of another institution; nothing was changed"
+                    )
                 raise ItemRejected(outcome["reason"])
             code = 201 if outcome["status"] == "accepted" else 200
             return code, json.dumps({**outcome, "last_seq": result["last_seq"]})

@@ -78,6 +78,12 @@ class PersonItem(ItemBase):
 class PersonWrite(PersonItem):
     """A person as an HR or learning system knows them (its own id for the person)."""
 
+    institution: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The institution whose system holds this id (required for a client limited "
+        "to some institutions); only its clients see or change the link and its display name",
+    )
     display_name: str | None = Field(
         default=None, max_length=200, description="Only when the HR pull needs it"
     )

@@ -45,6 +45,8 @@ from pilnveide_kit.errors import Conflict, UnprocessableContent, error_reason
 
 #: Reason given for an item naming an institution the client may not write for.
 OUTSIDE_INSTITUTIONS = "institution: outside the client's institutions"
+#: Reason given for an item whose source id is another institution's record (never replaced).
+FOREIGN_RECORD = "the source id belongs to a record outside the client's institutions"
 
 
 class BatchRejected(UnprocessableContent):
@@ -268,7 +270,7 @@ def apply(
     """
     kind = batch.kind
     feed = change_feed(session)
-    _resolve_people(session, batch)
+    _resolve_people(session, batch, principal)
     existing = _existing(session, kind, [p for p in batch.items if p.index not in batch.outcomes])
     inserts: list[Prepared] = []
     updates: list[tuple[Prepared, dict[str, Any]]] = []
@@ -283,10 +285,7 @@ def apply(
             and kind.has_institution
             and not principal.can_see(found.get("institution"))
         ):
-            batch.reject(
-                prepared.index,
-                "the source id belongs to a record outside the client's institutions",
-            )
+            batch.reject(prepared.index, FOREIGN_RECORD)
         elif found["content_hash"] == prepared.digest:
             batch.reject(prepared.index, None, "unchanged", found["id"])  # type: ignore[arg-type]
         elif prepared.item.update:
@@ -314,7 +313,7 @@ def apply(
     return _report(batch, feed.last_seq)
 
 
-def _resolve_people(session: Session, batch: Batch) -> None:
+def _resolve_people(session: Session, batch: Batch, principal: Principal) -> None:
     if batch.kind.person == "none":
         return
     pending = [p for p in batch.items if p.index not in batch.outcomes]
@@ -322,7 +321,8 @@ def _resolve_people(session: Session, batch: Batch) -> None:
     by_pseudonym = person_ids_by_pseudonym(
         session, pseudonyms, create=batch.kind.person == "create"
     )
-    by_link = person_ids_by_link(session, {p.link for p in pending if p.link is not None})
+    links = {p.link for p in pending if p.link is not None}
+    by_link = person_ids_by_link(session, links, principal)
     for prepared in pending:
         if prepared.pseudonym is not None:
             person_id = by_pseudonym.get(prepared.pseudonym)

@@ -10,12 +10,29 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Date, Float, String, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import Session, col
 
 from learning_records.employment.models import Employment, RoleAssignment
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
-from learning_records.people.access import person_visible
+from learning_records.people.access import (
+    person_visible,
+    record_visible,
+    role_visible,
+)
 from learning_records.people.models import Person, PersonLink
 from learning_records.people.pseudonyms import InvalidPersonalCode, pseudonymise
 from learning_records.results.models import (
@@ -108,17 +125,30 @@ class HrUpdates(BaseModel):
     next_after: int
 
 
-def _display_name(person_id: Any) -> Any:
+def _display_name(person_id: Any, principal: Principal) -> Any:
+    """The display name the client may see: from its own institutions' links only.
+
+    An unrestricted client sees the person register's name (a link written without an
+    institution) first, otherwise the name of the earliest link; another institution's later
+    link never changes what it sees.
+    """
+    link = PersonLink
     return (
-        select(func.max(col(PersonLink.display_name)))
-        .where(col(PersonLink.person_id) == person_id)
+        select(col(link.display_name))
+        .where(
+            col(link.person_id) == person_id,
+            col(link.display_name).is_not(None),
+            record_visible(principal, link),
+        )
+        .order_by(case((col(link.institution).is_(None), 0), else_=1), col(link.id))
+        .limit(1)
         .scalar_subquery()
     )
 
 
 def _person(session: Session, pseudonym: str, principal: Principal) -> tuple[int, PersonPublic]:
     row = session.execute(
-        select(col(Person.id), _display_name(col(Person.id))).where(
+        select(col(Person.id), _display_name(col(Person.id), principal)).where(
             col(Person.pseudonym) == pseudonym, person_visible(principal, col(Person.id))
         )
     ).first()
@@ -127,8 +157,14 @@ def _person(session: Session, pseudonym: str, principal: Principal) -> tuple[int
     return int(row[0]), PersonPublic(pseudonym=pseudonym, display_name=row[1])
 
 
-def _rows(session: Session, table: Any, person_id: int, order: Any) -> list[dict[str, Any]]:
-    query = select(table).where(table.person_id == person_id).order_by(order, table.id)
+def _rows(
+    session: Session, table: Any, person_id: int, order: Any, principal: Principal
+) -> list[dict[str, Any]]:
+    """The person's rows of one table that belong to the client's institutions."""
+    visible = (
+        role_visible(principal) if table is RoleAssignment else record_visible(principal, table)
+    )
+    query = select(table).where(table.person_id == person_id, visible).order_by(order, table.id)
     records = session.execute(query).scalars()
     return [r.model_dump(exclude={"person_id", "content_hash"}) for r in records]
 
@@ -151,7 +187,7 @@ def lookup_person(
 def person_history(pseudonym: str, session: SessionDep, principal: ReaderDep) -> LearningHistory:
     """A person's employment, enrolments (with status history), tests, certificates, feedback."""
     person_id, person = _person(session, pseudonym, principal)
-    enrolments = _rows(session, Enrolment, person_id, Enrolment.status_date)
+    enrolments = _rows(session, Enrolment, person_id, Enrolment.status_date, principal)
     steps = session.execute(
         select(EnrolmentStatusChange)
         .where(col(EnrolmentStatusChange.enrolment_id).in_([e["id"] for e in enrolments]))
@@ -164,19 +200,19 @@ def person_history(pseudonym: str, session: SessionDep, principal: ReaderDep) ->
         )
     for enrolment in enrolments:
         enrolment["status_history"] = by_enrolment.get(enrolment["id"], [])
-    employment = _rows(session, Employment, person_id, Employment.valid_from)
-    roles = _rows(session, RoleAssignment, person_id, RoleAssignment.valid_from)
+    employment = _rows(session, Employment, person_id, Employment.valid_from, principal)
+    roles = _rows(session, RoleAssignment, person_id, RoleAssignment.valid_from, principal)
     for job in employment:
         job["roles"] = [r for r in roles if r["employment_id"] == job["id"]]
     return LearningHistory(
         person=person,
         employment=employment,
         enrolments=enrolments,
-        test_attempts=_rows(session, TestAttempt, person_id, TestAttempt.attempted_on),
-        certificates=_rows(session, Certificate, person_id, Certificate.issued_on),
-        feedback=_rows(session, Feedback, person_id, Feedback.submitted_on),
+        test_attempts=_rows(session, TestAttempt, person_id, TestAttempt.attempted_on, principal),
+        certificates=_rows(session, Certificate, person_id, Certificate.issued_on, principal),
+        feedback=_rows(session, Feedback, person_id, Feedback.submitted_on, principal),
         assessments=_rows(
-            session, CompetencyAssessment, person_id, CompetencyAssessment.assessed_on
+            session, CompetencyAssessment, person_id, CompetencyAssessment.assessed_on, principal
         ),
     )
 
@@ -206,7 +242,7 @@ def person_competencies(
             )
             .label("rank"),
         )
-        .where(col(a.person_id) == person_id)
+        .where(col(a.person_id) == person_id, record_visible(principal, a))
         .subquery()
     )
     rows = session.execute(
@@ -243,14 +279,21 @@ def hr_updates(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
-    """Changes since a cursor for the institution's current employees, as JSON or CSV."""
+    """The institution's own records (completions, certificates, competency levels) of its
+    current employees, since a cursor, as JSON or CSV; other institutions' records never."""
     if not principal.can_see(institution):
         raise NotFound("No such institution among the client's")
     today = date.today()
     employees = select(col(Employment.person_id)).where(
         col(Employment.institution) == institution,
+        record_visible(principal, Employment),
         or_(col(Employment.valid_to).is_(None), col(Employment.valid_to) >= today),
     )
+    own = {
+        table: and_(col(table.institution) == institution, record_visible(principal, table))
+        for table in (Enrolment, Certificate, CompetencyAssessment)
+    }
+    display_name = _display_name(col(Person.id), principal)
     p = Person
     none_s, none_d, none_f = cast(null(), String), cast(null(), Date), cast(null(), Float)
     completions = (
@@ -258,7 +301,7 @@ def hr_updates(
             col(Enrolment.seq).label("seq"),
             literal("completion").label("type"),
             col(p.pseudonym).label("pseudonym"),
-            _display_name(col(p.id)).label("display_name"),
+            display_name.label("display_name"),
             col(Enrolment.course_code).label("course_code"),
             col(Enrolment.status_date).label("date"),
             col(Enrolment.status).label("status"),
@@ -270,6 +313,7 @@ def hr_updates(
         .join(p, col(p.id) == col(Enrolment.person_id))
         .where(
             col(Enrolment.status) == "completed",
+            own[Enrolment],
             col(Enrolment.person_id).in_(employees),
             col(Enrolment.seq) > after,
         )
@@ -279,7 +323,7 @@ def hr_updates(
             col(Certificate.seq),
             literal("certificate"),
             col(p.pseudonym),
-            _display_name(col(p.id)),
+            display_name,
             col(Certificate.course_code),
             col(Certificate.issued_on),
             func.coalesce(cast(col(Certificate.revoked_on), String), literal("issued")).label(
@@ -291,14 +335,18 @@ def hr_updates(
             none_f,
         )
         .join(p, col(p.id) == col(Certificate.person_id))
-        .where(col(Certificate.person_id).in_(employees), col(Certificate.seq) > after)
+        .where(
+            own[Certificate],
+            col(Certificate.person_id).in_(employees),
+            col(Certificate.seq) > after,
+        )
     )
     assessments = (
         select(
             col(CompetencyAssessment.seq),
             literal("assessment"),
             col(p.pseudonym),
-            _display_name(col(p.id)),
+            display_name,
             none_s,
             col(CompetencyAssessment.assessed_on),
             col(CompetencyAssessment.method),
@@ -309,6 +357,7 @@ def hr_updates(
         )
         .join(p, col(p.id) == col(CompetencyAssessment.person_id))
         .where(
+            own[CompetencyAssessment],
             col(CompetencyAssessment.person_id).in_(employees),
             col(CompetencyAssessment.seq) > after,
         )

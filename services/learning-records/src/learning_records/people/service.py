@@ -12,8 +12,10 @@ from sqlmodel import Session, col
 from learning_records.bulk import driver_connection, in_values, insert_rows, is_postgres
 from learning_records.changes.service import change_feed
 from learning_records.models import utcnow
+from learning_records.people.access import record_visible
 from learning_records.people.models import Person, PersonLink
 from learning_records.people.pseudonyms import InvalidPersonalCode, is_pseudonym, pseudonymise
+from pilnveide_kit.auth import Principal
 
 T = TypeVar("T")
 
@@ -117,25 +119,41 @@ def _person_ids_postgres(session: Session, wanted: list[str], *, create: bool) -
 
 
 def person_ids_by_link(
-    session: Session, links: Collection[tuple[str, str]]
+    session: Session, links: Collection[tuple[str, str]], principal: Principal | None = None
 ) -> dict[tuple[str, str], int]:
-    """Ids of the people a source system knows by these (source_system, external_id) pairs."""
+    """Ids of the people a source system knows by these (source_system, external_id) pairs.
+
+    With a principal, only links of the client's institutions count: another institution's
+    link never resolves (nor can a link squatted by another institution redirect this one's).
+    """
     wanted = sorted(set(links))
     found: dict[tuple[str, str], int] = {}
+    visible = record_visible(principal, PersonLink) if principal is not None else None
     for part in chunks(wanted, CHUNK // 2):
-        rows = session.execute(
-            select(
-                col(PersonLink.source_system),
-                col(PersonLink.external_id),
-                col(PersonLink.person_id),
-            ).where(tuple_(col(PersonLink.source_system), col(PersonLink.external_id)).in_(part))
-        ).all()
+        query = select(
+            col(PersonLink.source_system),
+            col(PersonLink.external_id),
+            col(PersonLink.person_id),
+        ).where(tuple_(col(PersonLink.source_system), col(PersonLink.external_id)).in_(part))
+        if visible is not None:
+            query = query.where(visible)
+        rows = session.execute(query).all()
         found.update({(s, e): int(p) for s, e, p in rows})
     return found
 
 
-def resolve_person(session: Session, ref: PersonRef, pepper: str, *, create: bool = True) -> int:
-    """The id of one referenced person; InvalidPersonalCode or UnknownPerson when impossible."""
+def resolve_person(
+    session: Session,
+    ref: PersonRef,
+    pepper: str,
+    *,
+    create: bool = True,
+    principal: Principal | None = None,
+) -> int:
+    """The id of one referenced person; InvalidPersonalCode or UnknownPerson when impossible.
+
+    With a principal, a source-id reference resolves only through the client's own links.
+    """
     pseudonym = ref.resolved_pseudonym(pepper)
     if pseudonym is not None:
         ids = person_ids_by_pseudonym(session, [pseudonym], create=create)
@@ -144,7 +162,7 @@ def resolve_person(session: Session, ref: PersonRef, pepper: str, *, create: boo
         raise UnknownPerson("no person has this pseudonym")
     if ref.source_system and ref.external_id:
         key = (ref.source_system, ref.external_id)
-        links = person_ids_by_link(session, [key])
+        links = person_ids_by_link(session, [key], principal)
         if key in links:
             return links[key]
         raise UnknownPerson("no person is known by this source id; send the person first")

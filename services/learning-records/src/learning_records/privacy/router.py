@@ -1,11 +1,17 @@
-"""Erasure of a person and deletion of old records (records:erase; dry run first)."""
+"""Erasure of a person and deletion of old records: the data-protection officer's scope.
+
+`records:erase` is held only by unrestricted clients (the gateway refuses to create or issue a
+restricted client with it); a restricted token that carries it anyway, or an admin token of a
+restricted client, is refused here with 403. No writer can erase: erasure removes every
+institution's records of the person, so it is not an institution's decision.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from learning_records.people.pseudonyms import InvalidPersonalCode, pseudonymise
@@ -16,7 +22,26 @@ from pilnveide_kit.errors import Forbidden, UnprocessableContent
 
 router = APIRouter(prefix="/v1/privacy", tags=["data protection"])
 
-EraserDep = Annotated[Principal, require("records:erase")]
+
+class ErasureNeedsUnrestrictedClient(Forbidden):
+    """records:erase acts on every institution's records: a restricted client cannot use it."""
+
+    slug = "erasure-needs-unrestricted-client"
+
+
+def data_protection_officer(
+    principal: Annotated[Principal, require("records:erase")],
+) -> Principal:
+    """The caller, if it holds records:erase and is not limited to some institutions."""
+    if principal.restricted:
+        raise ErasureNeedsUnrestrictedClient(
+            "Erasure and retention remove every institution's records; only an unrestricted "
+            "client with records:erase (the data-protection officer's) may run them"
+        )
+    return principal
+
+
+EraserDep = Annotated[Principal, Depends(data_protection_officer)]
 
 
 class ErasureRequest(BaseModel):
@@ -67,7 +92,8 @@ class InvalidCode(UnprocessableContent):
 def erase(
     body: ErasureRequest, request: Request, session: SessionDep, principal: EraserDep
 ) -> ErasureReport:
-    """Report (dry_run, the default) or delete every record about one person."""
+    """Report (dry_run, the default) or delete every record about one person, of every
+    institution (unrestricted data-protection officer only)."""
     pseudonym = body.pseudonym
     if body.personal_code is not None:
         try:
@@ -88,7 +114,5 @@ def apply_retention(
     body: RetentionRequest, session: SessionDep, principal: EraserDep
 ) -> RetentionReport:
     """Report (dry_run, the default) or delete records dated before a day, for every institution."""
-    if principal.restricted:
-        raise Forbidden("Retention applies to every institution; a restricted client cannot run it")
     rows = delete_older_than(session, body.before, dry_run=body.dry_run)
     return RetentionReport(dry_run=body.dry_run, before=body.before, rows=rows)
