@@ -4,6 +4,7 @@ rest, in an answer or in a log line; erasure covers the LRS."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import uuid
@@ -331,6 +332,14 @@ def test_personal_codes_are_never_stored_answered_or_logged(
     by_code = lrs.get("/statements", params={"agent": json.dumps(_account(CODE_A))})
     answers.append(by_code.text)
     assert {s["id"] for s in by_code.json()["statements"]} == {statement["id"], group["id"]}
+    paged = lrs.get("/statements", params={"agent": json.dumps(_account(CODE_A)), "limit": "1"})
+    more = paged.json()["more"]
+    assert more
+    token = more.split("more=", 1)[1]
+    answers.append(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+    rest = lrs.client.get(more, headers=lrs.headers())
+    answers.append(rest.text)
+    assert len(rest.json()["statements"]) == 1
     by_pseudonym = lrs.get(
         "/statements",
         params={"agent": json.dumps({"account": {"homePage": PSEUDONYM, "name": pseudonym}})},

@@ -314,6 +314,9 @@ def get_statements(session: Session, request: XapiRequest, settings: XapiSetting
     }
     if next_after is not None:
         carried = {k: v for k, v in params.items() if k != "more"}
+        if "agent" in carried:  # the link carries the pseudonymous agent, never a code
+            agent = st.parse_agent_param(carried["agent"], codes_of(request, settings))[0]
+            carried["agent"] = json.dumps(agent, ensure_ascii=False, separators=(",", ":"))
         result["more"] = "/xapi/statements?more=" + _encode_more(carried, next_after, bound)
     if page:
         headers["Last-Modified"] = http_date(max(s.stored for s in page))
