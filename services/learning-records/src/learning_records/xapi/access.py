@@ -41,11 +41,6 @@ class XapiAccess:
         self.partition = partition_key(institutions)
         self._visible: list[str] | None = None
 
-    @property
-    def restricted(self) -> bool:
-        """True for a client limited to some institutions."""
-        return self.institutions is not None
-
     def own_partition(self) -> str:
         """The client's own partition; 403 for a client restricted to no institution (it has
         none: "" is the unrestricted clients')."""
@@ -56,6 +51,9 @@ class XapiAccess:
     def for_writing(self) -> str:
         """The writer's partition, registered; 403 for a client restricted to no institution."""
         self.own_partition()
+        known = self.session.scalar(select(P.c.partition).where(P.c.partition == self.partition))
+        if known is not None:
+            return self.partition
         if self.session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
