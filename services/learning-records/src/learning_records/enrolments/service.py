@@ -131,7 +131,8 @@ def apply_learning_event(
             enrolment_id=existing.enrolment_id,
             event_id=existing.id,
         )
-    enrolment = _target_enrolment(session, event, person_id)
+    restricted_to = event.institution if principal is not None and principal.restricted else None
+    enrolment = _target_enrolment(session, event, person_id, restricted_to)
     created = enrolment is None
     if enrolment is None:
         enrolment = Enrolment(
@@ -271,18 +272,23 @@ def _event_content(event: LearningEvent, person_id: int) -> dict[str, Any]:
     return content
 
 
-def _target_enrolment(session: Session, event: LearningEvent, person_id: int) -> Enrolment | None:
+def _target_enrolment(
+    session: Session, event: LearningEvent, person_id: int, institution: str | None
+) -> Enrolment | None:
+    """The enrolment an event moves; a restricted client's only at its event's institution."""
     if event.enrolment_external_id:
-        return session.exec(
-            select(Enrolment).where(
-                col(Enrolment.source_system)
-                == (event.enrolment_source_system or event.source_system),
-                col(Enrolment.external_id) == event.enrolment_external_id,
-            )
-        ).first()
+        named = select(Enrolment).where(
+            col(Enrolment.source_system) == (event.enrolment_source_system or event.source_system),
+            col(Enrolment.external_id) == event.enrolment_external_id,
+        )
+        if institution is not None:
+            named = named.where(col(Enrolment.institution) == institution)
+        return session.exec(named).first()
     query = select(Enrolment).where(
         col(Enrolment.person_id) == person_id, col(Enrolment.course_code) == event.course_code
     )
+    if institution is not None:
+        query = query.where(col(Enrolment.institution) == institution)
     if event.session_code:
         query = query.where(col(Enrolment.session_code) == event.session_code)
     return session.exec(

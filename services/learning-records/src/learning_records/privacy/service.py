@@ -23,6 +23,7 @@ from learning_records.results.models import (
     Feedback,
     TestAttempt,
 )
+from learning_records.xapi.erasure import erase_xapi_person
 from pilnveide_kit.auth import Principal
 from pilnveide_kit.errors import NotFound
 
@@ -73,6 +74,8 @@ def erase_person(session: Session, person_id: int, *, dry_run: bool) -> dict[str
     counts["learning_event"] = _count(
         session, AppliedLearningEvent, col(AppliedLearningEvent.enrolment_id).in_(enrolment_ids)
     )
+    pseudonym = session.scalar(select(col(Person.pseudonym)).where(col(Person.id) == person_id))
+    counts.update(erase_xapi_person(session, str(pseudonym), dry_run=dry_run))
     if dry_run:
         return counts
     feed = change_feed(session)

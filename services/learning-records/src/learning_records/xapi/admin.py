@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import delete, select, update
 from sqlmodel import Field, SQLModel
 
+from learning_records.xapi.access import XapiAccess
 from learning_records.xapi.models import XapiCourseMapping, XapiStatement
 from learning_records.xapi.statements import as_utc
 from learning_records.xapi.validation import is_iri
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.errors import BadRequest, NotFound
+from pilnveide_kit.errors import BadRequest, Forbidden, NotFound
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
@@ -33,6 +34,19 @@ class ActivityIdInvalid(BadRequest):
     """The activity id is not an IRI."""
 
     slug = "xapi-activity-id-invalid"
+
+
+class CourseMappingForbidden(Forbidden):
+    """Course mappings hold for every institution: a restricted admin cannot change them."""
+
+    slug = "xapi-course-mapping-forbidden"
+
+
+def _unrestricted(principal: Principal) -> None:
+    if principal.restricted:
+        raise CourseMappingForbidden(
+            "Course mappings apply to every institution; a restricted client cannot change them"
+        )
 
 
 class StatementMappingPublic(SQLModel):
@@ -66,14 +80,16 @@ class CourseMappingPublic(CourseMappingBase):
 )
 def list_statement_outcomes(
     session: SessionDep,
-    _principal: Annotated[Principal, require("xapi:read")],
+    principal: Annotated[Principal, require("xapi:read")],
     page: Annotated[PageParams, Depends(page_params)],
     status: Annotated[
-        Literal["unmapped", "error", "mapped", "reverted", "ignored"],
+        Literal["unmapped", "rejected", "error", "mapped", "reverted", "ignored"],
         Query(description="Which outcome to list"),
     ] = "unmapped",
 ) -> Page[StatementMappingPublic]:
-    """Statements with a mapping outcome (default: unmapped, i.e. stored but meaning no record)."""
+    """Statements with a mapping outcome (default: unmapped, i.e. stored but meaning no record);
+    a restricted client sees only the statements of its institutions' partitions."""
+    access = XapiAccess(session, principal.institutions)
     query = select(
         S.c.seq,
         S.c.statement_id,
@@ -84,7 +100,7 @@ def list_statement_outcomes(
         S.c.mapping_status,
         S.c.mapping_detail,
         S.c.voided,
-    ).where(S.c.mapping_status == status)
+    ).where(S.c.mapping_status == status, access.visible(S.c.partition))
     if page.after is not None:
         query = query.where(S.c.seq > int(page.after.get("seq", 0)))
     rows = session.execute(query.order_by(S.c.seq).limit(page.limit + 1)).all()
@@ -140,10 +156,12 @@ def list_course_mappings(
 )
 def put_course_mapping(
     session: SessionDep,
-    _principal: Annotated[Principal, require("admin")],
+    principal: Annotated[Principal, require("admin")],
     mapping: CourseMappingBase,
 ) -> CourseMappingPublic:
-    """Create or replace the course an activity id stands for (later statements use it)."""
+    """Create or replace the course an activity id stands for (later statements use it);
+    unrestricted admins only."""
+    _unrestricted(principal)
     if not is_iri(mapping.activity_id):
         raise ActivityIdInvalid("activity_id must be an IRI")
     changed = session.execute(
@@ -165,10 +183,12 @@ def put_course_mapping(
 )
 def delete_course_mapping(
     session: SessionDep,
-    _principal: Annotated[Principal, require("admin")],
+    principal: Annotated[Principal, require("admin")],
     activity_id: Annotated[str, Query(description="The activity's IRI")],
 ) -> None:
-    """Remove the mapping of an activity id (already mapped statements keep their records)."""
+    """Remove the mapping of an activity id (already mapped statements keep their records);
+    unrestricted admins only."""
+    _unrestricted(principal)
     removed = session.execute(delete(CM).where(CM.c.activity_id == activity_id)).rowcount  # type: ignore[attr-defined]
     if not removed:
         raise CourseMappingNotFound(f"No course mapping for {activity_id}")

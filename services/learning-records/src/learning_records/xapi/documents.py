@@ -36,10 +36,13 @@ class DocumentScope:
     activity_id: str = ""
     agent_key: str = ""
     registration: str = ""
+    #: The client's own partition (xapi/access.py): each has its own documents.
+    partition: str = ""
 
     def where(self) -> list[Any]:
         """SQL conditions selecting this scope's documents."""
         return [
+            D.c.partition == self.partition,
             D.c.kind == self.kind,
             D.c.activity_id == self.activity_id,
             D.c.agent_key == self.agent_key,
@@ -172,6 +175,7 @@ def write_document(
     if current is None:
         session.execute(
             D.insert().values(
+                partition=scope.partition,
                 kind=scope.kind,
                 activity_id=scope.activity_id,
                 agent_key=scope.agent_key,

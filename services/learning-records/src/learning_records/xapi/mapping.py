@@ -2,33 +2,45 @@
 
 A statement maps when its verb is in the verb map, its object is an Activity standing for a
 catalog course (the course mapping table, or an id under the course prefix) and its actor has an
-account whose name is a personal code (homePage in RECORDS_XAPI_PERSONAL_CODE_HOME_PAGES) or an
-HR id (any other homePage: the HR system's source id of a person sent earlier). The outcome is
-kept with the statement: mapped, unmapped (with the reason), error (the learning records refused
-the event, with their reason), reverted (voided after it was applied) or ignored (voiding).
+account whose name is a pseudonym (homePage RECORDS_XAPI_PSEUDONYM_HOME_PAGE: a personal code
+sent is pseudonymised at the door, see personal_codes.py) or an HR id (any other homePage: the
+HR system's source id of a person sent earlier).
+
+The mapping runs with the writer's principal: a restricted writer's statement changes only
+enrolments at its institutions, for a person employed there (the enrolment goes to that
+institution); about anybody else it is kept as rejected and changes nothing. The outcome is kept
+with the statement: mapped, unmapped (with the reason), rejected (the person is not the
+writer's), error (the learning records refused the event, with their reason), reverted (voided
+after it was applied) or ignored (voiding).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from learning_records.employment.models import Employment
 from learning_records.enrolments.service import (
     LearningEvent,
     apply_learning_event,
     revert_learning_event,
 )
+from learning_records.people.service import PersonRef, UnknownPerson, resolve_person
 from learning_records.xapi.models import XapiCourseMapping, XapiStatement
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
+from pilnveide_kit.auth import Principal
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
 CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
 
 MAPPED, UNMAPPED, ERROR, REVERTED, IGNORED = "mapped", "unmapped", "error", "reverted", "ignored"
+REJECTED = "rejected"
+#: The one reason a restricted writer hears, whether the person is unknown or someone else's.
+NOT_YOURS = "person not employed at your institutions"
 #: Source system of the learning events the LRS produces (their external id: the statement id).
 SOURCE_SYSTEM = "xapi"
 
@@ -55,9 +67,12 @@ EVENT_SHAPES: dict[str, EventShape] = {
 class StatementMapper:
     """Decides each new statement's mapping outcome and applies it to the learning records."""
 
-    def __init__(self, session: Session, settings: XapiSettings, pepper: str | None) -> None:
+    def __init__(
+        self, session: Session, settings: XapiSettings, principal: Principal, pepper: str
+    ) -> None:
         self.session = session
         self.settings = settings
+        self.principal = principal
         self.pepper = pepper
         self._courses: dict[str, str | None] = {}
 
@@ -102,16 +117,16 @@ class StatementMapper:
         scaled = score.get("scaled")
         value = raw if raw is not None else (scaled * 100 if scaled is not None else None)
         maximum = score.get("max") if raw is not None else (100 if scaled is not None else None)
-        personal = home in {h.rstrip("/") for h in self.settings.personal_code_home_pages}
+        pseudonymous = home == self.settings.pseudonym_home_page.rstrip("/")
         return LearningEvent(
             source_system=SOURCE_SYSTEM,
             external_id=statement["id"].lower(),
             course_code=course,
             occurred_at=parse_timestamp(statement["timestamp"]),
             status=shape.status,
-            personal_code=name if personal else None,
-            person_source_system=None if personal else self.settings.hr_source_for(home),
-            person_external_id=None if personal else name,
+            pseudonym=name if pseudonymous else None,
+            person_source_system=None if pseudonymous else self.settings.hr_source_for(home),
+            person_external_id=None if pseudonymous else name,
             score=value,
             max_score=maximum,
             passed=passed,
@@ -135,7 +150,13 @@ class StatementMapper:
             event = self.event_for(statement)
             if isinstance(event, str):  # decide() saw an event; nothing has changed since
                 continue
-            outcome = apply_learning_event(self.session, event, pepper=self.pepper)
+            placed = self.place(event)
+            if isinstance(placed, str):
+                self._set(statement_id, REJECTED, placed)
+                continue
+            outcome = apply_learning_event(
+                self.session, placed, pepper=self.pepper, principal=self.principal
+            )
             if outcome.status not in ("accepted", "unchanged"):
                 self._set(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
         if not voided:
@@ -148,6 +169,42 @@ class StatementMapper:
         for row in rows:
             revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
             self._set(row.statement_id, REVERTED, "the statement was voided")
+
+    def place(self, event: LearningEvent) -> LearningEvent | str:
+        """The event at the writer's institution where the person is employed (the one whose
+        employment covers the event's day, else the latest), or the reason it is refused.
+        Unrestricted writers' events are left as they are."""
+        institutions = self.principal.institutions
+        if institutions is None:
+            return event
+        ref = PersonRef(
+            pseudonym=event.pseudonym,
+            source_system=event.person_source_system,
+            external_id=event.person_external_id,
+        )
+        try:
+            person_id = resolve_person(self.session, ref, self.pepper, create=False)
+        except (UnknownPerson, ValueError):
+            return NOT_YOURS
+        if not institutions:
+            return NOT_YOURS
+        rows = self.session.execute(
+            select(
+                col(Employment.institution), col(Employment.valid_from), col(Employment.valid_to)
+            )
+            .where(
+                col(Employment.person_id) == person_id,
+                col(Employment.institution).in_(sorted(institutions)),
+            )
+            .order_by(col(Employment.valid_from).desc(), col(Employment.id).desc())
+        ).all()
+        if not rows:
+            return NOT_YOURS
+        day = event.occurred_at.date()
+        covering = [
+            r for r in rows if r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)
+        ]
+        return replace(event, institution=(covering or rows)[0].institution)
 
     def _set(self, statement_id: str, status: str, detail: str | None) -> None:
         self.session.execute(

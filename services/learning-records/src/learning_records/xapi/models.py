@@ -22,6 +22,7 @@ class XapiStatement(LearningRecordsModel, table=True):
         Index("ix_xapi_statement_registration_seq", "registration", "seq"),
         Index("ix_xapi_statement_object_ref", "object_ref_id"),
         Index("ix_xapi_statement_mapping_seq", "mapping_status", "seq"),
+        Index("ix_xapi_statement_partition_seq", "partition", "seq"),
     )
 
     #: Monotonic storage sequence: the order of `stored` and the key of `more` paging.
@@ -44,7 +45,9 @@ class XapiStatement(LearningRecordsModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     has_attachments: bool = False
     client_id: str = Field(max_length=200)
-    #: Outcome of the mapping to learning records: mapped, unmapped, error, reverted, ignored.
+    #: The writer's institutions (xapi/access.py): "" for an unrestricted writer.
+    partition: str = Field(default="", max_length=1000)
+    #: Outcome of the mapping: mapped, unmapped, rejected, error, reverted, ignored.
     mapping_status: str = Field(default="pending", max_length=16)
     mapping_detail: str | None = Field(default=None, max_length=500)
 
@@ -73,10 +76,11 @@ class XapiStatementActivity(LearningRecordsModel, table=True):
 
 
 class XapiAttachment(LearningRecordsModel, table=True):
-    """Attachment content, stored once per SHA-2 hash."""
+    """Attachment content, stored once per partition and SHA-2 hash."""
 
     __tablename__ = "xapi_attachment"
 
+    partition: str = Field(primary_key=True, max_length=1000)
     sha2: str = Field(primary_key=True, max_length=128)
     content_type: str = Field(max_length=255)
     length: int
@@ -99,6 +103,7 @@ class XapiDocument(LearningRecordsModel, table=True):
     __table_args__ = (
         Index(
             "ux_xapi_document_key",
+            "partition",
             "kind",
             "activity_id",
             "agent_key",
@@ -109,6 +114,8 @@ class XapiDocument(LearningRecordsModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
+    #: The writer's institutions (xapi/access.py): each partition has its own documents.
+    partition: str = Field(default="", max_length=1000)
     #: state, activity_profile or agent_profile.
     kind: str = Field(max_length=16)
     #: Empty string when the resource has no such key (unique indexes ignore NULLs).
@@ -120,6 +127,14 @@ class XapiDocument(LearningRecordsModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     etag: str = Field(max_length=40)
     updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class XapiPartition(LearningRecordsModel, table=True):
+    """Every partition that holds data: the institution sets a restricted reader is matched to."""
+
+    __tablename__ = "xapi_partition"
+
+    partition: str = Field(primary_key=True, max_length=1000)
 
 
 class XapiCourseMapping(LearningRecordsModel, table=True):

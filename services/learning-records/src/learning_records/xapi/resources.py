@@ -14,10 +14,13 @@ from typing import Any
 from sqlmodel import Session
 from starlette.responses import Response
 
+from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi import documents as docs
 from learning_records.xapi import statements as st
+from learning_records.xapi.access import XapiAccess
 from learning_records.xapi.identity import agent_key
 from learning_records.xapi.mapping import StatementMapper
+from learning_records.xapi.personal_codes import PersonalCodes
 from learning_records.xapi.protocol import (
     JSON_TYPE,
     MULTIPART_MIXED,
@@ -86,6 +89,25 @@ def check_params(resource: str, request: XapiRequest) -> None:
             f"Unknown parameter {unknown[0]!r} (parameter names are case-sensitive)",
             unknown_parameters=unknown,
         )
+
+
+def access_of(session: Session, request: XapiRequest) -> XapiAccess:
+    """The partitions the caller sees and writes (xapi/access.py)."""
+    assert request.principal is not None, "every resource but About has a principal"
+    return XapiAccess(session, request.principal.institutions)
+
+
+def pepper_of(request: XapiRequest) -> str:
+    """The pseudonym pepper of the service's settings."""
+    records_settings = request.extra.get("records_settings")
+    if records_settings is None:
+        records_settings = LearningRecordsSettings()
+    return str(records_settings.pseudonym_pepper)
+
+
+def codes_of(request: XapiRequest, settings: XapiSettings) -> PersonalCodes:
+    """The pseudonymiser of personal-code accounts for this request."""
+    return PersonalCodes(settings, pepper_of(request))
 
 
 def http_date(moment: datetime) -> str:
@@ -202,8 +224,11 @@ def _store(
     if not all(isinstance(s, dict) for s in batch):
         raise XapiBadRequest("Every statement must be a JSON object")
     principal = request.principal
-    records_settings = request.extra.get("records_settings")
-    mapper = StatementMapper(session, settings, getattr(records_settings, "pseudonym_pepper", None))
+    codes = codes_of(request, settings)
+    # Personal codes go before anything else sees the statements (docs/xapi.md).
+    batch = [codes.statement(statement) for statement in batch]
+    access = access_of(session, request)
+    mapper = StatementMapper(session, settings, principal, pepper_of(request))
     outcome = st.store_statements(
         session,
         batch,
@@ -212,6 +237,7 @@ def _store(
         authority=st.authority_for(principal.client_id, settings.authority_home_page),
         parts=parts,
         max_attachment_bytes=settings.max_attachment_bytes,
+        access=access,
         decide_mapping=mapper.decide,
     )
     mapper.apply(
@@ -234,6 +260,7 @@ def get_statements(session: Session, request: XapiRequest, settings: XapiSetting
         raise XapiBadRequest("format must be exact, ids or canonical")
     with_attachments = _bool_param(request, "attachments")
     languages = _languages(request)
+    access = access_of(session, request)
     now = format_timestamp(st.utc_now())
     headers = {"X-Experience-API-Consistent-Through": now}
     single = params.get("statementId") or params.get("voidedStatementId")
@@ -247,10 +274,13 @@ def get_statements(session: Session, request: XapiRequest, settings: XapiSetting
             session,
             st.check_uuid_param("statementId", single or ""),
             voided="voidedStatementId" in params,
+            access=access,
         )
         statement = st.format_statement(found.statement, fmt, languages)
         headers["Last-Modified"] = http_date(found.stored)
-        return _statement_response(session, statement, [found.statement], with_attachments, headers)
+        return _statement_response(
+            session, access, statement, [found.statement], with_attachments, headers
+        )
     if "more" in params:
         if len(params) > 1:
             raise XapiBadRequest("more is used alone: it carries the query it continues")
@@ -261,20 +291,22 @@ def get_statements(session: Session, request: XapiRequest, settings: XapiSetting
             headers=request.headers,
             body=b"",
             version=request.version,
+            principal=request.principal,
+            extra=request.extra,
         )
         params = query_params
         fmt = params.get("format", "exact")
         with_attachments = _bool_param(request, "attachments")
     else:
         after, bound = None, None
-    query = _statement_query(request)
+    query = _statement_query(request, settings)
     limit_raw = params.get("limit", "0")
     if not limit_raw.isdigit():
         raise XapiBadRequest("limit must be a non-negative integer")
     limit = int(limit_raw) or settings.page_size
     limit = min(limit, settings.page_size)
     page, next_after, bound = st.query_statements(
-        session, query, limit=limit, after=after, bound=bound
+        session, query, limit=limit, after=after, bound=bound, access=access
     )
     result: dict[str, Any] = {
         "statements": [st.format_statement(s.statement, fmt, languages) for s in page],
@@ -282,15 +314,18 @@ def get_statements(session: Session, request: XapiRequest, settings: XapiSetting
     }
     if next_after is not None:
         carried = {k: v for k, v in params.items() if k != "more"}
+        if "agent" in carried:  # the link carries the pseudonymous agent, never a code
+            agent = st.parse_agent_param(carried["agent"], codes_of(request, settings))[0]
+            carried["agent"] = json.dumps(agent, ensure_ascii=False, separators=(",", ":"))
         result["more"] = "/xapi/statements?more=" + _encode_more(carried, next_after, bound)
     if page:
         headers["Last-Modified"] = http_date(max(s.stored for s in page))
     return _statement_response(
-        session, result, [s.statement for s in page], with_attachments, headers
+        session, access, result, [s.statement for s in page], with_attachments, headers
     )
 
 
-def _statement_query(request: XapiRequest) -> st.StatementQuery:
+def _statement_query(request: XapiRequest, settings: XapiSettings) -> st.StatementQuery:
     params = request.params
     query = st.StatementQuery(
         related_activities=_bool_param(request, "related_activities"),
@@ -300,7 +335,7 @@ def _statement_query(request: XapiRequest) -> st.StatementQuery:
         until=_timestamp_param(request, "until"),
     )
     if "agent" in params:
-        query.agent = st.parse_agent_param(params["agent"])[1]
+        query.agent = st.parse_agent_param(params["agent"], codes_of(request, settings))[1]
     if "verb" in params:
         query.verb = st.check_iri_param("verb", params["verb"])
     if "activity" in params:
@@ -326,6 +361,7 @@ def _decode_more(token: str) -> tuple[dict[str, str], int, int]:
 
 def _statement_response(
     session: Session,
+    access: XapiAccess,
     body: Any,
     statements: list[dict[str, Any]],
     with_attachments: bool,
@@ -333,7 +369,7 @@ def _statement_response(
 ) -> Response:
     if not with_attachments:
         return _json(body, headers=headers)
-    contents = st.attachment_contents(session, st.statement_attachment_hashes(statements))
+    contents = st.attachment_contents(session, st.statement_attachment_hashes(statements), access)
     boundary = uuid.uuid4().hex
     parts: list[tuple[dict[str, str], bytes]] = [
         (
@@ -362,27 +398,35 @@ def _statement_response(
 # --- documents ------------------------------------------------------------------------------
 
 
-def _agent_key_param(request: XapiRequest) -> str:
-    return st.parse_agent_param(_required(request, "agent"))[1]
+def _agent_key_param(request: XapiRequest, settings: XapiSettings) -> str:
+    return st.parse_agent_param(_required(request, "agent"), codes_of(request, settings))[1]
 
 
-def _scope(kind: str, request: XapiRequest) -> docs.DocumentScope:
+def _scope(
+    kind: str, session: Session, request: XapiRequest, settings: XapiSettings
+) -> docs.DocumentScope:
+    """The documents a request names, in the caller's own partition."""
+    partition = access_of(session, request).own_partition()
     if kind == docs.STATE:
         registration = request.params.get("registration")
         return docs.DocumentScope(
             kind=kind,
             activity_id=st.check_iri_param("activityId", _required(request, "activityId")),
-            agent_key=_agent_key_param(request),
+            agent_key=_agent_key_param(request, settings),
             registration=st.check_uuid_param("registration", registration)
             if registration is not None
             else "",
+            partition=partition,
         )
     if kind == docs.ACTIVITY_PROFILE:
         return docs.DocumentScope(
             kind=kind,
             activity_id=st.check_iri_param("activityId", _required(request, "activityId")),
+            partition=partition,
         )
-    return docs.DocumentScope(kind=kind, agent_key=_agent_key_param(request))
+    return docs.DocumentScope(
+        kind=kind, agent_key=_agent_key_param(request, settings), partition=partition
+    )
 
 
 def _id_param(kind: str) -> str:
@@ -397,7 +441,7 @@ def document_handler(kind: str) -> dict[str, Handler]:
     """GET / PUT / POST / DELETE handlers of one document resource."""
 
     def get(session: Session, request: XapiRequest, settings: XapiSettings) -> Response:
-        scope = _scope(kind, request)
+        scope = _scope(kind, session, request, settings)
         document_id = request.params.get(_id_param(kind))
         if document_id is None:
             since = _timestamp_param(request, "since")
@@ -415,7 +459,7 @@ def document_handler(kind: str) -> dict[str, Handler]:
 
     def write(merge: bool) -> Handler:
         def handler(session: Session, request: XapiRequest, settings: XapiSettings) -> Response:
-            scope = _scope(kind, request)
+            scope = _scope(kind, session, request, settings)
             document_id = _required(request, _id_param(kind))
             if len(request.body) > settings.max_document_bytes:
                 raise XapiPayloadTooLarge(
@@ -439,7 +483,7 @@ def document_handler(kind: str) -> dict[str, Handler]:
         return handler
 
     def delete(session: Session, request: XapiRequest, settings: XapiSettings) -> Response:
-        scope = _scope(kind, request)
+        scope = _scope(kind, session, request, settings)
         document_id = request.params.get(_id_param(kind))
         if document_id is None and kind != docs.STATE:
             raise XapiBadRequest(f"The {_id_param(kind)} parameter is required")
@@ -470,7 +514,7 @@ def get_activity(session: Session, request: XapiRequest, settings: XapiSettings)
 
 def get_person(session: Session, request: XapiRequest, settings: XapiSettings) -> Response:
     """GET /agents?agent=…: the Person object the LRS knows for an Agent."""
-    agent, _key = st.parse_agent_param(_required(request, "agent"))
+    agent, _key = st.parse_agent_param(_required(request, "agent"), codes_of(request, settings))
     if agent.get("objectType") == "Group":
         raise XapiBadRequest("The Agents resource describes Agents, not Groups")
     person: dict[str, Any] = {"objectType": "Person"}

@@ -54,6 +54,9 @@ class XapiSettings(BaseSettings):
         default_factory=lambda: ["https://pilnveide.lv/personal-code"]
     )
 
+    #: homePage of the pseudonymous account that replaces a personal-code account at the door.
+    pseudonym_home_page: str = "https://pilnveide.lv/pseudonym"
+
     #: JSON object: account homePage → the HR system (source system) whose person ids it carries;
     #: a homePage not listed is its own source system name.
     hr_source_systems: dict[str, str] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from sqlalchemy import and_, any_, bindparam, exists, insert, or_, select, text,
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from learning_records.xapi.access import XapiAccess
 from learning_records.xapi.identity import (
     agent_key,
     canonical_json,
@@ -27,6 +28,7 @@ from learning_records.xapi.models import (
     XapiStatementActivity,
     XapiStatementAgent,
 )
+from learning_records.xapi.personal_codes import PersonalCodes
 from learning_records.xapi.protocol import (
     Part,
     StatementConflict,
@@ -183,6 +185,7 @@ def prepare(
     stored: datetime,
     authority: dict[str, Any],
     client_id: str,
+    partition: str = "",
 ) -> Prepared:
     """Validate a statement and complete it with what the LRS sets (id, stored, authority…)."""
     validator.statement(statement)
@@ -225,6 +228,7 @@ def prepare(
         "payload": json.dumps(final, ensure_ascii=False, separators=(",", ":")),
         "has_attachments": bool(_attachment_list(final)),
         "client_id": client_id,
+        "partition": partition,
         "mapping_status": "pending",
         "mapping_detail": None,
     }
@@ -249,10 +253,17 @@ def store_statements(
     authority: dict[str, Any],
     parts: list[Part],
     max_attachment_bytes: int,
+    access: XapiAccess,
     decide_mapping: Callable[[dict[str, Any]], tuple[str, str | None]] | None = None,
 ) -> StoreOutcome:
-    """Store a batch all-or-nothing: validation, duplicates, conflicts, voiding, one insert each."""
+    """Store a batch all-or-nothing: validation, duplicates, conflicts, voiding, one insert each.
+
+    The statements go to the writer's partition. An id already used in a partition the writer
+    does not see is a 409 whatever the content (ids are unique in the whole LRS, as the
+    specification wants, and the answer tells nothing of the other statement's content).
+    """
     validator = Validator(version)
+    partition = access.for_writing()
     stored = utc_now()
     prepared: list[Prepared] = []
     for index, statement in enumerate(statements):
@@ -265,6 +276,7 @@ def store_statements(
                     stored=stored,
                     authority=authority,
                     client_id=client_id,
+                    partition=partition,
                 )
             )
         except StatementInvalid as exc:
@@ -278,9 +290,11 @@ def store_statements(
         raise XapiBadRequest("The batch has two statements with the same id; nothing was stored")
     _lock_statement_ids(session, ids)
     existing = {
-        row.statement_id: row.content_hash
+        row.statement_id: (row.content_hash, row.partition)
         for row in session.execute(
-            select(S.c.statement_id, S.c.content_hash).where(one_of(session, S.c.statement_id, ids))
+            select(S.c.statement_id, S.c.content_hash, S.c.partition).where(
+                one_of(session, S.c.statement_id, ids)
+            )
         )
     }
     new: list[Prepared] = []
@@ -288,7 +302,12 @@ def store_statements(
         known = existing.get(item.row["statement_id"])
         if known is None:
             new.append(item)
-        elif known != item.row["content_hash"]:
+        elif not access.sees(known[1]):
+            raise StatementConflict(
+                f"Statement id {item.row['statement_id']} is already used",
+                statement_id=item.row["statement_id"],
+            )
+        elif known[0] != item.row["content_hash"]:
             raise StatementConflict(
                 f"Statement {item.row['statement_id']} exists with different content",
                 statement_id=item.row["statement_id"],
@@ -314,9 +333,9 @@ def store_statements(
     ]
     bulk_insert(session, AG, agent_rows)
     bulk_insert(session, AC, activity_rows)
-    _store_attachment_content(session, new, attachments)
+    _store_attachment_content(session, new, attachments, partition)
     _merge_activity_definitions(session, new)
-    outcome.voided_ids = _apply_voiding(session, new)
+    outcome.voided_ids = _apply_voiding(session, new, access)
     return outcome
 
 
@@ -384,7 +403,7 @@ def bulk_insert(
 
 
 def _store_attachment_content(
-    session: Session, new: list[Prepared], attachments: dict[str, Part]
+    session: Session, new: list[Prepared], attachments: dict[str, Part], partition: str
 ) -> None:
     wanted: dict[str, dict[str, Any]] = {}
     for item in new:
@@ -393,6 +412,7 @@ def _store_attachment_content(
             part = attachments.get(digest)
             if part is not None and digest not in wanted:
                 wanted[digest] = {
+                    "partition": partition,
                     "sha2": digest,
                     "content_type": str(attachment["contentType"]),
                     "length": len(part.body),
@@ -400,7 +420,11 @@ def _store_attachment_content(
                 }
     if not wanted:
         return
-    have = set(session.scalars(select(AT.c.sha2).where(AT.c.sha2.in_(list(wanted)))))
+    have = set(
+        session.scalars(
+            select(AT.c.sha2).where(AT.c.partition == partition, AT.c.sha2.in_(list(wanted)))
+        )
+    )
     rows = [row for digest, row in sorted(wanted.items()) if digest not in have]
     if rows:  # a concurrent request may store the same content first: same hash, same bytes
         session.execute(insert_ignoring_duplicates(session, AT).values(rows))
@@ -513,15 +537,19 @@ def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def _apply_voiding(session: Session, new: list[Prepared]) -> list[str]:
-    """Mark the targets of new voiding statements voided (never a voiding statement itself)."""
+def _apply_voiding(session: Session, new: list[Prepared], access: XapiAccess) -> list[str]:
+    """Mark the targets of new voiding statements voided (never a voiding statement itself, and
+    only targets the writer sees: another partition's statement is left as it is)."""
     targets = [item.row["object_ref_id"] for item in new if item.row["is_voiding"]]
     if not targets:
         return []
     voided = list(
         session.scalars(
             select(S.c.statement_id).where(
-                S.c.statement_id.in_(targets), S.c.is_voiding.is_(False), S.c.voided.is_(False)
+                S.c.statement_id.in_(targets),
+                S.c.is_voiding.is_(False),
+                S.c.voided.is_(False),
+                access.visible(S.c.partition),
             )
         )
     )
@@ -542,11 +570,13 @@ class StoredStatement:
     stored: datetime
 
 
-def get_statement(session: Session, statement_id: str, *, voided: bool) -> StoredStatement:
-    """One statement by id: a voided one only when asked for by voidedStatementId."""
+def get_statement(
+    session: Session, statement_id: str, *, voided: bool, access: XapiAccess
+) -> StoredStatement:
+    """One statement by id the client sees: a voided one only by voidedStatementId."""
     row = session.execute(
         select(S.c.seq, S.c.payload, S.c.stored, S.c.voided).where(
-            S.c.statement_id == statement_id.lower()
+            S.c.statement_id == statement_id.lower(), access.visible(S.c.partition)
         )
     ).first()
     if row is None or bool(row.voided) != voided:
@@ -591,16 +621,29 @@ def _filters(table: Any, query: StatementQuery) -> list[ColumnElement[bool]]:
 
 
 def query_statements(
-    session: Session, query: StatementQuery, *, limit: int, after: int | None, bound: int | None
+    session: Session,
+    query: StatementQuery,
+    *,
+    limit: int,
+    after: int | None,
+    bound: int | None,
+    access: XapiAccess,
 ) -> tuple[list[StoredStatement], int | None, int]:
-    """A page of matching statements; (page, seq to continue after or None, snapshot bound)."""
+    """A page of matching statements the client sees; (page, seq to continue after or None,
+    snapshot bound)."""
     if bound is None:
         bound = session.scalar(select(S.c.seq).order_by(S.c.seq.desc()).limit(1)) or 0
     conditions = _filters(S, query)
-    where: list[ColumnElement[bool]] = [S.c.voided.is_(False), S.c.seq <= bound]
+    where: list[ColumnElement[bool]] = [
+        S.c.voided.is_(False),
+        S.c.seq <= bound,
+        access.visible(S.c.partition),
+    ]
     if conditions:
         matched = S.alias("matched")
-        targets = select(matched.c.statement_id).where(*_filters(matched, query))
+        targets = select(matched.c.statement_id).where(
+            *_filters(matched, query), access.visible(matched.c.partition)
+        )
         where.append(or_(and_(*conditions), S.c.object_ref_id.in_(targets)))
     if query.since is not None:
         where.append(S.c.stored > query.since)
@@ -620,14 +663,22 @@ def query_statements(
     return page, next_after, bound
 
 
-def attachment_contents(session: Session, digests: list[str]) -> list[tuple[str, str, bytes]]:
-    """(sha2, content type, content) of stored attachments."""
+def attachment_contents(
+    session: Session, digests: list[str], access: XapiAccess
+) -> list[tuple[str, str, bytes]]:
+    """(sha2, content type, content) of stored attachments, sent in partitions the client sees
+    (a statement naming another partition's hash with a fileUrl gets no content)."""
     if not digests:
         return []
     rows = session.execute(
-        select(AT.c.sha2, AT.c.content_type, AT.c.content).where(AT.c.sha2.in_(digests))
+        select(AT.c.sha2, AT.c.content_type, AT.c.content)
+        .where(AT.c.sha2.in_(digests), access.visible(AT.c.partition))
+        .order_by(AT.c.sha2, AT.c.partition)
     ).all()
-    return [(r.sha2, r.content_type, bytes(r.content)) for r in rows]
+    found: dict[str, tuple[str, str, bytes]] = {}
+    for r in rows:
+        found.setdefault(r.sha2, (r.sha2, r.content_type, bytes(r.content)))
+    return list(found.values())
 
 
 def statement_attachment_hashes(statements: list[dict[str, Any]]) -> list[str]:
@@ -740,12 +791,13 @@ def normalise_contextactivities(statement: dict[str, Any]) -> None:
             }
 
 
-def parse_agent_param(raw: str) -> tuple[dict[str, Any], str]:
-    """The agent parameter: a JSON Agent (or identified Group) and its key; 400 otherwise."""
+def parse_agent_param(raw: str, codes: PersonalCodes) -> tuple[dict[str, Any], str]:
+    """The agent parameter (a personal-code account pseudonymised) and its key; 400 otherwise."""
     try:
-        agent = json.loads(raw)
+        parsed = json.loads(raw)
     except ValueError as exc:
         raise XapiBadRequest("The agent parameter must be a JSON Agent object") from exc
+    agent = codes.agent(parsed)
     Validator("2.0.0").actor(agent, "agent")
     key = agent_key(agent)
     if key is None:

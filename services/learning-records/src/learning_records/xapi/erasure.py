@@ -1,0 +1,57 @@
+"""Erasing a person from the LRS: the statements about them, their documents, the index rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from learning_records.xapi.identity import agent_key
+from learning_records.xapi.models import (
+    XapiDocument,
+    XapiStatement,
+    XapiStatementActivity,
+    XapiStatementAgent,
+)
+from learning_records.xapi.settings import XapiSettings
+
+S = XapiStatement.__table__  # type: ignore[attr-defined]
+AG = XapiStatementAgent.__table__  # type: ignore[attr-defined]
+AC = XapiStatementActivity.__table__  # type: ignore[attr-defined]
+D = XapiDocument.__table__  # type: ignore[attr-defined]
+
+
+def person_agent_key(pseudonym: str, settings: XapiSettings | None = None) -> str:
+    """The agent key of a person's pseudonymous account (what a personal code becomes)."""
+    home_page = (settings or XapiSettings()).pseudonym_home_page
+    key = agent_key({"account": {"homePage": home_page, "name": pseudonym}})
+    assert key is not None
+    return key
+
+
+def erase_xapi_person(
+    session: Session, pseudonym: str, *, dry_run: bool, settings: XapiSettings | None = None
+) -> dict[str, int]:
+    """Rows about a person in every partition: the statements naming them anywhere (actor,
+    object, group member, context), those statements' index rows, and the state and agent
+    profile documents of their agent. Counted, and deleted unless dry_run."""
+    key = person_agent_key(pseudonym, settings)
+    seqs = sorted(set(session.scalars(select(AG.c.seq).where(AG.c.agent_key == key))))
+    counts = {
+        "xapi_statement": len(seqs),
+        "xapi_statement_agent": _count(session, AG, AG.c.seq.in_(seqs)),
+        "xapi_statement_activity": _count(session, AC, AC.c.seq.in_(seqs)),
+        "xapi_document": _count(session, D, D.c.agent_key == key),
+    }
+    if dry_run:
+        return counts
+    for start in range(0, len(seqs), 5000):
+        part = seqs[start : start + 5000]
+        session.execute(delete(AC).where(AC.c.seq.in_(part)))
+        session.execute(delete(AG).where(AG.c.seq.in_(part)))
+        session.execute(delete(S).where(S.c.seq.in_(part)))
+    session.execute(delete(D).where(D.c.agent_key == key))
+    return counts
+
+
+def _count(session: Session, table: object, condition: object) -> int:
+    return int(session.scalar(select(func.count()).select_from(table).where(condition)) or 0)  # type: ignore[arg-type]
