@@ -6,7 +6,7 @@ and the xapi_partition list. Rows stored before this revision get "": they stay 
 unrestricted clients only (see docs/xapi.md).
 
 Revision ID: xapi0002
-Revises: rec0005
+Revises: rec0006_iso
 Create Date: 2026-12-01 01:44:26.004429
 """
 
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "xapi0002"
-down_revision: str | None = "rec0005"
+down_revision: str | None = "rec0006_iso"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
