@@ -392,19 +392,30 @@ def test_personal_codes_are_never_stored_answered_or_logged(
 def test_erasure_counts_then_removes_the_person_xapi_rows(
     worlds: tuple[World, World], client: TestClient, tokens: TokenFactory
 ) -> None:
-    """Dry run: the person's statements, index rows and documents counted, nothing deleted;
-    then deleted; B's learner's statements and documents untouched."""
+    """Dry run: the person's statements (by pseudonym and by HR id), index rows and documents
+    counted, nothing deleted; then deleted; B's learner's statements and documents untouched."""
     a, b = worlds
+    hr = "https://hr.vk.lv"
+    person = client.post(
+        "/v1/people",
+        json={"source_system": hr, "external_id": "vk-7", "personal_code": CODE_A},
+        headers=tokens.headers("records:write"),
+    )
+    assert person.status_code in (200, 201), person.text
+    by_hr_id = _statement(CODE_A, "experienced")
+    by_hr_id["actor"] = {"account": {"homePage": hr, "name": "vk-7"}}
+    assert a.lrs.post("/statements", json=by_hr_id).status_code == 200
     eraser = tokens.headers("records:erase")
     dry = client.post("/v1/privacy/erasure", json={"personal_code": CODE_A}, headers=eraser)
     assert dry.status_code == 200, dry.text
     rows = dry.json()["rows"]
-    # completed, experienced, attempted (voided): the voiding statement names only the LMS
-    assert rows["xapi_statement"] == 3
-    assert rows["xapi_statement_agent"] == 6  # each: the actor and the authority
-    assert rows["xapi_statement_activity"] == 3
+    # completed, experienced, attempted (voided), the HR-id one: the voiding statement names
+    # only the LMS
+    assert rows["xapi_statement"] == 4
+    assert rows["xapi_statement_agent"] == 8  # each: the actor and the authority
+    assert rows["xapi_statement_activity"] == 4
     assert rows["xapi_document"] == 2  # the state and the agent profile
-    assert _ids(a.lrs) == set(a.statements)
+    assert _ids(a.lrs) == {*a.statements, by_hr_id["id"]}
     real = client.post(
         "/v1/privacy/erasure", json={"personal_code": CODE_A, "dry_run": False}, headers=eraser
     )
