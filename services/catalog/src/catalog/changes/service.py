@@ -51,4 +51,5 @@ def list_changes(
 
 def catalog_version(session: Session) -> int:
     """The id of the latest change: it moves on every write of the catalog (0 when empty)."""
-    return int(session.exec(select(func.coalesce(func.max(ChangeRecord.id), 0))).one())
+    latest = session.exec(select(func.max(ChangeRecord.id))).one()
+    return int(latest or 0)
