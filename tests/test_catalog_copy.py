@@ -254,6 +254,27 @@ def test_an_unknown_course_is_kept_flagged_listed_and_counted_once_the_catalog_h
     )
 
 
+def test_a_single_write_and_the_problems_report_show_the_flag(
+    world: World, tokens: TokenFactory
+) -> None:
+    writer = tokens.headers("records:write records:read")
+    world.pull()
+    single = world.records.post(
+        "/v1/enrolments", json=_enrolment(1, "NO-SUCH-COURSE", "VK"), headers=writer
+    )
+    assert single.status_code == 201, single.text
+    assert single.json()["warning"].startswith("course_not_in_catalog: 'NO-SUCH-COURSE'")
+    report = world.records.post(
+        "/v1/enrolments/bulk",
+        params={"report": "problems"},
+        json=[_enrolment(2, "INTEG-E", "VK"), _enrolment(3, "NO-SUCH-COURSE", "VK")],
+        headers=writer,
+    ).json()
+    assert report["counts"]["accepted"] == 2
+    assert [(i["index"], i["status"]) for i in report["items"]] == [(1, "accepted")]
+    assert report["items"][0]["warning"].startswith("course_not_in_catalog")
+
+
 def test_while_the_catalog_is_down_the_copy_stays_and_the_failure_is_noted(
     world: World, tokens: TokenFactory
 ) -> None:

@@ -158,8 +158,11 @@ class CatalogSync:
             return apply_changes(session, changes, lists)
 
     def _note_failure(self, reason: str) -> None:
-        with contextlib.suppress(OperationalError), session_scope(self.engine) as session:
-            record_failure(session, reason)
+        try:
+            with session_scope(self.engine) as session:
+                record_failure(session, reason)
+        except Exception:
+            log.warning("catalog copy: the failure could not be noted in the database")
 
     async def run(self) -> None:
         """Sync forever; a failed round is logged and noted, and the next one tries again."""
@@ -171,8 +174,9 @@ class CatalogSync:
             except (CatalogUnavailable, OperationalError) as exc:
                 log.warning("catalog copy not updated: %s", exc)
                 await asyncio.to_thread(self._note_failure, str(exc))
-            except Exception:  # a bug must not stop the copy from following the catalog
+            except Exception as exc:  # a bug must not stop the copy from following the catalog
                 log.exception("catalog copy: unexpected error")
+                await asyncio.to_thread(self._note_failure, f"unexpected: {type(exc).__name__}")
             await asyncio.sleep(self.settings.catalog_sync_interval_s)
 
     async def aclose(self) -> None:
