@@ -102,6 +102,17 @@ def main() -> int:
         "INDICATORS_CLIENT_SECRET",
         env.get("GATEWAY_INDICATORS_CLIENT_SECRET", "pilnveide-dev-indicators-secret"),
     )
+    # learning-records keeps a copy of the catalog (course tags, codes), signed in at the gateway
+    # as its own client (also created by `gateway prepare`, with catalog:read).
+    env.setdefault("RECORDS_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
+    env.setdefault("RECORDS_CATALOG_TOKEN_URL", f"http://127.0.0.1:{gateway_port}/auth/token")
+    env.setdefault(
+        "RECORDS_CATALOG_CLIENT_ID", env.get("GATEWAY_RECORDS_CLIENT_ID", "records-service")
+    )
+    env.setdefault(
+        "RECORDS_CATALOG_CLIENT_SECRET",
+        env.get("GATEWAY_RECORDS_CLIENT_SECRET", "pilnveide-dev-records-secret"),
+    )
 
     children: list[tuple[Process, subprocess.Popen[str]]] = []
 

@@ -83,6 +83,7 @@ def test_compose_takes_secrets_from_the_environment() -> None:
         "RECORDS_PSEUDONYM_PEPPER",
         "GATEWAY_ADMIN_CLIENT_SECRET",
         "GATEWAY_INDICATORS_CLIENT_SECRET",
+        "GATEWAY_RECORDS_CLIENT_SECRET",
         "GATEWAY_SIGNING_KEY_PEM",
     ):
         assert f"${{{secret}:?" in raw, f"{secret} must be required from the environment"

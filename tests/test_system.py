@@ -10,17 +10,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
 
+from learning_records.people.pseudonyms import synthetic_personal_code
 from pilnveide_kit.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("catalog", "learning-records", "indicators", "gateway")
+T = TypeVar("T")
 
 
 class System:
@@ -230,6 +232,144 @@ def test_data_lives_in_sqlite_files_under_var(system: System) -> None:
         assert (system.var_dir / f"{name}.db").exists(), name
 
 
+def _until(read: Callable[[], T], done: Callable[[T], bool], attempts: int = 240) -> T:
+    """Read until done(value) or the attempts run out (0.25 s apart); the last value read."""
+    value = read()
+    for _ in range(attempts):
+        if done(value):
+            break
+        time.sleep(0.25)
+        value = read()
+    return value
+
+
+def _item(kind: str, number: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "source_system": "system-test",
+        "external_id": f"{kind}-{number}",
+        "personal_code": synthetic_personal_code(number) if "person" not in fields else None,
+        **fields,
+    }
+
+
+def _employment(number: int, institution: str, roles: list[str]) -> dict[str, Any]:
+    return {
+        **_item("emp", number),
+        "personal_code": synthetic_personal_code(number),
+        "institution": institution,
+        "sector": "state",
+        "civil_servant": True,
+        "valid_from": "2020-01-01",
+        "roles": [{"role": role} for role in roles],
+    }
+
+
+def _completed(number: int, person: int, course: str, institution: str, on: str) -> dict[str, Any]:
+    return {
+        **_item("enr", number),
+        "personal_code": synthetic_personal_code(person),
+        "course_code": course,
+        "institution": institution,
+        "status": "completed",
+        "completed_on": on,
+    }
+
+
+def test_records_loaded_through_the_api_give_every_kind_of_indicator_with_no_other_step(
+    system: System,
+) -> None:
+    """From make run's state: records through the gateway's public API, indicators read back.
+
+    Nothing else is done: learning-records copies the catalog's course tags by itself.
+    """
+    gateway = httpx.Client(base_url=system.gateway, headers=_admin_token(system), timeout=60)
+    copy = _until(
+        lambda: gateway.get("/records/v1/catalog-copy").json(),
+        lambda body: body["counts"]["course"] >= 14 and body["counts"]["reference_list"] >= 5,
+    )
+    assert copy["counts"]["course"] >= 14, copy
+    writes = {
+        "employment": [
+            _employment(101, "VK", ["trust_person"]),
+            _employment(102, "FM", ["trust_person"]),
+            _employment(103, "TM", ["whistleblowing_officer"]),
+            _employment(104, "TM", ["whistleblowing_officer"]),
+            _employment(105, "IUB", ["resort_procurement_expert"]),
+            _employment(106, "CFLA", ["resort_procurement_expert"]),
+        ],
+        "headcounts": [
+            {
+                **_item("hc", 1),
+                "personal_code": None,
+                "institution": "TM",
+                "sector": "state",
+                "role": "whistleblowing_officer",
+                "as_of": "2025-01-01",
+                "headcount": 8,
+            }
+        ],
+        "enrolments": [
+            _completed(1, 101, "INTEG-E", "VK", "2025-03-01"),
+            _completed(2, 102, "INTEG-TRUST", "FM", "2025-04-01"),
+            _completed(3, 103, "WHISTLE-E", "TM", "2025-02-01"),
+            _completed(4, 103, "WHISTLE-E", "TM", "2025-09-01"),
+            *[_completed(5 + n, 104, "WHISTLE-E", "TM", f"2025-0{n + 2}-15") for n in range(3)],
+            _completed(8, 105, "PROC-EXPERT", "IUB", "2025-05-01"),
+            _completed(9, 106, "PROC-EXPERT", "CFLA", "2025-05-02"),
+        ],
+        "results": [
+            {
+                **_item("test", 1),
+                "personal_code": synthetic_personal_code(101),
+                "course_code": "INTEG-E",
+                "institution": "VK",
+                "attempted_on": "2025-03-01",
+                "passed": True,
+            }
+        ],
+    }
+    for kind, items in writes.items():
+        for item in items:
+            if item.get("personal_code") is None:
+                item.pop("personal_code")
+        answer = gateway.post(f"/records/v1/{kind}/bulk", json=items)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["counts"]["accepted"] == len(items), answer.text
+
+    def value(code: str) -> float | None:
+        answer = gateway.get(f"/indicators/v1/indicators/{code}", params={"as_of": "2025-12-31"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["value"]  # type: ignore[no-any-return]
+
+    expected = {
+        "1.1.1": 1.0,  # distinct_people: the civil servant at VK who passed the test
+        "1.1.4": 1.0,  # coverage_per_institution: FM (VK is not a ministry or subordinate)
+        "1.2.1": 1.0,  # people_with_frequency: 103 had 2 trainings in 2025, 104 had 3 (> 2)
+        "1.2.2": 25.0,  # share: 2 whistle-blowing officers trained of 8 in the headcount
+        "1.5.2": 1.0,  # coverage_per_resort: FM's resort, through IUB and CFLA
+        "2.4.2": 0.0,  # distinct_institutions: no course of measure 2.4 yet
+    }
+    assert {code: value(code) for code in expected} == expected
+
+    # The catalog gains a course tagged to measure 2.4, then people enrol in it: the indicator
+    # follows within seconds, with nothing pushed by hand.
+    course = {
+        "code": "INNOV-LAB",
+        "title": {"lv": "Inovāciju laboratorija", "en": "Innovation lab"},
+        "format": "workshop",
+        "measures": ["2.4"],
+    }
+    created = gateway.post("/catalog/v1/courses", json=course)
+    assert created.status_code == 201, created.text
+    enrolments = [
+        _completed(20, 101, "INNOV-LAB", "VK", "2025-06-01"),
+        _completed(21, 103, "INNOV-LAB", "TM", "2025-06-01"),
+    ]
+    answer = gateway.post("/records/v1/enrolments/bulk", json=enrolments)
+    assert answer.json()["counts"]["accepted"] == 2, answer.text
+    assert _until(lambda: value("2.4.2"), lambda v: v == 2.0) == 2.0
+
+
 def test_a_stopped_service_gives_503_while_the_others_answer(system: System) -> None:
     records = system.pid("learning-records")
     os.kill(records, signal.SIGTERM)
@@ -264,7 +404,10 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(system: System) ->
             assert (system.var_dir / name).stat().st_size >= size
         headers = _admin_token(again)
         enrolments = httpx.get(
-            f"{again.gateway}/records/v1/enrolments", headers=headers, timeout=30
+            f"{again.gateway}/records/v1/enrolments",
+            params={"course_code": "INTEG-E", "to": "2024-12-31"},
+            headers=headers,
+            timeout=30,
         ).json()
         assert [e["course_code"] for e in enrolments["data"]] == ["INTEG-E"]
         priorities = httpx.get(

@@ -44,6 +44,7 @@ def cheap_settings(**overrides: Any) -> GatewaySettings:
         "admin_client_id": ADMIN_ID,
         "admin_client_secret": ADMIN_SECRET,
         "indicators_client_secret": "indicators-test-secret-0123456789-abc",
+        "records_client_secret": "records-test-secret-0123456789-abcdef",
         "catalog_url": "http://catalog.test",
         "records_url": "http://records.test",
         "indicators_url": "http://indicators.test",

@@ -71,6 +71,7 @@ def test_prepare_creates_the_indicators_service_client(
     prepare(local, out)
     assert "indicators service client indicators-service: created" in out.getvalue()
     assert "indicators service client indicators-service: unchanged" in out.getvalue()
+    assert "records service client records-service: created" in out.getvalue()
     engine = make_engine(local.database_url)
     with session_scope(engine) as session:
         client = session.get(ApiClient, "indicators-service")
@@ -78,6 +79,8 @@ def test_prepare_creates_the_indicators_service_client(
         assert SecretHasher(local).verify(
             client.secret_hash, local.effective_indicators_client_secret
         )
+        records = session.get(ApiClient, "records-service")
+        assert records is not None and records.scopes == ["catalog:read"]
     engine.dispose()
 
 

@@ -16,11 +16,13 @@ from pilnveide_kit.db import make_engine, session_scope
 
 #: What the indicators service reads: learning records (aggregates) and the catalog.
 INDICATORS_SERVICE_SCOPES = ["records:read", "catalog:read"]
+#: What learning-records reads: the catalog, to keep its copy of courses, codes and frameworks.
+RECORDS_SERVICE_SCOPES = ["catalog:read"]
 
 
 def prepare(settings: GatewaySettings, out: TextIO | None = None) -> None:
     """Migrate, make the development signing key once, create or update the configured clients
-    (the admin and the indicators service)."""
+    (the admin, the indicators service and learning-records)."""
     from gateway.main import migrations
 
     def say(line: str) -> None:
@@ -52,6 +54,11 @@ def prepare(settings: GatewaySettings, out: TextIO | None = None) -> None:
             "GATEWAY_INDICATORS_CLIENT_SECRET unset: using the development default "
             f"{settings.effective_indicators_client_secret} (never in production)"
         )
+    if settings.records_client_secret is None:
+        say(
+            "GATEWAY_RECORDS_CLIENT_SECRET unset: using the development default "
+            f"{settings.effective_records_client_secret} (never in production)"
+        )
     hasher = SecretHasher(settings)
     try:
         with session_scope(engine) as session:
@@ -69,10 +76,19 @@ def prepare(settings: GatewaySettings, out: TextIO | None = None) -> None:
                 name="Indicators service",
                 scopes=INDICATORS_SERVICE_SCOPES,
             )
+            records_outcome = ensure_client(
+                session,
+                hasher,
+                settings.records_client_id,
+                settings.effective_records_client_secret,
+                name="learning-records (catalog copy)",
+                scopes=RECORDS_SERVICE_SCOPES,
+            )
     finally:
         engine.dispose()
     say(f"admin client {settings.effective_admin_client_id}: {outcome}")
     say(f"indicators service client {settings.indicators_client_id}: {service_outcome}")
+    say(f"records service client {settings.records_client_id}: {records_outcome}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from gateway.clients.secrets import is_weak_secret
 from gateway.settings import (
     DEV_ADMIN_CLIENT_SECRET,
     DEV_INDICATORS_CLIENT_SECRET,
+    DEV_RECORDS_CLIENT_SECRET,
     GatewaySettings,
 )
 from pilnveide_kit.auth import rsa_key_bits
@@ -29,6 +30,11 @@ def configuration_problems(settings: GatewaySettings) -> list[str]:
             "GATEWAY_INDICATORS_CLIENT_SECRET",
             settings.indicators_client_secret,
             DEV_INDICATORS_CLIENT_SECRET,
+        ),
+        (
+            "GATEWAY_RECORDS_CLIENT_SECRET",
+            settings.records_client_secret,
+            DEV_RECORDS_CLIENT_SECRET,
         ),
     ):
         if secret is None:

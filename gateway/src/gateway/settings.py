@@ -11,6 +11,7 @@ from pilnveide_kit.settings import VAR_DIR, ServiceSettings
 DEV_ADMIN_CLIENT_ID = "pilnveide-admin"
 DEV_ADMIN_CLIENT_SECRET = "pilnveide-dev-admin-secret"  # noqa: S105 - refused in production
 DEV_INDICATORS_CLIENT_SECRET = "pilnveide-dev-indicators-secret"  # noqa: S105 - refused in production
+DEV_RECORDS_CLIENT_SECRET = "pilnveide-dev-records-secret"  # noqa: S105 - refused in production
 
 
 class GatewaySettings(ServiceSettings):
@@ -49,6 +50,10 @@ class GatewaySettings(ServiceSettings):
     #: reads learning records and the catalog (unset secret: a development default).
     indicators_client_id: str = "indicators-service"
     indicators_client_secret: SecretStr | None = None
+    #: learning-records' own client, also created or updated by `gateway prepare`: it reads the
+    #: catalog to keep its copy (unset secret: a development default).
+    records_client_id: str = "records-service"
+    records_client_secret: SecretStr | None = None
     #: How long a client's previous secret stays valid after a rotation, unless said otherwise.
     secret_rotation_grace_s: int = Field(default=86_400, ge=0, le=30 * 86_400)
     #: Argon2id cost (RFC 9106 second recommended option by default).
@@ -96,6 +101,13 @@ class GatewaySettings(ServiceSettings):
     def cors_origins(self) -> list[str]:
         """The allowed origins as a list (scheme://host[:port], no trailing slash)."""
         return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def effective_records_client_secret(self) -> str:
+        """learning-records' client secret, the development default when unset."""
+        if self.records_client_secret is None:
+            return DEV_RECORDS_CLIENT_SECRET
+        return self.records_client_secret.get_secret_value()
 
     @property
     def keys_configured(self) -> bool:

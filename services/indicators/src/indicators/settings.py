@@ -28,8 +28,11 @@ class IndicatorsSettings(ServiceSettings):
     read_timeout_s: float = Field(default=60.0, gt=0)
     #: The plan whose indicators /v1/plan/progress and /v1/indicators show by default.
     plan: str = "LAP-2021-2027"
-    #: How long the catalog's indicators and institutions are reused before asking again.
-    catalog_ttl_s: float = Field(default=60.0, ge=0)
+    #: The catalog's indicators and institutions are reloaded when its version moves; the
+    #: version is asked at most this often (seconds).
+    catalog_version_check_s: float = Field(default=1.0, ge=0)
+    #: Backstop: they are reloaded after this long even if the version did not move.
+    catalog_ttl_s: float = Field(default=3600.0, ge=0)
     #: Results kept in memory (each keyed by definition version, parameters and feed head).
     cache_max_entries: int = Field(default=5000, ge=0)
     #: Indicators computed at once for lists and plan progress.

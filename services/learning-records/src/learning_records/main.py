@@ -14,6 +14,9 @@ from learning_records.ingest.router import router as writes_router
 from learning_records.models import load_all_models
 from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
+from learning_records.quality.router import router as quality_router
+from learning_records.reference.router import router as reference_router
+from learning_records.reference.sync import with_catalog_sync
 from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi.router import all_routers as xapi_routers
 from learning_records.xapi.settings import install_xapi_settings
@@ -28,7 +31,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
     """Build the learning-records application."""
     settings = settings or LearningRecordsSettings()
     load_all_models()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Pilnveide learning records",
         description=(
@@ -45,7 +48,11 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             aggregations_router,
             privacy_router,
             people_router,
+            reference_router,
+            quality_router,
             xapi_routers(),
         ],
         on_startup=[install_xapi_settings],
     )
+    with_catalog_sync(app, settings)
+    return app

@@ -27,11 +27,34 @@ class LearningRecordsSettings(ServiceSettings):
     bulk_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: How long an Idempotency-Key and its stored response are kept, in hours.
     idempotency_ttl_hours: int = Field(default=48, ge=1)
+    #: The catalog this service keeps a copy of (courses and their tags, institutions,
+    #: reference lists, frameworks), reached directly; unset: no copy is kept (tests).
+    catalog_url: str | None = None
+    #: Seconds between two pulls of the catalog's change feed.
+    catalog_sync_interval_s: float = Field(default=5.0, gt=0)
+    #: How this service authenticates to the catalog: a fixed bearer token, or OAuth2 client
+    #: credentials at the gateway's token endpoint (scope catalog:read).
+    catalog_service_token: str | None = None
+    catalog_client_id: str | None = None
+    catalog_client_secret: str | None = None
+    catalog_token_url: str = "http://127.0.0.1:8000/auth/token"  # noqa: S105 (a URL)
+    catalog_connect_timeout_s: float = Field(default=0.5, gt=0)
+    catalog_read_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def catalog_sync_enabled(self) -> bool:
+        """Whether the catalog copy is kept (a catalog URL is configured)."""
+        return bool(self.catalog_url)
 
     @model_validator(mode="after")
     def _refuse_default_pepper_in_production(self) -> LearningRecordsSettings:
         if self.is_production and self.pseudonym_pepper == DEVELOPMENT_PEPPER:
             raise ValueError("RECORDS_PSEUDONYM_PEPPER must be set to a secret value in production")
+        if self.is_production and not self.catalog_url:
+            raise ValueError(
+                "production needs RECORDS_CATALOG_URL: codes are checked and courses tagged "
+                "against the copy of the catalog kept from it"
+            )
         if len(self.pseudonym_pepper) < 16:
             raise ValueError("RECORDS_PSEUDONYM_PEPPER must be at least 16 characters long")
         return self

@@ -59,4 +59,7 @@ def test_production_refuses_the_default_pepper(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ValueError, match="PSEUDONYM_PEPPER"):
         LearningRecordsSettings(environment="production")
     monkeypatch.setenv("RECORDS_PSEUDONYM_PEPPER", "s" * 32)
+    with pytest.raises(ValueError, match="RECORDS_CATALOG_URL"):
+        LearningRecordsSettings(environment="production")
+    monkeypatch.setenv("RECORDS_CATALOG_URL", "http://catalog:8001")
     assert LearningRecordsSettings(environment="production").pseudonym_pepper == "s" * 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from catalog.changes.models import ChangeRecord
 from pilnveide_kit.pagination import PageParams
@@ -47,3 +47,9 @@ def list_changes(
         query = query.where(col(ChangeRecord.id) > int(page.after.get("id", 0)))
     query = query.order_by(col(ChangeRecord.id)).limit(page.limit + 1)
     return list(session.exec(query).all())
+
+
+def catalog_version(session: Session) -> int:
+    """The id of the latest change: it moves on every write of the catalog (0 when empty)."""
+    latest = session.exec(select(func.max(ChangeRecord.id))).one()
+    return int(latest or 0)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from catalog.changes.models import ChangeRecord
 from catalog.changes.service import record_change
 from catalog.frameworks import service as frameworks
 from catalog.frameworks.models import Framework, FrameworkCreate
@@ -21,6 +22,7 @@ from catalog.loader.plans import load_national_plan, load_strategy
 from catalog.loader.schema import NationalPlanSeed, ReferenceSeed, StrategySeed
 from catalog.programmes import service as offerings
 from catalog.programmes.models import Course, CourseCreate, Programme, ProgrammeCreate
+from catalog.reference import service as reference
 from catalog.reference.models import ReferenceItem, ReferenceList
 from pilnveide_kit.db import session_scope
 
@@ -95,7 +97,29 @@ def _load_reference(session: Session, seed: ReferenceSeed) -> None:
             session.add(entry)
         for gone in existing.values():
             session.delete(gone)
-    session.flush()
+        session.flush()
+        _record_reference_list(session, reference_list.code)
+
+
+def _record_reference_list(session: Session, code: str) -> None:
+    """A change entry when a list differs from its last recorded state (copies follow them)."""
+    snapshot = reference.get_list(session, code).model_dump(mode="json")
+    last = session.exec(
+        select(ChangeRecord)
+        .where(ChangeRecord.entity == "reference_list", ChangeRecord.entity_code == code)
+        .order_by(col(ChangeRecord.version).desc())
+    ).first()
+    if last is not None and last.snapshot == snapshot:
+        return
+    record_change(
+        session,
+        entity="reference_list",
+        code=code,
+        version=1 if last is None else last.version + 1,
+        operation="create" if last is None else "update",
+        client_id=LOADER_CLIENT,
+        snapshot=snapshot,
+    )
 
 
 def _load_offer(session: Session, data: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Serve results: catalog data reused for a while, results cached by feed head, never stale.
+"""Serve results: catalog data reused until the catalog's version moves, results cached by
+feed head, never stale.
 
 Every request asks learning-records for its change-feed head (cheap); a cached result is used
 only when it was computed at that same head with the same definition version and parameters,
@@ -64,22 +65,47 @@ async def _guard(call: Awaitable[T]) -> T:
 
 
 class CatalogCache:
-    """A plan's indicators and the institutions, fetched again after `ttl_s` seconds."""
+    """A plan's indicators and the institutions, reloaded when the catalog's version moves.
 
-    def __init__(self, catalog: CatalogSource, ttl_s: float) -> None:
-        self.catalog, self.ttl_s = catalog, ttl_s
+    The version (`GET /v1/changes/head` of the catalog) is asked at most every `check_s`
+    seconds; `ttl_s` is only a backstop. While the catalog cannot say its version, what was
+    loaded is served on; with nothing loaded yet the request fails (503).
+    """
+
+    def __init__(self, catalog: CatalogSource, ttl_s: float, check_s: float = 1.0) -> None:
+        self.catalog, self.ttl_s, self.check_s = catalog, ttl_s, check_s
         self._plans: dict[str, tuple[float, dict[str, IndicatorInfo]]] = {}
         self._institutions: tuple[float, dict[str, InstitutionInfo]] | None = None
         self._lock = asyncio.Lock()
+        self._version: int | None = None
+        self._checked_at: float | None = None
         #: Moves on each reload of the institutions (part of every result's cache key).
         self.generation = 0
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < self.ttl_s
 
+    async def _follow_version(self) -> None:
+        """Forget what was loaded once the catalog's version has moved (call under the lock)."""
+        now = time.monotonic()
+        if self._checked_at is not None and now - self._checked_at < self.check_s:
+            return
+        try:
+            version = await self.catalog.version()
+        except SourceUnavailable:
+            if self._plans or self._institutions is not None:
+                return  # serve what was loaded; ask again on the next request
+            raise
+        self._checked_at = now
+        if version != self._version:
+            self._version = version
+            self._plans.clear()
+            self._institutions = None
+
     async def indicators(self, plan: str) -> dict[str, IndicatorInfo]:
         """The plan's indicators by code."""
         async with self._lock:
+            await _guard(self._follow_version())
             cached = self._plans.get(plan)
             if cached is None or not self._fresh(cached[0]):
                 rows = await _guard(self.catalog.indicators(plan))
@@ -90,6 +116,7 @@ class CatalogCache:
     async def institutions(self) -> dict[str, InstitutionInfo]:
         """Every institution by code."""
         async with self._lock:
+            await _guard(self._follow_version())
             if self._institutions is None or not self._fresh(self._institutions[0]):
                 rows = await _guard(self.catalog.institutions())
                 fetched = {row.code: row for row in rows}
@@ -102,6 +129,7 @@ class CatalogCache:
         """Forget everything (tests, or after a known catalog change)."""
         self._plans.clear()
         self._institutions = None
+        self._checked_at = None
 
 
 class ResultCache:
@@ -223,7 +251,9 @@ class IndicatorsService:
         self, records: RecordsSource, catalog: CatalogSource, settings: IndicatorsSettings
     ) -> None:
         self.records = records
-        self.catalog = CatalogCache(catalog, settings.catalog_ttl_s)
+        self.catalog = CatalogCache(
+            catalog, settings.catalog_ttl_s, settings.catalog_version_check_s
+        )
         self.cache = ResultCache(settings.cache_max_entries)
         self.settings = settings
         self.semaphore = asyncio.Semaphore(settings.compute_concurrency)

@@ -223,6 +223,11 @@ class HttpCatalogSource:
             )
         return found
 
+    async def version(self) -> int:
+        """`GET /v1/changes/head`: the id of the catalog's latest change."""
+        body = await self.upstream.json("GET", "/v1/changes/head")
+        return int(body.get("version") or 0)
+
     async def institutions(self) -> list[InstitutionInfo]:
         """Every institution with its sector, kind and resort (its parent ministry)."""
         found = []

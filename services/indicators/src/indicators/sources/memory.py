@@ -337,6 +337,8 @@ class MemoryCatalog:
     indicator_rows: list[IndicatorInfo] = field(default_factory=list)
     institution_rows: list[InstitutionInfo] = field(default_factory=list)
     calls: int = 0
+    #: The catalog's version: a test moves it to say the catalog changed.
+    version_number: int = 0
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """The plan's indicators."""
@@ -347,3 +349,7 @@ class MemoryCatalog:
         """Every institution."""
         self.calls += 1
         return list(self.institution_rows)
+
+    async def version(self) -> int:
+        """The catalog's version."""
+        return self.version_number

@@ -49,6 +49,10 @@ class CatalogSource(Protocol):
         """Every institution with its sector, kind and resort."""
         ...
 
+    async def version(self) -> int:
+        """The catalog's version (`GET /v1/changes/head`): it moves on every catalog write."""
+        ...
+
 
 class ExplainUnavailable(Exception):
     """learning-records offers no members endpoint (the proposed contract extension)."""

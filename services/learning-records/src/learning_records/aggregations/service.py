@@ -1,11 +1,13 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
-Person attributes (sector, position group, management level, roles, civil servant) come from
-the employment valid on `employment_as_of` when given, otherwise on the enrolment's status
-date; an enrolment that names its institution is counted under it and joined only to that
-institution's employment, one without takes its institution from the employment. A restricted
-client counts only its institutions' records (people/access.py). Erased people have no rows
-left, so they are never counted.
+Person attributes (institution, sector, position group, management level, roles, civil
+servant) come from the employment valid on `employment_as_of` when given, otherwise on the
+enrolment's status date; an enrolment that names its institution is counted under it and joined
+only to that institution's employment, one without takes its institution from the employment. A
+restricted client counts only its institutions' records (people/access.py). Erased people have
+no rows left, so they are never counted. Course tags come from the copy of the catalog (and from
+`course-tags` items written by hand); once the copy holds courses, an enrolment in a course the
+catalog lacks is not counted.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from learning_records.employment.models import Employment, Headcount, RoleAssign
 from learning_records.enrolments.models import CourseTag, Enrolment
 from learning_records.people.access import institution_visible, record_visible, role_visible
 from learning_records.people.models import Person
+from learning_records.reference.models import CatalogCourseTag
+from learning_records.reference.service import has_courses, known_courses_query
 from learning_records.results.models import TestAttempt
 from pilnveide_kit.auth import Principal
 
@@ -56,8 +60,11 @@ def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
 
 
-def _matching(flt: AggregationFilter, principal: Principal) -> Any:
-    """One row per matching enrolment and attribute combination; the metrics count over it."""
+def _matching(flt: AggregationFilter, principal: Principal, *, known_courses: bool) -> Any:
+    """One row per matching enrolment and attribute combination; the metrics count over it.
+
+    With `known_courses`, only enrolments in courses of the catalog copy match.
+    """
     e = aliased(Enrolment, name="e")
     emp = aliased(Employment, name="emp")
     day: Any = (
@@ -78,8 +85,15 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
     if flt.courses is not None:
         conditions.append(col(e.course_code).in_(flt.courses))
     if flt.course_tags is not None:
-        tagged = select(col(CourseTag.course_code)).where(col(CourseTag.tag).in_(flt.course_tags))
+        tagged = union_all(
+            select(col(CatalogCourseTag.course_code)).where(
+                col(CatalogCourseTag.tag).in_(flt.course_tags)
+            ),
+            select(col(CourseTag.course_code)).where(col(CourseTag.tag).in_(flt.course_tags)),
+        )
         conditions.append(col(e.course_code).in_(tagged))
+    if known_courses:
+        conditions.append(col(e.course_code).in_(known_courses_query()))
     if flt.statuses is not None:
         conditions.append(col(e.status).in_(flt.statuses))
     if flt.test_passed is not None:
@@ -152,7 +166,7 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     """The metric over matching enrolments, per group of every set and in total, in one query."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal)
+    matching = _matching(query.filter, principal, known_courses=has_courses(session))
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
@@ -350,7 +364,7 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal)
+    matching = _matching(query.filter, principal, known_courses=has_courses(session))
     if query.metric in ("institutions", "municipalities"):
         unit = matching.c.institution
         statement = select(unit).distinct().where(unit.is_not(None))

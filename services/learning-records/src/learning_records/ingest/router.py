@@ -15,6 +15,7 @@ from learning_records.ingest.bodies import media_type, parse_items, read_body
 from learning_records.ingest.kinds import KINDS, Kind
 from learning_records.ingest.schemas import ItemBase, ItemOutcome, WriteReport
 from learning_records.ingest.service import FOREIGN_RECORD, OUTSIDE_INSTITUTIONS, apply, prepare
+from learning_records.reference.service import reference_codes
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
@@ -70,7 +71,13 @@ def _write(
     accepted_ids: bool = True,
 ) -> Response:
     settings = _settings(request)
-    batch = prepare(kind, raw_items, principal=principal, pepper=settings.pseudonym_pepper)
+    batch = prepare(
+        kind,
+        raw_items,
+        principal=principal,
+        pepper=settings.pseudonym_pepper,
+        reference=reference_codes(session),
+    )
     change_feed(session)  # take the writers' lock before looking at stored keys and records
     key = request.headers.get(idempotency.HEADER)
     route = request.url.path
@@ -122,7 +129,8 @@ def _bulk_route(kind: Kind) -> Callable[..., Response]:
             Mode, Query(description="all_or_nothing: write nothing if any item is bad")
         ] = "per_item",
         report: Annotated[
-            Report, Query(description="problems: list only rejected and conflicting items")
+            Report,
+            Query(description="problems: list only rejected, conflicting and flagged items"),
         ] = "all",
     ) -> Response:
         raw_items = parse_items(body, media_type(request), kind)
@@ -133,7 +141,9 @@ def _bulk_route(kind: Kind) -> Callable[..., Response]:
         def render(result: dict[str, Any]) -> tuple[int, str]:
             if report == "problems":
                 result["items"] = [
-                    o for o in result["items"] if o["status"] in ("rejected", "conflict")
+                    o
+                    for o in result["items"]
+                    if o["status"] in ("rejected", "conflict") or o.get("warning")
                 ]
             return 200, json.dumps(result, separators=(",", ":"))
 
@@ -146,7 +156,7 @@ def _bulk_route(kind: Kind) -> Callable[..., Response]:
             body,
             all_or_nothing=mode == "all_or_nothing",
             render=render,
-            accepted_ids=report == "all",  # "problems" never lists an accepted item
+            accepted_ids=report == "all",  # "problems" lists accepted items only when flagged
         )
 
     write_bulk.__name__ = f"write_{kind.name}_bulk"

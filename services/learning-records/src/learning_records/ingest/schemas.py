@@ -240,6 +240,8 @@ class ItemOutcome(BaseModel):
     status: OutcomeStatus
     reason: str | None = None
     id: int | None = None
+    #: A stored item's flag, e.g. `course_not_in_catalog: …` (stored, not counted yet).
+    warning: str | None = None
 
 
 class WriteReport(BaseModel):

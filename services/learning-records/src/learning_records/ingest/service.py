@@ -24,6 +24,7 @@ from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
+from learning_records.ingest.checks import check_codes
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
     CONTROL_FIELDS,
@@ -40,6 +41,7 @@ from learning_records.people.service import (
     person_ids_by_link,
     person_ids_by_pseudonym,
 )
+from learning_records.reference.service import ReferenceCodes
 from pilnveide_kit.auth import Principal
 from pilnveide_kit.errors import Conflict, UnprocessableContent, error_reason
 
@@ -87,6 +89,8 @@ class Batch:
     size: int
     items: list[Prepared] = field(default_factory=list)
     outcomes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Items stored with a flag (e.g. a course the catalog lacks): index -> the flag's text.
+    warnings: dict[int, str] = field(default_factory=dict)
 
     def reject(self, index: int, reason: str, status: str = "rejected", id: Any = None) -> None:
         """Record that an item is not stored, and why."""
@@ -147,17 +151,32 @@ def validate(kind: Kind, raw_items: list[Any]) -> list[ItemBase | str]:
     return results
 
 
-def prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: str) -> Batch:
+def prepare(
+    kind: Kind,
+    raw_items: list[Any],
+    *,
+    principal: Principal,
+    pepper: str,
+    reference: ReferenceCodes | None = None,
+) -> Batch:
     """Validate, pseudonymise and hash every item on its own (no database access).
 
     `raw_items` are decoded items (dicts), RawItemError reasons, or items already validated as
-    `kind.item` (the JSON fast path of the router).
+    `kind.item` (the JSON fast path of the router). Codes are checked against `reference`
+    (the catalog copy's codes) when given.
     """
     with paused_gc():
-        return _prepare(kind, raw_items, principal=principal, pepper=pepper)
+        return _prepare(kind, raw_items, principal=principal, pepper=pepper, reference=reference)
 
 
-def _prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: str) -> Batch:
+def _prepare(
+    kind: Kind,
+    raw_items: list[Any],
+    *,
+    principal: Principal,
+    pepper: str,
+    reference: ReferenceCodes | None,
+) -> Batch:
     batch = Batch(kind=kind, size=len(raw_items))
     first_seen: dict[tuple[str, str], Prepared] = {}
     if all(type(raw) is kind.item for raw in raw_items):
@@ -169,6 +188,13 @@ def _prepare(kind: Kind, raw_items: list[Any], *, principal: Principal, pepper: 
         if isinstance(item, str):
             batch.reject(index, item)
             continue
+        if reference is not None:
+            problem, warning = check_codes(item, reference)
+            if problem is not None:
+                batch.reject(index, problem)
+                continue
+            if warning is not None:
+                batch.warnings[index] = warning
         prepared = context.prepare_one(index, item, batch)
         if prepared is None:
             continue
@@ -486,6 +512,9 @@ def _replace_roles(
 def _report(batch: Batch, last_seq: int) -> dict[str, Any]:
     # Plain dicts, not models: a 10,000-item report is serialised as it is, quickly.
     items = [batch.outcomes[i] for i in range(batch.size)]
+    for index, warning in batch.warnings.items():
+        if items[index]["status"] in ("accepted", "unchanged"):
+            items[index]["warning"] = warning
     counts = Counter(o["status"] for o in items)
     return {
         "kind": batch.kind.name,

@@ -1,0 +1,58 @@
+"""Codes of written items checked against the catalog copy: rejected, or stored with a flag.
+
+An unknown code of an enumeration (role, position group, management level, framework,
+competency, a level outside the framework's scale) or an unknown institution rejects the item,
+naming the valid values. An unknown course is not a rejection: the item is stored, flagged, and
+not counted until the catalog gains the course (GET /v1/data-quality/unknown-courses lists it).
+"""
+
+from __future__ import annotations
+
+from learning_records.ingest.schemas import (
+    AssessmentWrite,
+    CourseTagWrite,
+    EmploymentWrite,
+    HeadcountWrite,
+    ItemBase,
+)
+from learning_records.reference.service import (
+    MANAGEMENT_LEVELS,
+    POSITION_GROUPS,
+    ROLES,
+    ReferenceCodes,
+)
+
+
+def _first(*reasons: str | None) -> str | None:
+    return next((reason for reason in reasons if reason is not None), None)
+
+
+def check_codes(item: ItemBase, codes: ReferenceCodes) -> tuple[str | None, str | None]:
+    """(why the item is rejected, or None; the flag it is stored with, or None)."""
+    if isinstance(item, EmploymentWrite):
+        return _first(
+            codes.check_institution("institution", item.institution),
+            codes.check_list("position_group", POSITION_GROUPS, item.position_group),
+            codes.check_list("management_level", MANAGEMENT_LEVELS, item.management_level),
+            *[
+                codes.check_list(f"roles.{n}.role", ROLES, role.role)
+                for n, role in enumerate(item.roles)
+            ],
+        ), None
+    if isinstance(item, HeadcountWrite):
+        return _first(
+            codes.check_institution("institution", item.institution),
+            codes.check_list("position_group", POSITION_GROUPS, item.position_group),
+            codes.check_list("role", ROLES, item.role),
+        ), None
+    problem = codes.check_institution("institution", getattr(item, "institution", None))
+    if problem is None and isinstance(item, AssessmentWrite):
+        problem = codes.check_assessment(item.framework, item.competency, item.level)
+    course = getattr(item, "course_code", None)
+    warning = None
+    if course is not None and not isinstance(item, CourseTagWrite) and codes.course_unknown(course):
+        warning = (
+            f"course_not_in_catalog: {course!r} is not in the catalog; stored, and counted "
+            "once the catalog has it"
+        )
+    return problem, warning
