@@ -172,14 +172,15 @@ def set_active(
 
 
 def _other_active_admins(session: Session, client_id: str) -> list[str]:
-    # Lock the active clients (PostgreSQL; SQLite writers are serialised anyway) so that two
-    # admins deactivating each other at once cannot both pass this check.
+    # Lock every active client, the target included (PostgreSQL; SQLite writers are serialised
+    # anyway): of two admins deactivating each other at once, the second waits, then sees the
+    # first's change and is refused as the last admin.
     rows = session.exec(
-        select(ApiClient)
-        .where(col(ApiClient.active).is_(True), col(ApiClient.client_id) != client_id)
-        .with_for_update()
+        select(ApiClient).where(col(ApiClient.active).is_(True)).with_for_update()
     ).all()
-    return [row.client_id for row in rows if is_unrestricted_admin(row)]
+    return [
+        row.client_id for row in rows if row.client_id != client_id and is_unrestricted_admin(row)
+    ]
 
 
 def revocation_view(session: Session, now: datetime) -> dict[str, ClientRevocation]:
