@@ -86,6 +86,11 @@ def main() -> int:
         "INDICATORS_CLIENT_SECRET",
         env.get("GATEWAY_INDICATORS_CLIENT_SECRET", "pilnveide-dev-indicators-secret"),
     )
+    # Services refuse tokens of clients the gateway revoked (its view, cached a few seconds).
+    for prefix in ("CATALOG", "RECORDS", "INDICATORS"):
+        env.setdefault(
+            f"{prefix}_AUTH_REVOCATIONS_URL", f"http://127.0.0.1:{gateway_port}/auth/revocations"
+        )
 
     # The gateway prepares first: its keys and clients exist before anything asks for them.
     for process in [PROCESSES[-1], *PROCESSES[:-1]]:
