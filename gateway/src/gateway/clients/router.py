@@ -17,7 +17,7 @@ from gateway.clients.models import (
 from gateway.guard import rate_limit
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.errors import BadRequest, Forbidden
+from pilnveide_kit.errors import BadRequest, Forbidden, Problem
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
@@ -90,7 +90,16 @@ def get_client(client_id: str, session: SessionDep, _admin: AdminDep) -> ApiClie
 
 
 @router.post(
-    "/{client_id}/deactivate", response_model=ApiClientPublic, summary="Deactivate an API client"
+    "/{client_id}/deactivate",
+    response_model=ApiClientPublic,
+    summary="Deactivate an API client",
+    responses={
+        409: {
+            "model": Problem,
+            "description": "self-deactivation, or last-active-admin: the client is the last "
+            "active unrestricted admin",
+        }
+    },
 )
 def deactivate_client(
     client_id: str, request: Request, session: SessionDep, admin: AdminDep

@@ -19,6 +19,7 @@ from gateway.models import utcnow
 from gateway.tokens.service import OAuthError, granted_scopes, issue_for
 from gateway.tokens.throttle import CredentialGuard
 from pilnveide_kit.app import SessionDep
+from pilnveide_kit.errors import Problem
 
 router = APIRouter(tags=["auth"])
 
@@ -119,7 +120,16 @@ def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str,
     responses={
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
         401: {"model": OAuthErrorResponse, "description": "Unknown client or wrong secret"},
-        503: {"model": OAuthErrorResponse, "description": "Resort list unavailable"},
+        429: {
+            "model": Problem,
+            "description": "Too many wrong secrets for this client id or from this address, or "
+            "too many requests of this client (problem+json, Retry-After)",
+        },
+        503: {
+            "model": OAuthErrorResponse,
+            "description": "Resort list unavailable; or (problem+json, Retry-After) every "
+            "secret-hashing slot stayed busy",
+        },
     },
 )
 async def issue_token(request: Request, form: Annotated[TokenRequest, Form()]) -> Any:
