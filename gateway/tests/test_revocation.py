@@ -4,6 +4,7 @@ revocation view services read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -136,6 +137,7 @@ def test_revocation_view_lists_only_clients_with_tokens_cut_off(
     untouched, _ = register(name="untouched", scopes=["catalog:read"])
     stopped, _ = register(name="stopped", scopes=["catalog:read"])
     rotated, _ = register(name="rotated", scopes=["catalog:read"])
+    before = int(time.time())
     client.post(f"/admin/clients/{stopped}/deactivate", headers=admin_headers)
     client.post(
         f"/admin/clients/{rotated}/rotate-secret",
@@ -149,7 +151,8 @@ def test_revocation_view_lists_only_clients_with_tokens_cut_off(
     assert view["clients"][stopped]["active"] is False
     assert view["clients"][rotated]["active"] is True
     for entry in view["clients"].values():
-        assert view["generated_at"] < entry["not_before"] <= view["generated_at"] + 1
+        # The next whole second after the revocation: later than every token issued before.
+        assert before < entry["not_before"] <= view["generated_at"] + 1
     assert untouched not in view["clients"]
 
 
