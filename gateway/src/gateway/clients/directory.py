@@ -66,10 +66,6 @@ class ClientDirectory:
         """
         return self._state(client_id)[0]
 
-    def is_active(self, client_id: str) -> bool:
-        """Whether the client exists and is active (cached briefly)."""
-        return self._state(client_id)[0].active
-
     def exists(self, client_id: str) -> bool:
         """Whether a client id is registered (asked of the database, nothing cached)."""
         with session_scope(self.engine) as session:
