@@ -113,6 +113,11 @@ def main() -> int:
         "RECORDS_CATALOG_CLIENT_SECRET",
         env.get("GATEWAY_RECORDS_CLIENT_SECRET", "pilnveide-dev-records-secret"),
     )
+    # Services refuse tokens of clients the gateway revoked (its view, cached a few seconds).
+    for prefix in ("CATALOG", "RECORDS", "INDICATORS"):
+        env.setdefault(
+            f"{prefix}_AUTH_REVOCATIONS_URL", f"http://127.0.0.1:{gateway_port}/auth/revocations"
+        )
 
     children: list[tuple[Process, subprocess.Popen[str]]] = []
 

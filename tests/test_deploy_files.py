@@ -181,3 +181,20 @@ def test_configured_upstream_urls_match_service_ports() -> None:
             parsed = urlsplit(url)
             assert parsed.hostname in APP_SERVICES, key
             assert APP_SERVICES[parsed.hostname][1] == parsed.port, key
+
+
+# --- Revocation -------------------------------------------------------------------------------
+
+
+def test_every_service_consults_the_gateways_revocation_view() -> None:
+    """docker-compose and Kubernetes point the services at /auth/revocations (make run too:
+    tests/test_system.py)."""
+    config = next(d for d in _manifests() if d["kind"] == "ConfigMap")["data"]
+    for name, (_module, _port, prefix) in APP_SERVICES.items():
+        if name == "gateway":
+            continue
+        key = f"{prefix}_AUTH_REVOCATIONS_URL"
+        assert COMPOSE["services"][name]["environment"][key] == (
+            "http://gateway:8000/auth/revocations"
+        )
+        assert config[key] == "http://gateway:8000/auth/revocations"

@@ -40,6 +40,9 @@ class System:
             "GATEWAY_PORT": str(self.ports["gateway"]),
             # text: what a person at a terminal sees (`make run` chooses it on a TTY).
             "PILNVEIDE_LOG_FORMAT": log_format,
+            # The catalog checks the gateway's revocation view on every token (no cache), so a
+            # test sees a revocation at once; make run's own default is a few seconds.
+            "CATALOG_AUTH_REVOCATIONS_TTL_S": "0",
         }
         for key in list(self.env):
             if key.endswith("_DATABASE_URL"):
@@ -368,6 +371,28 @@ def test_records_loaded_through_the_api_give_every_kind_of_indicator_with_no_oth
     answer = gateway.post("/records/v1/enrolments/bulk", json=enrolments)
     assert answer.json()["counts"]["accepted"] == 2, answer.text
     assert _until(lambda: value("2.4.2"), lambda v: v == 2.0) == 2.0
+
+
+def test_make_run_has_services_refuse_a_deactivated_clients_token(system: System) -> None:
+    admin = httpx.Client(base_url=system.gateway, headers=_admin_token(system), timeout=30)
+    created = admin.post(
+        "/admin/clients",
+        json={"client_id": "system-lms", "name": "LMS", "scopes": ["catalog:read"]},
+    )
+    assert created.status_code == 201, created.text
+    answer = httpx.post(
+        f"{system.gateway}/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("system-lms", created.json()["client_secret"]),
+        timeout=10,
+    )
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    catalog = f"http://127.0.0.1:{system.ports['catalog']}"  # directly, not through the gateway
+    assert httpx.get(f"{catalog}/v1/plans", headers=headers, timeout=10).status_code == 200
+    assert admin.post("/admin/clients/system-lms/deactivate").status_code == 200
+    refused = httpx.get(f"{catalog}/v1/plans", headers=headers, timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["type"].endswith("client-deactivated")
 
 
 def test_a_stopped_service_gives_503_while_the_others_answer(system: System) -> None:

@@ -98,21 +98,26 @@ def test_unknown_client_is_404(client: TestClient, admin_headers: dict[str, str]
         assert answer.json()["client_id"] == "nobody"
 
 
-def test_deactivation_stops_tokens_already_issued_and_reactivation_restores(
+def test_deactivation_stops_tokens_already_issued_and_reactivation_does_not_revive_them(
     client: TestClient, admin_headers: dict[str, str], register: Register, get_token: GetToken
 ) -> None:
     client_id, secret = register(name="LMS", scopes=["catalog:read"])
     headers = {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
     assert client.get("/catalog/v1/plans", headers=headers).status_code == 200
     off = client.post(f"/admin/clients/{client_id}/deactivate", headers=admin_headers)
-    assert off.json()["active"] is False
+    assert off.json()["active"] is False and off.json()["tokens_not_before"] is not None
     refused = client.get("/catalog/v1/plans", headers=headers)
     assert refused.status_code == 401
     assert refused.json()["type"].endswith("client-deactivated")
     inactive = client.get("/admin/clients", params={"active": False}, headers=admin_headers)
     assert [c["client_id"] for c in inactive.json()["data"]] == [client_id]
     client.post(f"/admin/clients/{client_id}/activate", headers=admin_headers)
-    assert client.get("/catalog/v1/plans", headers=headers).status_code == 200
+    old = client.get("/catalog/v1/plans", headers=headers)
+    assert old.status_code == 401
+    assert old.json()["type"].endswith("token-revoked")
+    # A token issued after the reactivation works at once (even within the same second).
+    fresh = {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
+    assert client.get("/catalog/v1/plans", headers=fresh).status_code == 200
 
 
 def test_admin_api_needs_an_unrestricted_admin_token(

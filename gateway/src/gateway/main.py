@@ -18,10 +18,10 @@ from starlette.responses import Response
 
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
+from gateway.clients.directory import ClientDirectory
 from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
 from gateway.clients.secrets import SecretHasher
-from gateway.clients.service import ClientDirectory
 from gateway.cors import install_cors
 from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
@@ -34,6 +34,7 @@ from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
 from gateway.tokens.resorts import ResortResolver
 from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
+from gateway.tokens.throttle import CredentialGuard
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.db import make_engine, session_scope
@@ -43,6 +44,7 @@ from pilnveide_kit.health import Health, VersionInfo, database_checks, readiness
 from pilnveide_kit.http import async_client
 from pilnveide_kit.logging import RequestContextMiddleware
 from pilnveide_kit.migrations import Migrations
+from pilnveide_kit.revocations import ClientRevocation
 
 GATEWAY_DIR = Path(__file__).resolve().parents[2]
 migrations = Migrations(GATEWAY_DIR)
@@ -72,6 +74,18 @@ def _refuse_default_admin_secret(settings: GatewaySettings, engine: Any) -> None
                 "The gateway refuses to start in production: the admin client "
                 f"{client.client_id!r} still accepts the development secret; run `gateway prepare`"
             )
+
+
+class _Registry:
+    """The gateway's own revocation source: its client registry (built in the lifespan)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def entry(self, client_id: str) -> ClientRevocation:
+        """What is revoked of the client, straight from the registry (cached briefly)."""
+        directory: ClientDirectory = self.app.state.directory
+        return directory.entry(client_id)
 
 
 def create_app(
@@ -104,6 +118,9 @@ def create_app(
         if settings.is_production:
             _refuse_default_admin_secret(settings, engine)
         app.state.directory = ClientDirectory(engine, hasher, settings)
+        app.state.credential_guard = CredentialGuard(
+            settings, app.state.directory, app.state.rate_limiter
+        )
         clients: dict[str, httpx.AsyncClient] = {}
         for upstream in routes:
             # /records and /xapi share one pool: they reach the same service.
@@ -145,6 +162,7 @@ def create_app(
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         leeway_s=settings.auth_leeway_s,
+        revocations=_Registry(app),
     )
     install_problem_handlers(app)
 

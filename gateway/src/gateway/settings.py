@@ -60,6 +60,15 @@ class GatewaySettings(ServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    #: At most this many Argon2 computations at once (each takes argon2_memory_kib), and how
+    #: long a secret check waits for one before answering 503.
+    argon2_max_concurrent: int = Field(default=2, ge=1, le=64)
+    argon2_wait_s: float = Field(default=10.0, gt=0)
+    #: Wrong secrets (at /auth/token and with Basic on /xapi) allowed in a row per registered
+    #: client id and per source address before 429; one more is allowed every refill seconds.
+    token_failures_per_client: int = Field(default=10, ge=1)
+    token_failures_per_address: int = Field(default=30, ge=1)
+    token_failure_refill_s: float = Field(default=30.0, gt=0)
     #: How long a verified HTTP Basic credential and a client's active flag are cached.
     credential_cache_s: float = Field(default=60.0, ge=0)
     client_status_cache_s: float = Field(default=5.0, ge=0)

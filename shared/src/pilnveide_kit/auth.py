@@ -26,6 +26,7 @@ from jose import JWTError, jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 
 from pilnveide_kit.errors import Forbidden, Unauthorized
+from pilnveide_kit.revocations import RevocationList, RevocationSource
 
 ALGORITHMS = ["RS256"]
 
@@ -62,6 +63,8 @@ class Principal:
     #: None means unrestricted; otherwise the only institution codes it may see.
     institutions: frozenset[str] | None = None
     token_id: str | None = None
+    #: The token's iat (epoch seconds), compared with the client's revocation instant.
+    issued_at: float | None = None
 
     @property
     def restricted(self) -> bool:
@@ -156,13 +159,23 @@ class KeySet:
 
 
 class TokenVerifier:
-    """Verifies access tokens: signature (RS256, key by kid), issuer, audience, expiry, nbf."""
+    """Verifies access tokens: signature (RS256, key by kid), issuer, audience, expiry, nbf,
+    and, when given revocations, that the client's tokens were not revoked since iat."""
 
-    def __init__(self, keys: KeySet, *, issuer: str, audience: str, leeway_s: int = 0) -> None:
+    def __init__(
+        self,
+        keys: KeySet,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: int = 0,
+        revocations: RevocationSource | None = None,
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway_s = leeway_s
+        self.revocations = revocations
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; Unauthorized (401) for anything else."""
@@ -194,13 +207,19 @@ class TokenVerifier:
         nbf = claims.get("nbf")
         if isinstance(nbf, int | float) and nbf > time.time() + self.leeway_s:
             raise _invalid("The token is not valid yet")
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        if self.revocations is not None:
+            entry = self.revocations.entry(principal.client_id)
+            if entry is not None:
+                entry.check(principal.issued_at)
+        return principal
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     """A Principal from verified claims (space-separated scope; institutions list or absent)."""
     scopes = frozenset(str(claims.get("scope", "")).split())
     institutions = claims.get("institutions")
+    issued_at = claims.get("iat")
     return Principal(
         client_id=str(claims.get("sub", "")),
         scopes=scopes,
@@ -208,6 +227,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         if isinstance(institutions, list)
         else None,
         token_id=claims.get("jti"),
+        issued_at=float(issued_at)
+        if isinstance(issued_at, int | float) and not isinstance(issued_at, bool)
+        else None,
     )
 
 
@@ -335,14 +357,19 @@ class TokenSigner:
         institutions: Iterable[str] | None = None,
         lifetime_s: int = 900,
         now: float | None = None,
+        revoked_before: int | None = None,
     ) -> IssuedToken:
-        """A token for a client; institutions None means unrestricted (claim absent)."""
+        """A token for a client; institutions None means unrestricted (claim absent).
+
+        revoked_before: the client's revocation instant; iat is never earlier, so a token
+        issued in the same second as a revocation (iat has whole seconds) outlives it.
+        """
         issued_at = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": client_id,
-            "iat": issued_at,
+            "iat": max(issued_at, revoked_before or 0),
             "nbf": issued_at,
             "exp": issued_at + lifetime_s,
             "jti": uuid.uuid4().hex,
@@ -367,6 +394,14 @@ def key_set_from_settings(settings: Any) -> KeySet:
     )
 
 
+def revocations_from_settings(settings: Any) -> RevocationList | None:
+    """The gateway's revocation view a service's settings point at (None: not consulted)."""
+    url = getattr(settings, "auth_revocations_url", None)
+    if not url:
+        return None
+    return RevocationList(url, ttl_s=settings.auth_revocations_ttl_s)
+
+
 def verifier_from_settings(settings: Any) -> TokenVerifier:
     """The token verifier a service's settings describe."""
     return TokenVerifier(
@@ -374,6 +409,7 @@ def verifier_from_settings(settings: Any) -> TokenVerifier:
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         leeway_s=settings.auth_leeway_s,
+        revocations=revocations_from_settings(settings),
     )
 
 
@@ -399,6 +435,7 @@ __all__ = [
     "principal_from_claims",
     "public_jwk",
     "require",
+    "revocations_from_settings",
     "rsa_key_bits",
     "verifier_from_settings",
 ]

@@ -44,7 +44,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 12) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions."""
+    """Create an engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions.
+
+    SQL parameters are hidden from error messages (hide_parameters): they may hold personal
+    data, and errors end up in logs.
+    """
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -57,11 +61,18 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 12)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            hide_parameters=True,
             **pool,
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

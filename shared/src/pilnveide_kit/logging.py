@@ -1,4 +1,9 @@
-"""Logging (JSON, or text at a terminal), one line per request, with a request id (X-Request-ID)."""
+"""Logging (JSON, or text at a terminal), one line per request, with a request id (X-Request-ID).
+
+Every line is redacted on its way out (`redact`): query strings of URLs (an xAPI `agent=` may
+carry a personal code), request-body values quoted in validation errors, and key values in
+database error details never reach the log. Access lines carry the path only.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,32 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "color_message",
 }
+
+
+#: A URL's query string: from "?" to the next space or the end (the path stays readable).
+_URL_QUERY = re.compile(r"((?:https?://|/)[^\s?\"'<>]*)\?\S+")
+#: Pydantic's rendering of an input value (a piece of a request body).
+_INPUT_VALUE = re.compile(r"input_value=.*?(?=, input_type=|\]|$)", re.MULTILINE)
+#: PostgreSQL's "Key (column)=(value)" in constraint errors.
+_KEY_VALUE = re.compile(r"(Key \([^)]*\)=)\(.*?\)(?=[ .,]|$)", re.MULTILINE)
+REDACTED = "<redacted>"
+
+
+def redact(text: str) -> str:
+    """Text without query strings, quoted input values or key values (see the module)."""
+    if "?" in text:
+        text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
+    if "input_value=" in text:
+        text = _INPUT_VALUE.sub(f"input_value={REDACTED}", text)
+    if "Key (" in text:
+        text = _KEY_VALUE.sub(rf"\1({REDACTED})", text)
+    return text
+
+
+def _redacted(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(value if isinstance(value, str) else str(value))
 
 
 def current_request_id() -> str | None:
@@ -68,7 +99,9 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps({k: _redacted(v) for k, v in entry.items()}, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -105,7 +138,7 @@ class TextFormatter(logging.Formatter):
             line += "\n" + "\n".join(
                 "    " + row for row in self.formatException(record.exc_info).splitlines()
             )
-        return line
+        return redact(line)
 
 
 #: Paths of health probes: their successful answers are logged at DEBUG, not INFO, so that

@@ -53,7 +53,7 @@ def run_alembic_env(metadata: MetaData, default_url: Callable[[], str]) -> None:
 
     config = context.config
     url = config.attributes.get("database_url") or normalise_url(default_url())
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     auth_jwks_file: str | None = str(VAR_DIR / "keys" / "jwks.json")
     auth_jwks_url: str | None = None
     auth_leeway_s: int = Field(default=0, ge=0, le=300)
+    #: The gateway's revocation view (GET /auth/revocations); unset: not consulted.
+    auth_revocations_url: str | None = None
+    #: How long the view is reused before it is fetched again: the revocation delay.
+    auth_revocations_ttl_s: float = Field(default=5.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _default_database(self) -> ServiceSettings:

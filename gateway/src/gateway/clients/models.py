@@ -46,6 +46,11 @@ class ApiClient(GatewayModel, table=True):
     last_used_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    #: Tokens issued (iat) before this instant are refused everywhere: set on deactivation and
+    #: when a secret rotation ends the old secret at once. Whole seconds, like iat.
+    tokens_not_before: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 def _check_scopes(scopes: list[str]) -> list[str]:
@@ -121,6 +126,9 @@ class ApiClientPublic(BaseModel):
     secret_rotated_at: datetime | None
     previous_secret_expires_at: datetime | None
     last_used_at: datetime | None
+    tokens_not_before: datetime | None = PydanticField(
+        default=None, description="Tokens issued before this instant are refused everywhere"
+    )
 
     @classmethod
     def of(cls, client: ApiClient) -> ApiClientPublic:
@@ -137,6 +145,7 @@ class ApiClientPublic(BaseModel):
             secret_rotated_at=as_utc(client.secret_rotated_at),
             previous_secret_expires_at=as_utc(client.previous_secret_expires_at),
             last_used_at=as_utc(client.last_used_at),
+            tokens_not_before=as_utc(client.tokens_not_before),
         )
 
 

@@ -7,16 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from gateway.clients import service
+from gateway.clients.directory import ClientDirectory
 from gateway.clients.models import (
     ApiClientCreate,
     ApiClientPublic,
     ApiClientWithSecret,
     SecretRotation,
 )
-from gateway.clients.service import ClientDirectory
+from gateway.guard import rate_limit
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.errors import BadRequest, Forbidden
+from pilnveide_kit.errors import BadRequest, Forbidden, Problem
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
@@ -28,14 +29,18 @@ class RestrictedAdmin(Forbidden):
     slug = "restricted-admin"
 
 
-def _unrestricted(principal: Annotated[Principal, require("admin")]) -> Principal:
+def _unrestricted(request: Request, principal: Annotated[Principal, require("admin")]) -> Principal:
+    # The token was verified against the registry (a deactivated admin is refused at once);
+    # the admin API counts against the client's rate limit like every other route.
+    rate_limit(request, principal)
     if principal.restricted:
         raise RestrictedAdmin("Administering clients needs an admin token without restriction")
     return principal
 
 
 def unrestricted_admin() -> Any:
-    """Dependency: a token with the admin scope and no institution restriction."""
+    """Dependency: an active client's token with the admin scope and no institution
+    restriction, within its rate limit."""
     return Depends(_unrestricted)
 
 
@@ -85,13 +90,24 @@ def get_client(client_id: str, session: SessionDep, _admin: AdminDep) -> ApiClie
 
 
 @router.post(
-    "/{client_id}/deactivate", response_model=ApiClientPublic, summary="Deactivate an API client"
+    "/{client_id}/deactivate",
+    response_model=ApiClientPublic,
+    summary="Deactivate an API client",
+    responses={
+        409: {
+            "model": Problem,
+            "description": "self-deactivation, or last-active-admin: the client is the last "
+            "active unrestricted admin",
+        }
+    },
 )
 def deactivate_client(
-    client_id: str, request: Request, session: SessionDep, _admin: AdminDep
+    client_id: str, request: Request, session: SessionDep, admin: AdminDep
 ) -> ApiClientPublic:
-    """Stop a client: no new tokens, and the gateway refuses its current ones at once."""
-    client = service.set_active(session, client_id, False)
+    """Stop a client: no new tokens; its current ones are refused by the gateway at once and by
+    the services within their revocation delay, and stay refused after a reactivation. An admin
+    may not deactivate itself or the last active admin (409)."""
+    client = service.set_active(session, client_id, False, by=admin.client_id)
     _forget(request, client_id)
     return ApiClientPublic.of(client)
 
@@ -102,7 +118,7 @@ def deactivate_client(
 def activate_client(
     client_id: str, request: Request, session: SessionDep, _admin: AdminDep
 ) -> ApiClientPublic:
-    """Let a deactivated client get tokens again."""
+    """Let a deactivated client get tokens again (those issued before stay refused)."""
     client = service.set_active(session, client_id, True)
     _forget(request, client_id)
     return ApiClientPublic.of(client)
@@ -120,7 +136,8 @@ def rotate_client_secret(
     _admin: AdminDep,
     body: SecretRotation | None = None,
 ) -> ApiClientWithSecret:
-    """A new secret, shown once; the old one keeps working for the grace period given."""
+    """A new secret, shown once; the old one keeps working for the grace period given. With no
+    grace the old secret ends now and so does every token issued so far."""
     grace = request.app.state.settings.secret_rotation_grace_s
     if body is not None and body.previous_valid_for_s is not None:
         grace = body.previous_valid_for_s
@@ -137,7 +154,7 @@ def rotate_client_secret(
 def revoke_previous_client_secret(
     client_id: str, request: Request, session: SessionDep, _admin: AdminDep
 ) -> ApiClientPublic:
-    """Only the newest secret works from now on."""
+    """Only the newest secret works from now on; every token issued so far is refused."""
     client = service.revoke_previous_secret(session, client_id)
     _forget(request, client_id)
     return ApiClientPublic.of(client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,7 +19,9 @@ def new_secret() -> str:
 
 
 class SecretHasher:
-    """Hashes and checks secrets with Argon2id at the configured cost."""
+    """Hashes and checks secrets with Argon2id at the configured cost, at most
+    argon2_max_concurrent at once: each one takes argon2_memory_kib of memory, so the bound
+    keeps the process's memory flat however many secrets arrive together."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._hasher = PasswordHasher(
@@ -26,17 +29,20 @@ class SecretHasher:
             memory_cost=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
+        self._slots = threading.BoundedSemaphore(settings.argon2_max_concurrent)
 
     def hash(self, secret: str) -> str:
         """The encoded Argon2id hash of a secret (salted; parameters inside)."""
-        return self._hasher.hash(secret)
+        with self._slots:
+            return self._hasher.hash(secret)
 
     def verify(self, encoded: str | None, secret: str) -> bool:
         """Whether a secret matches a stored hash (False for a missing or broken hash)."""
         if not encoded:
             return False
         try:
-            return bool(self._hasher.verify(encoded, secret))
+            with self._slots:
+                return bool(self._hasher.verify(encoded, secret))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

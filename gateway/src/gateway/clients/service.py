@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from hashlib import sha256
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from gateway.clients.models import ApiClient, ApiClientCreate
 from gateway.clients.secrets import SecretHasher, new_secret
 from gateway.models import as_utc, utcnow
-from gateway.settings import GatewaySettings
-from pilnveide_kit.db import session_scope
 from pilnveide_kit.errors import Conflict, NotFound
+from pilnveide_kit.revocations import ClientRevocation
+
+#: The longest a token can live (the upper bound of GATEWAY_TOKEN_LIFETIME_S): a revocation
+#: older than this cuts off no live token, so the revocation view leaves it out.
+MAX_TOKEN_LIFETIME_S = 3600
 
 
 class ClientNotFound(NotFound):
@@ -33,6 +34,18 @@ class ClientExists(Conflict):
     slug = "client-exists"
 
 
+class SelfDeactivation(Conflict):
+    """An admin may not deactivate the client it is calling with."""
+
+    slug = "self-deactivation"
+
+
+class LastActiveAdmin(Conflict):
+    """Deactivating this client would leave no active unrestricted admin."""
+
+    slug = "last-active-admin"
+
+
 @dataclass(frozen=True)
 class ClientGrant:
     """What an authenticated client may receive in a token."""
@@ -41,6 +54,8 @@ class ClientGrant:
     scopes: tuple[str, ...]
     institutions: tuple[str, ...] | None
     resort: str | None
+    #: The client's revocation instant (epoch seconds): its new tokens' iat is never earlier.
+    not_before: int | None = None
 
     @classmethod
     def of(cls, client: ApiClient) -> ClientGrant:
@@ -50,7 +65,37 @@ class ClientGrant:
             scopes=tuple(client.scopes),
             institutions=tuple(client.institutions) if client.institutions is not None else None,
             resort=client.resort,
+            not_before=epoch_seconds(client.tokens_not_before),
         )
+
+
+def epoch_seconds(moment: datetime | None) -> int | None:
+    """A stored instant as whole epoch seconds."""
+    value = as_utc(moment)
+    return None if value is None else int(value.timestamp())
+
+
+def revocation_instant(now: datetime) -> datetime:
+    """The not_before that cuts off every token issued up to now.
+
+    iat has whole seconds, so a token issued earlier in this very second has iat = floor(now):
+    the instant is the next whole second. Tokens issued after the revocation get an iat of at
+    least that (see TokenSigner.issue), so they are not cut off.
+    """
+    return datetime.fromtimestamp(math.floor(now.timestamp()) + 1, UTC)
+
+
+def revoke_tokens(client: ApiClient, now: datetime) -> None:
+    """Cut off every token the client holds (tokens_not_before moves forward, never back)."""
+    instant = revocation_instant(now)
+    current = as_utc(client.tokens_not_before)
+    if current is None or current < instant:
+        client.tokens_not_before = instant
+
+
+def is_unrestricted_admin(client: ApiClient) -> bool:
+    """Whether the client may administer clients (admin scope, no restriction)."""
+    return "admin" in client.scopes and client.institutions is None and not client.resort
 
 
 def create_client(
@@ -98,15 +143,64 @@ def list_clients(
     return session.exec(query).all()
 
 
-def set_active(session: Session, client_id: str, active: bool) -> ApiClient:
-    """Activate or deactivate a client (its tokens stop working at the gateway at once)."""
+def set_active(
+    session: Session, client_id: str, active: bool, *, by: str | None = None
+) -> ApiClient:
+    """Activate or deactivate a client. Deactivation cuts off its tokens (tokens_not_before),
+    so reactivation does not revive them; an admin (by) may not deactivate itself or the last
+    active unrestricted admin."""
     client = get_client(session, client_id)
+    if not active and client.active:
+        if by is not None and client_id == by:
+            raise SelfDeactivation(
+                "An admin may not deactivate the client it calls with", client_id=client_id
+            )
+        if is_unrestricted_admin(client) and not _other_active_admins(session, client_id):
+            raise LastActiveAdmin(
+                f"{client_id!r} is the last active admin; register or activate another first",
+                client_id=client_id,
+            )
     if client.active != active:
+        now = utcnow()
+        if not active:
+            revoke_tokens(client, now)
         client.active = active
-        client.updated_at = utcnow()
+        client.updated_at = now
         session.add(client)
         session.flush()
     return client
+
+
+def _other_active_admins(session: Session, client_id: str) -> list[str]:
+    # Lock every active client, the target included (PostgreSQL; SQLite writers are serialised
+    # anyway): of two admins deactivating each other at once, the second waits, then sees the
+    # first's change and is refused as the last admin.
+    rows = session.exec(
+        select(ApiClient).where(col(ApiClient.active).is_(True)).with_for_update()
+    ).all()
+    return [
+        row.client_id for row in rows if row.client_id != client_id and is_unrestricted_admin(row)
+    ]
+
+
+def revocation_view(session: Session, now: datetime) -> dict[str, ClientRevocation]:
+    """Every client with tokens cut off that may still be alive: inactive ones, and those with
+    a revocation instant less than the longest token lifetime ago."""
+    horizon = now - timedelta(seconds=MAX_TOKEN_LIFETIME_S)
+    rows = session.exec(
+        select(ApiClient).where(
+            or_(
+                col(ApiClient.active).is_(False),
+                col(ApiClient.tokens_not_before) > horizon,
+            )
+        )
+    ).all()
+    return {
+        row.client_id: ClientRevocation(
+            active=row.active, not_before=epoch_seconds(row.tokens_not_before)
+        )
+        for row in rows
+    }
 
 
 def rotate_secret(
@@ -120,8 +214,10 @@ def rotate_secret(
         client.previous_secret_hash = client.secret_hash
         client.previous_secret_expires_at = now + timedelta(seconds=previous_valid_for_s)
     else:
+        # The old secret ends now, and so do the tokens obtained with it.
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
+        revoke_tokens(client, now)
     client.secret_hash = hasher.hash(secret)
     client.secret_rotated_at = now
     client.updated_at = now
@@ -131,12 +227,15 @@ def rotate_secret(
 
 
 def revoke_previous_secret(session: Session, client_id: str) -> ApiClient:
-    """End a rotation early: only the newest secret works from now on."""
+    """End a rotation early: only the newest secret works from now on, and every token issued
+    so far is cut off (a token does not say which secret obtained it)."""
     client = get_client(session, client_id)
     if client.previous_secret_hash is not None:
+        now = utcnow()
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
-        client.updated_at = utcnow()
+        revoke_tokens(client, now)
+        client.updated_at = now
         session.add(client)
         session.flush()
     return client
@@ -224,6 +323,7 @@ def ensure_client(
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
         client.secret_rotated_at = now
+        revoke_tokens(client, now)  # a replaced secret ends its tokens, as a rotation would
         changed = True
     if client.scopes != scopes or client.institutions is not None or client.resort:
         client.scopes, client.institutions, client.resort = scopes, None, None
@@ -236,67 +336,3 @@ def ensure_client(
         session.add(client)
         session.flush()
     return "updated" if changed else "unchanged"
-
-
-class ClientDirectory:
-    """Fast answers for every request: is a client active, are these Basic credentials good.
-
-    Both answers are cached briefly (settings client_status_cache_s, credential_cache_s) so the
-    gateway does not query the database or run Argon2 on every request; changes made through
-    this process's admin API invalidate the cache at once.
-    """
-
-    def __init__(self, engine: Engine, hasher: SecretHasher, settings: GatewaySettings) -> None:
-        self.engine = engine
-        self.hasher = hasher
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._status: dict[str, tuple[float, bool, datetime | None]] = {}
-        self._credentials: dict[tuple[str, str], tuple[float, ClientGrant, datetime | None]] = {}
-
-    def _state(self, client_id: str) -> tuple[bool, datetime | None]:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._status.get(client_id)
-        if cached and now - cached[0] < self.settings.client_status_cache_s:
-            return cached[1], cached[2]
-        with session_scope(self.engine) as session:
-            client = session.get(ApiClient, client_id)
-            state = (bool(client and client.active), client.updated_at if client else None)
-        with self._lock:
-            if len(self._status) > 10_000:
-                self._status.clear()
-            self._status[client_id] = (now, *state)
-        return state
-
-    def is_active(self, client_id: str) -> bool:
-        """Whether the client exists and is active (cached briefly)."""
-        return self._state(client_id)[0]
-
-    def check_basic(self, client_id: str, secret: str) -> ClientGrant | None:
-        """The grant for HTTP Basic credentials, None when they are not valid."""
-        key = (client_id, sha256(secret.encode()).hexdigest())
-        now = time.monotonic()
-        with self._lock:
-            cached = self._credentials.get(key)
-        if cached and now - cached[0] < self.settings.credential_cache_s:
-            active, updated_at = self._state(client_id)
-            if active and updated_at == cached[2]:
-                return cached[1]
-        with session_scope(self.engine) as session:
-            client = authenticate_client(session, self.hasher, client_id, secret)
-            if client is None:
-                return None
-            grant, updated_at = ClientGrant.of(client), client.updated_at
-        with self._lock:
-            if len(self._credentials) > 10_000:
-                self._credentials.clear()
-            self._credentials[key] = (now, grant, updated_at)
-        return grant
-
-    def invalidate(self, client_id: str) -> None:
-        """Forget what is cached about a client (after an admin change)."""
-        with self._lock:
-            self._status.pop(client_id, None)
-            for key in [k for k in self._credentials if k[0] == client_id]:
-                self._credentials.pop(key, None)

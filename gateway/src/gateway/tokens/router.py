@@ -1,4 +1,5 @@
-"""`POST /auth/token` (OAuth2 client credentials) and `GET /.well-known/jwks.json`."""
+"""`POST /auth/token` (OAuth2 client credentials), `GET /.well-known/jwks.json` and
+`GET /auth/revocations` (what services must refuse)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from gateway.clients.service import ClientGrant, authenticate_client
-from gateway.ratelimit import RateLimiter
+from gateway.clients.directory import ClientDirectory
+from gateway.clients.service import revocation_view
+from gateway.models import utcnow
 from gateway.tokens.service import OAuthError, granted_scopes, issue_for
+from gateway.tokens.throttle import CredentialGuard
 from pilnveide_kit.app import SessionDep
+from pilnveide_kit.errors import Problem
 
 router = APIRouter(tags=["auth"])
 
@@ -49,6 +54,22 @@ class OAuthErrorResponse(BaseModel):
         "or temporarily_unavailable"
     )
     error_description: str | None = None
+
+
+class RevokedClient(BaseModel):
+    """What services must refuse of one client's tokens."""
+
+    active: bool = Field(description="false: every token of the client is refused")
+    not_before: int | None = Field(
+        description="Epoch seconds: tokens whose iat is earlier are refused"
+    )
+
+
+class RevocationView(BaseModel):
+    """Clients whose tokens are (partly) cut off; a client not listed has nothing revoked."""
+
+    generated_at: int = Field(description="Epoch seconds when the view was made")
+    clients: dict[str, RevokedClient]
 
 
 class JsonWebKeySet(BaseModel):
@@ -99,45 +120,82 @@ def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str,
     responses={
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
         401: {"model": OAuthErrorResponse, "description": "Unknown client or wrong secret"},
-        503: {"model": OAuthErrorResponse, "description": "Resort list unavailable"},
+        429: {
+            "model": Problem,
+            "description": "Too many wrong secrets for this client id or from this address, or "
+            "too many requests of this client (problem+json, Retry-After)",
+        },
+        503: {
+            "model": OAuthErrorResponse,
+            "description": "Resort list unavailable; or (problem+json, Retry-After) every "
+            "secret-hashing slot stayed busy",
+        },
     },
 )
-def issue_token(
-    request: Request, session: SessionDep, form: Annotated[TokenRequest, Form()]
-) -> Any:
-    """Exchange a client's id and secret for a short-lived bearer token (RFC 6749 §4.4)."""
+async def issue_token(request: Request, form: Annotated[TokenRequest, Form()]) -> Any:
+    """Exchange a client's id and secret for a short-lived bearer token (RFC 6749 §4.4).
+
+    Wrong secrets are throttled per registered client id and per source address (429 with
+    Retry-After), and secret checks run a few at a time (see gateway.tokens.throttle).
+    """
     state = request.app.state
     client_id, secret, used_basic = _client_credentials(request, form)
     request.state.audit_client_id = client_id
-    limiter: RateLimiter = state.rate_limiter
-    limiter.check(f"client:{client_id}")
     if form.grant_type is None:
         raise OAuthError(400, "invalid_request", "grant_type is required")
     if form.grant_type != "client_credentials":
         raise OAuthError(
             400, "unsupported_grant_type", "Only grant_type=client_credentials is supported"
         )
-    client = authenticate_client(session, state.hasher, client_id, secret)
-    if client is None:
+    guard: CredentialGuard = state.credential_guard
+    directory: ClientDirectory = state.directory
+    grant = await guard.check(client_id, secret, client_address(request), directory.authenticate)
+    if grant is None:
         raise OAuthError(
             401,
             "invalid_client",
             "Unknown client, wrong secret or deactivated client",
             headers={"WWW-Authenticate": 'Basic realm="pilnveide"'} if used_basic else None,
         )
-    grant = ClientGrant.of(client)
     scopes = granted_scopes(grant.scopes, form.scope)
-    issued = issue_for(
-        grant,
-        scopes,
-        keys=state.keys,
-        resorts=state.resorts,
-        lifetime_s=state.settings.token_lifetime_s,
+    issued = await run_in_threadpool(
+        lambda: issue_for(
+            grant,
+            scopes,
+            keys=state.keys,
+            resorts=state.resorts,
+            lifetime_s=state.settings.token_lifetime_s,
+        )
     )
     answer = TokenResponse(
         access_token=issued.token, expires_in=issued.expires_in, scope=" ".join(scopes)
     )
     return JSONResponse(answer.model_dump(), headers=NO_STORE)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the gateway sees it (the TCP peer)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.get(
+    "/auth/revocations",
+    response_model=RevocationView,
+    summary="Clients whose tokens services must refuse",
+)
+def revocations(session: SessionDep) -> JSONResponse:
+    """Deactivated clients, and clients whose tokens issued before `not_before` are cut off
+    (deactivation, a secret rotation without grace). Services fetch this every few seconds
+    (`<PREFIX>AUTH_REVOCATIONS_URL`); public like the JWKS: it holds no secret."""
+    now = utcnow()
+    view = RevocationView(
+        generated_at=int(now.timestamp()),
+        clients={
+            client_id: RevokedClient(active=entry.active, not_before=entry.not_before)
+            for client_id, entry in revocation_view(session, now).items()
+        },
+    )
+    return JSONResponse(view.model_dump(), headers={"Cache-Control": "no-cache"})
 
 
 @router.get(

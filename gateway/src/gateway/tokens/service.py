@@ -92,4 +92,5 @@ def issue_for(
         scopes,
         institutions=token_institutions(grant, resorts),
         lifetime_s=lifetime_s,
+        revoked_before=grant.not_before,
     )

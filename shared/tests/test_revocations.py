@@ -1,0 +1,155 @@
+"""The kit's token verifier consults the gateway's revocation view: cached for ttl_s, the last
+view kept while the gateway is unreachable, 503 while none was ever obtained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pilnveide_kit.auth import KeySet, TokenVerifier, verifier_from_settings
+from pilnveide_kit.revocations import (
+    ClientDeactivated,
+    RevocationList,
+    RevocationsUnavailable,
+    TokenRevoked,
+    parse_view,
+)
+from pilnveide_kit.settings import ServiceSettings
+from pilnveide_kit.testing import TokenFactory
+
+URL = "http://gateway.test/auth/revocations"
+
+
+class FakeGateway:
+    """Answers the revocation view it holds; counts fetches; can be 'down'."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, dict[str, Any]] = {}
+        self.fetches = 0
+        self.down = False
+
+    def __call__(self, url: str, timeout_s: float) -> Any:
+        assert url == URL and timeout_s > 0
+        self.fetches += 1
+        if self.down:
+            raise ConnectionError("gateway unreachable")
+        return {"generated_at": 0, "clients": dict(self.clients)}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def verifier(tokens: TokenFactory, gateway: FakeGateway, clock: Clock) -> TokenVerifier:
+    revocations = RevocationList(URL, ttl_s=5.0, fetch=gateway, clock=clock)
+    return TokenVerifier(
+        KeySet(jwks_json=tokens.jwks_json),
+        issuer=tokens.issuer,
+        audience=tokens.audience,
+        revocations=revocations,
+    )
+
+
+def test_a_deactivation_is_seen_once_the_cached_view_is_older_than_ttl(
+    verifier: TokenVerifier, tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    token = tokens.token("records:read", client_id="lms-a")
+    assert verifier.verify(token).client_id == "lms-a"
+    gateway.clients["lms-a"] = {"active": False, "not_before": 2_000_000_000}
+    clock.now += 4.9  # within ttl: the cached view still says nothing
+    assert verifier.verify(token).client_id == "lms-a"
+    assert gateway.fetches == 1
+    clock.now += 0.1  # ttl reached: fetched again, refused
+    with pytest.raises(ClientDeactivated) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401 and gateway.fetches == 2
+
+
+def test_reactivation_does_not_revive_tokens_issued_before_not_before(
+    verifier: TokenVerifier, tokens: TokenFactory, gateway: FakeGateway
+) -> None:
+    gateway.clients["lms-a"] = {"active": True, "not_before": 1_800_000_000}
+    with pytest.raises(TokenRevoked):
+        verifier.verify(tokens.token("records:read", client_id="lms-a", iat=1_799_999_999))
+    fresh = tokens.token("records:read", client_id="lms-a", iat=1_800_000_000)
+    assert verifier.verify(fresh).issued_at == 1_800_000_000
+    # Other clients are untouched.
+    assert verifier.verify(tokens.token("records:read", client_id="hr-b", iat=1)).client_id
+
+
+def test_the_last_view_is_kept_while_the_gateway_is_unreachable(
+    verifier: TokenVerifier, tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    gateway.clients["lms-a"] = {"active": False, "not_before": None}
+    token = tokens.token("records:read", client_id="lms-a")
+    with pytest.raises(ClientDeactivated):
+        verifier.verify(token)
+    gateway.down = True
+    clock.now += 60
+    with pytest.raises(ClientDeactivated):
+        verifier.verify(token)
+    assert verifier.verify(tokens.token("records:read", client_id="hr-b")).client_id == "hr-b"
+    assert gateway.fetches == 2  # one failed refresh, then none until ttl has passed again
+
+
+def test_no_view_yet_means_503_and_no_token_accepted(
+    verifier: TokenVerifier, tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    gateway.down = True
+    with pytest.raises(RevocationsUnavailable) as unavailable:
+        verifier.verify(tokens.token("records:read"))
+    assert unavailable.value.status == 503 and "Retry-After" in unavailable.value.headers
+    gateway.down = False
+    clock.now += 5
+    assert verifier.verify(tokens.token("records:read")).client_id == "test-client"
+
+
+def test_ttl_zero_fetches_on_every_check(
+    tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    revocations = RevocationList(URL, ttl_s=0, fetch=gateway, clock=clock)
+    for _ in range(3):
+        assert revocations.entry("lms-a") is None
+    assert gateway.fetches == 3
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"clients": []},
+        {"clients": {"a": {"active": "no"}}},
+        {"clients": {"a": {"active": True, "not_before": "soon"}}},
+        {"clients": {"a": {"active": True, "not_before": True}}},
+    ],
+)
+def test_a_malformed_view_is_not_taken(document: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_view(document)
+
+
+def test_services_consult_the_view_only_when_configured(tokens: TokenFactory) -> None:
+    plain = ServiceSettings(auth_jwks_json=tokens.jwks_json)
+    assert verifier_from_settings(plain).revocations is None
+    configured = ServiceSettings(
+        auth_jwks_json=tokens.jwks_json, auth_revocations_url=URL, auth_revocations_ttl_s=2
+    )
+    revocations = verifier_from_settings(configured).revocations
+    assert isinstance(revocations, RevocationList)
+    assert revocations.url == URL and revocations.ttl_s == 2
