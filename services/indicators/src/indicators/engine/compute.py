@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from fractions import Fraction
 from typing import Any, Literal, cast
@@ -76,6 +76,8 @@ class Dataset:
 
     institutions: Mapping[str, InstitutionInfo] = field(default_factory=dict)
     observations: Sequence[Observation] = ()
+    #: What `counts: learned` means (the service's `learned_statuses` setting).
+    learned_statuses: tuple[str, ...] = ("completed", "attended", "passed")
 
 
 def resort_of(institution: InstitutionInfo | None) -> str:
@@ -170,6 +172,7 @@ class Computation:
     ) -> RecordsFilter:
         """The definition's filter for a period, with the caller's institution scope applied."""
         chosen = self.spec.filter.model_copy(deep=True)
+        chosen.statuses = self.spec.statuses(self.dataset.learned_statuses)
         chosen.period = Period(from_=start or self.period_from, to=end or self.period_to)
         if people_at is not None:
             chosen.employment_as_of = people_at
@@ -181,8 +184,22 @@ class Computation:
     def headcount_filter(self, base: HeadcountFilter) -> HeadcountFilter:
         """A denominator's headcount filter with the caller's institution scope applied."""
         chosen = base.model_copy(deep=True)
-        chosen.institutions = self._institutions(chosen.institutions)
+        chosen.institutions = self._institutions(self.population_institutions(chosen.institutions))
         return chosen
+
+    def population_institutions(self, wanted: list[str] | None) -> list[str] | None:
+        """A denominator's institutions: its filter's, within its institution set if it has one."""
+        denominator = self.spec.denominator
+        if denominator is None or denominator.institution_set is None:
+            return wanted
+        chosen = {
+            i.code
+            for i in self.dataset.institutions.values()
+            if in_set(i, denominator.institution_set)
+        }
+        if wanted is not None:
+            chosen &= set(wanted)
+        return sorted(chosen)
 
     # ---- talking to the records -----------------------------------------------------------
 
@@ -376,7 +393,45 @@ async def compute(
     dataset: Dataset | None = None,
 ) -> IndicatorResult:
     """Compute one indicator for the given parameters."""
-    run = Computation(code, spec, version, info, params, records, dataset or Dataset())
+    dataset = dataset or Dataset()
+    result = await _compute_once(code, spec, version, info, params, records, dataset)
+    deadline = date(info.deadline_year, 12, 31) if info.deadline_year else None
+    yearly = bool(result.target and result.target.yearly)
+    if result.status == "achieved" and deadline and params.as_of > deadline and not yearly:
+        # Met now, past the deadline: was it met by the deadline? If not, it was met late.
+        period_to = (
+            params.period_to if params.period_to is None else min(params.period_to, deadline)
+        )
+        at_deadline = await _compute_once(
+            code,
+            spec,
+            version,
+            info,
+            replace(params, as_of=deadline, period_to=period_to, detail=False, series=False),
+            records,
+            dataset,
+        )
+        result.cutoff_seq = max(
+            [s for s in (result.cutoff_seq, at_deadline.cutoff_seq) if s is not None], default=None
+        )
+        if at_deadline.status != "achieved":
+            result.status = "achieved_late"
+            result.status_reason = (
+                f"{result.status_reason}; not yet met on {deadline.isoformat()}, the deadline"
+            )
+    return result
+
+
+async def _compute_once(
+    code: str,
+    spec: DefinitionSpec,
+    version: int,
+    info: IndicatorInfo,
+    params: Params,
+    records: RecordsSource,
+    dataset: Dataset,
+) -> IndicatorResult:
+    run = Computation(code, spec, version, info, params, records, dataset)
     kind = spec.kind
     if kind == "manual":
         return _manual(run)
@@ -474,8 +529,9 @@ def _numerator_filter(
             chosen.position_groups = list(population.position_groups)
         if chosen.sectors is None and population.sectors is not None:
             chosen.sectors = list(population.sectors)
-        if population.institutions is not None:
-            wanted = set(population.institutions)
+        institutions = run.population_institutions(population.institutions)
+        if institutions is not None:
+            wanted = set(institutions)
             chosen.institutions = sorted(
                 wanted if chosen.institutions is None else wanted & set(chosen.institutions)
             )

@@ -151,9 +151,16 @@ async def get_indicator_result(
         int | None, Query(ge=1, description="Compute with a past definition")
     ] = None,
     format: Format = None,
+    series: Annotated[
+        bool,
+        Query(
+            description="Also the cumulative series (from the period's start to each year's "
+            "end); false skips it (distinct counts need one records question per year)"
+        ),
+    ] = True,
 ) -> Any:
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
-    params = params_of(principal, as_of, period, breakdown, detail=True)
+    params = params_of(principal, as_of, period, breakdown, detail=True, series=series)
     computed = await service.result(session, code, params, version)
     if export.wants_csv(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")

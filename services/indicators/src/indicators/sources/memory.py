@@ -51,6 +51,8 @@ class Enrolment:
     status_date: date
     course_tags: frozenset[str] = frozenset()
     test_passed: bool | None = None
+    #: When the test was passed (None: no date, counts on any date).
+    test_passed_on: date | None = None
     hours: float = 0.0
 
 
@@ -73,6 +75,8 @@ class MemoryRecords:
     employments: list[Employment] = field(default_factory=list)
     enrolments: list[Enrolment] = field(default_factory=list)
     headcount_rows: list[Headcount] = field(default_factory=list)
+    #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
+    course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
     seq: int = 1
     offers_members: bool = True
@@ -96,11 +100,21 @@ class MemoryRecords:
             return None
         if chosen.course_tags is not None and not enrolment.course_tags & set(chosen.course_tags):
             return None
+        if chosen.course_tags_all is not None and not set(chosen.course_tags_all) <= (
+            enrolment.course_tags
+        ):
+            return None
         if chosen.statuses is not None and enrolment.status not in chosen.statuses:
             return None
-        if chosen.test_passed is not None and bool(enrolment.test_passed) != chosen.test_passed:
-            return None
         period = chosen.period
+        if chosen.test_passed is not None:
+            passed = bool(enrolment.test_passed)
+            if passed and period is not None and period.to is not None and enrolment.test_passed_on:
+                passed = enrolment.test_passed_on <= period.to
+            if passed != chosen.test_passed:
+                return None
+        if chosen.all_courses_of is not None and not self._did_all(enrolment.person, chosen):
+            return None
         if period is not None:
             if period.from_ is not None and enrolment.status_date < period.from_:
                 return None
@@ -112,6 +126,20 @@ class MemoryRecords:
         if not _person_matches(job, chosen):
             return None
         return job
+
+    def _did_all(self, person: str, chosen: RecordsFilter) -> bool:
+        tag = chosen.all_courses_of
+        courses = {c for c, tags in self.course_tags.items() if tag in tags}
+        courses |= {e.course for e in self.enrolments if tag in e.course_tags}
+        end = chosen.period.to if chosen.period is not None else None
+        done = {
+            e.course
+            for e in self.enrolments
+            if e.person == person
+            and (chosen.statuses is None or e.status in chosen.statuses)
+            and (end is None or e.status_date <= end)
+        }
+        return bool(courses) and courses <= done
 
     def _matching(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
         found = []

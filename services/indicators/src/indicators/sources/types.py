@@ -30,7 +30,13 @@ class RecordsFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     courses: list[str] | None = None
+    #: The course carries at least one of these tags.
     course_tags: list[str] | None = None
+    #: The course carries every one of these tags (e.g. `measure:1.1` and `specialised`).
+    course_tags_all: list[str] | None = None
+    #: The person counts only once they have an enrolment in the statuses, by the period's
+    #: end, in every course carrying this tag (a whole programme: `programme:LEAD-MID`).
+    all_courses_of: str | None = None
     statuses: list[str] | None = None
     test_passed: bool | None = None
     period: Period | None = None
@@ -173,6 +179,15 @@ class YearTarget(BaseModel):
     direction: Literal[">=", "<=", "<", ">", "="] = ">="
     relative_to_baseline: bool = False
     not_measured: bool = False
+    #: The target as the strategy writes it ("+5 %", "+3 p.p."): says whether a relative
+    #: target is in percent of the baseline (the default) or in percentage points.
+    as_written: str | None = None
+
+    @property
+    def in_points(self) -> bool:
+        """A relative target the text states in (percentage) points, not in percent."""
+        written = (self.as_written or "").lower()
+        return any(word in written for word in ("p.p", "punkt", "point"))
 
 
 class Target(BaseModel):

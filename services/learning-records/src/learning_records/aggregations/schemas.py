@@ -48,7 +48,13 @@ class AggregationFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     courses: list[str] | None = None
+    #: The course carries at least one of these tags.
     course_tags: list[str] | None = None
+    #: The course carries every one of these tags.
+    course_tags_all: list[str] | None = Field(default=None, max_length=20)
+    #: Count a person only once they have an enrolment (in `statuses`, by the period's end) in
+    #: every course carrying this tag, e.g. all modules of a programme.
+    all_courses_of: str | None = Field(default=None, max_length=64)
     statuses: list[str] | None = None
     test_passed: bool | None = None
     period: Period | None = None

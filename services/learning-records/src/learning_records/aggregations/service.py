@@ -72,16 +72,26 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
     if flt.course_tags is not None:
         tagged = select(col(CourseTag.course_code)).where(col(CourseTag.tag).in_(flt.course_tags))
         conditions.append(col(e.course_code).in_(tagged))
+    for tag in flt.course_tags_all or []:
+        conditions.append(
+            col(e.course_code).in_(
+                select(col(CourseTag.course_code)).where(col(CourseTag.tag) == tag)
+            )
+        )
+    if flt.all_courses_of is not None:
+        conditions.append(_whole_set(flt, e))
     if flt.statuses is not None:
         conditions.append(col(e.status).in_(flt.statuses))
     if flt.test_passed is not None:
-        passed = exists(
-            select(col(TestAttempt.id)).where(
-                col(TestAttempt.person_id) == col(e.person_id),
-                col(TestAttempt.course_code) == col(e.course_code),
-                col(TestAttempt.passed).is_(True),
-            )
-        )
+        attempt = [
+            col(TestAttempt.person_id) == col(e.person_id),
+            col(TestAttempt.course_code) == col(e.course_code),
+            col(TestAttempt.passed).is_(True),
+        ]
+        if flt.period is not None and flt.period.to is not None:
+            # A test passed after the period's end had not been passed by then.
+            attempt.append(col(TestAttempt.attempted_on) <= flt.period.to)
+        passed = exists(select(col(TestAttempt.id)).where(*attempt))
         conditions.append(passed if flt.test_passed else ~passed)
     if flt.period is not None and flt.period.from_ is not None:
         conditions.append(col(e.status_date) >= flt.period.from_)
@@ -133,6 +143,28 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
         .distinct()
         .subquery("matching")
     )
+
+
+def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
+    """The person has an enrolment (in the statuses, by the period's end) in every course of
+    the tag `all_courses_of`, and the tag has at least one course."""
+    tag = aliased(CourseTag, name="whole_tag")
+    other = aliased(Enrolment, name="whole_e")
+    done: list[Any] = [
+        col(other.person_id) == col(e.person_id),
+        col(other.course_code) == col(tag.course_code),
+    ]
+    if flt.statuses is not None:
+        done.append(col(other.status).in_(flt.statuses))
+    if flt.period is not None and flt.period.to is not None:
+        done.append(col(other.status_date) <= flt.period.to)
+    missing = exists(
+        select(col(tag.id)).where(
+            col(tag.tag) == flt.all_courses_of, ~exists(select(col(other.id)).where(*done))
+        )
+    )
+    any_course = exists(select(col(tag.id)).where(col(tag.tag) == flt.all_courses_of))
+    return and_(any_course, ~missing)
 
 
 def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
