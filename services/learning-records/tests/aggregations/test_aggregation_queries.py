@@ -534,3 +534,88 @@ def test_headcount_sets_read_each_grouping_from_its_own_series(
         headers=writer,
     ).json()
     assert _by_set(state)[0] == {"FM": 50, "VK": 100} and state["total"] == 150
+
+
+def test_all_course_tags_whole_programmes_and_tests_passed_by_the_periods_end(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    c = {"personal_code": dataset(C)}
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {
+                **c,
+                "external_id": "prog-1",
+                "course_code": "MOD-1",
+                "status": "completed",
+                "completed_on": "2024-02-01",
+            },
+            {
+                **c,
+                "external_id": "prog-2",
+                "course_code": "MOD-2",
+                "status": "attended",
+                "status_date": "2024-03-01",
+            },
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "results",
+        [
+            {
+                **c,
+                "external_id": "prog-t",
+                "course_code": "MOD-1",
+                "attempted_on": "2024-08-01",
+                "passed": True,
+            }
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "course-tags",
+        [
+            {"external_id": "prog-t1", "course_code": "MOD-1", "tag": "measure:1.1"},
+            {"external_id": "prog-t2", "course_code": "MOD-1", "tag": "specialised"},
+            {"external_id": "prog-t3", "course_code": "MOD-1", "tag": "programme:P"},
+            {"external_id": "prog-t4", "course_code": "MOD-2", "tag": "programme:P"},
+        ],
+    )
+    year = {"period": {"from": "2024-01-01", "to": "2024-12-31"}}
+    every = {**year, "course_tags": ["measure:1.1"], "statuses": ["completed", "registered"]}
+    assert _query(client, writer, metric="people", filter=every)["total"] == 4
+    specialised = {**every, "course_tags_all": ["measure:1.1", "specialised"]}
+    assert _query(client, writer, metric="people", filter=specialised)["total"] == 1
+    # The test on MOD-1 was passed on 1 August: not yet by the end of June.
+    passed = {"courses": ["MOD-1"], "test_passed": True}
+    june = {"period": {"from": "2024-01-01", "to": "2024-06-30"}}
+    assert _query(client, writer, metric="people", filter={**passed, **june})["total"] == 0
+    assert _query(client, writer, metric="people", filter={**passed, **year})["total"] == 1
+    # Every course of programme P completed: MOD-2 is only attended so far.
+    whole = {**year, "statuses": ["completed"], "all_courses_of": "programme:P"}
+    assert _query(client, writer, metric="people", filter=whole)["total"] == 0
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {
+                **c,
+                "external_id": "prog-2",
+                "update": True,
+                "course_code": "MOD-2",
+                "status": "completed",
+                "completed_on": "2024-09-01",
+            }
+        ],
+    )
+    assert _query(client, writer, metric="people", filter=whole)["total"] == 1
+    by_august = {**whole, "period": {"from": "2024-01-01", "to": "2024-08-31"}}
+    assert _query(client, writer, metric="people", filter=by_august)["total"] == 0
+    no_such = {**whole, "all_courses_of": "programme:NONE"}
+    assert _query(client, writer, metric="people", filter=no_such)["total"] == 0

@@ -158,10 +158,12 @@ def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
         done.append(col(other.status).in_(flt.statuses))
     if flt.period is not None and flt.period.to is not None:
         done.append(col(other.status_date) <= flt.period.to)
+    # Correlated explicitly: the innermost question refers to the outermost enrolment.
+    done_there = exists(select(col(other.id)).where(*done).correlate_except(other))
     missing = exists(
-        select(col(tag.id)).where(
-            col(tag.tag) == flt.all_courses_of, ~exists(select(col(other.id)).where(*done))
-        )
+        select(col(tag.id))
+        .where(col(tag.tag) == flt.all_courses_of, ~done_there)
+        .correlate_except(tag)
     )
     any_course = exists(select(col(tag.id)).where(col(tag.tag) == flt.all_courses_of))
     return and_(any_course, ~missing)
