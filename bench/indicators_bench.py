@@ -97,7 +97,8 @@ ROLES = {
     "internal_trainer": 0.01, "mentor": 0.01, "control_or_service_function": 0.15,
     "client_service_centre_staff": 0.03, "eu_funds_specialist": 0.03,
     "resort_procurement_expert": 0.005, "political_official": 0.005, "digital_agent": 0.01,
-    "hr_specialist": 0.02, "new_employee": 0.05,
+    "hr_specialist": 0.02, "new_employee": 0.05, "senior_official": 0.003,
+    "executive_director": 0.003, "deputy_executive_director": 0.005,
 }  # fmt: skip
 #: Catalog position groups of people who are not managers ("management" is the managers').
 POSITION_GROUPS = [
@@ -161,9 +162,14 @@ def courses() -> dict[str, tuple[list[str], float, bool]]:
     found: dict[str, tuple[list[str], float, bool]] = {}
     covered: set[str] = set()
     for course in offer["courses"]:
+        # The tags the catalog derives for a course (its flags, target groups and extras).
         tags = [f"measure:{m}" for m in course.get("measures") or []]
         if course.get("programme"):
             tags.append(f"programme:{course['programme']}")
+        tags += [f"target_group:{g}" for g in course.get("target_groups") or []]
+        tags += ["mandatory"] if course.get("mandatory") else []
+        tags += ["knowledge_test"] if course.get("knowledge_test") else []
+        tags += list(course.get("tags") or [])
         covered.update(course.get("measures") or [])
         found[course["code"]] = (
             tags,
@@ -542,6 +548,23 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
         where.append(
             "e.course_code IN (SELECT course_code FROM course_tag WHERE tag = ANY(%(tags)s))"
         )
+    for n, tag in enumerate(chosen.course_tags_all or []):
+        params[f"all{n}"] = tag
+        where.append(
+            f"e.course_code IN (SELECT course_code FROM course_tag WHERE tag = %(all{n})s)"
+        )
+    if chosen.all_courses_of is not None:
+        params["whole"] = chosen.all_courses_of
+        done = ["o.person_id = e.person_id", "o.course_code = w.course_code"]
+        if chosen.statuses is not None:
+            done.append("o.status = ANY(%(statuses)s)")
+        if chosen.period is not None and chosen.period.to is not None:
+            done.append("o.status_date <= %(end)s")
+        where.append(
+            "EXISTS (SELECT 1 FROM course_tag w WHERE w.tag = %(whole)s) AND NOT EXISTS ("
+            "SELECT 1 FROM course_tag w WHERE w.tag = %(whole)s AND NOT EXISTS ("
+            f"SELECT 1 FROM enrolment o WHERE {' AND '.join(done)}))"
+        )
     if chosen.courses is not None:
         params["courses"] = chosen.courses
         where.append("e.course_code = ANY(%(courses)s)")
@@ -552,7 +575,8 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
         where.append(
             ("" if chosen.test_passed else "NOT ")
             + "EXISTS (SELECT 1 FROM test_attempt t WHERE t.person_id = e.person_id "
-            "AND t.course_code = e.course_code AND t.passed)"
+            "AND t.course_code = e.course_code AND t.passed"
+            + (" AND t.attempted_on <= %(end)s)" if chosen.period and chosen.period.to else ")")
         )
     if chosen.period is not None and chosen.period.from_ is not None:
         params["start"] = chosen.period.from_
@@ -646,7 +670,9 @@ class HandSql:
 
     async def indicator(self, code: str, spec: DefinitionSpec, info: IndicatorInfo) -> Hand:
         """One indicator's total and breakdowns."""
-        run = Computation(code, spec, 1, info, Params(as_of=AS_OF), _Unused(), Dataset())
+        run = Computation(
+            code, spec, 1, info, Params(as_of=AS_OF), _Unused(), Dataset(self.institutions)
+        )
         params: dict[str, Any] = {}
         dims = ["institution", "position_group", "sector", "year"]
         if spec.kind == "share":
