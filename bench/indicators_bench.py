@@ -58,11 +58,11 @@ from indicators.engine.compute import (
     Computation,
     Dataset,
     Params,
-    _numerator_filter,
     compute,
     in_set,
     resort_of,
 )
+from indicators.engine.kinds.share import numerator_filter
 from indicators.engine.results import IndicatorResult
 from indicators.results.service import ResultCache
 from indicators.settings import IndicatorsSettings
@@ -678,7 +678,7 @@ class HandSql:
         if spec.kind == "share":
             assert spec.denominator is not None
             counted_at = min(spec.denominator.as_of or run.period_to, run.period_to)
-            source = where_sql(_numerator_filter(run, None, run.period_to, counted_at), params)
+            source = where_sql(numerator_filter(run, None, run.period_to, counted_at), params)
             numerator, denominators = await asyncio.gather(
                 self.fetch(self._sets_sql("count(DISTINCT e.person_id)", dims, source), params),
                 self.headcounts(run.headcount_filter(spec.denominator.filter), counted_at, run),
