@@ -60,6 +60,7 @@ from indicators.engine.compute import (
     Params,
     compute,
     in_set,
+    key_of,
     resort_of,
 )
 from indicators.engine.kinds.share import numerator_filter
@@ -632,7 +633,7 @@ def _grouped_rows(rows: Sequence[tuple[Any, ...]], dims: Sequence[str]) -> Hand:
             continue
         for bit, dim in enumerate(dims):
             if not mask & (1 << (len(dims) - 1 - bit)):
-                found.groups[dim][str(keys[bit])] = value
+                found.groups[dim][key_of(dim, keys[bit])] = value
     return found
 
 
@@ -766,7 +767,7 @@ class HandSql:
                 if day != counted_at or day == run.period_to:
                     per_year[day.year] = float(value)
             else:
-                groups[kind][str(key)] = float(value)
+                groups[kind][key_of(kind, key)] = float(value)
         return total, per_year, groups
 
     async def coverage(self, run: Computation, spec: DefinitionSpec) -> Hand:
@@ -827,7 +828,7 @@ class HandSql:
                 found.total = float(value)
             for bit, dim in enumerate(dims):
                 if not g & (1 << (len(dims) - 1 - bit)):
-                    found.groups[dim][str(keys[bit])] = float(value)
+                    found.groups[dim][key_of(dim, keys[bit])] = float(value)
         return found
 
 

@@ -469,3 +469,31 @@ def test_each_indicator_asks_one_question_for_its_total_and_every_breakdown() ->
     records.calls = 0
     covered = run(coverage, records)
     assert records.calls == 1 and covered.value == 1
+
+
+def test_title_and_row_names_in_the_asked_language() -> None:
+    records = MemoryRecords(
+        employments=[job("p1", "TM", management_level="top")],
+        enrolments=[course("p1", "X", "2024-03-01")],
+    )
+    spec = {
+        "kind": "distinct_people",
+        "title": "Top managers trained",
+        "text": "Augstākā līmeņa vadītāju skaits",
+        "counts": "completed",
+        "breakdowns": ["sector", "management_level", "year"],
+    }
+    latvian = run(spec, records)
+    assert latvian.title == "Augstākā līmeņa vadītāju skaits"
+    assert {r.name for b in latvian.breakdowns for r in b.rows} == {
+        "Valsts pārvalde",
+        "Augstākā līmeņa vadītāji",
+        "2024",
+    }
+    english = run(spec, records, lang="en")
+    assert english.title == "Top managers trained"
+    assert {r.name for b in english.breakdowns for r in b.rows} == {
+        "State administration",
+        "Top managers",
+        "2024",
+    }

@@ -60,6 +60,8 @@ class Params:
     scope: frozenset[str] | None = None
     #: Also the cumulative series (distinct counts need one question per year).
     series: bool = False
+    #: Language of titles and breakdown names: lv (default) or en.
+    lang: str = "lv"
 
 
 @dataclass
@@ -102,8 +104,39 @@ def share_of(numerator: float | None, denominator: float | None) -> float | None
     return float(Fraction(str(numerator)) * 100 / Fraction(str(denominator)))
 
 
+#: Row keys for groups without a value: no employment valid on the date (so no institution
+#: and no sector), or an employment that does not record a position group or level.
+NO_EMPLOYMENT = "no_employment"
+UNSPECIFIED = "unspecified"
+#: Names of the keys that are not catalog codes, and of the sectors and levels (lv, en).
+NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "sector": {
+        "state": ("Valsts pārvalde", "State administration"),
+        "municipal": ("Pašvaldības", "Municipalities"),
+        "other": ("Citas iestādes", "Other institutions"),
+    },
+    "management_level": {
+        "top": ("Augstākā līmeņa vadītāji", "Top managers"),
+        "middle": ("Vidējā līmeņa vadītāji", "Middle managers"),
+        "lower": ("Zemākā līmeņa vadītāji", "Lower managers"),
+    },
+    "*": {
+        NO_EMPLOYMENT: ("Bez nodarbinātības ziņām", "No employment record"),
+        UNSPECIFIED: ("Nav norādīts", "Not recorded"),
+        NO_RESORT: ("Ārpus resoriem", "Outside any resort"),
+    },
+}
+
+
+def key_of(dimension: str, value: Any) -> str:
+    """A breakdown row's key for a group value; None gets an explicit key, never "None"."""
+    if value is None:
+        return NO_EMPLOYMENT if dimension in ("institution", "sector") else UNSPECIFIED
+    return str(value)
+
+
 def group_key(group: Group, dimension: str) -> str:
-    return str(group.key.get(dimension))
+    return key_of(dimension, group.key.get(dimension))
 
 
 def per_set(groups: Sequence[Group], count: int) -> list[list[Group]]:
@@ -281,10 +314,17 @@ class Computation:
         return list(dict.fromkeys(wanted))
 
     def name(self, dimension: str, key: str) -> str | None:
-        """A readable name for an institution or resort key."""
+        """A readable name of a breakdown row's key in the asked language."""
+        english = self.params.lang == "en"
+        known = NAMES.get(dimension, {}).get(key) or NAMES["*"].get(key)
+        if known is not None:
+            return known[1] if english else known[0]
         if dimension in ("institution", "resort"):
             institution = self.dataset.institutions.get(key)
             return institution.name if institution else None
+        if dimension == "year":
+            return key
+        # Position groups are catalog codes; their names are the catalog's reference list.
         return None
 
     def rows_from_groups(self, dimension: str, groups: Sequence[Group]) -> list[BreakdownRow]:
@@ -332,11 +372,17 @@ class Computation:
         """Calendar years of the period."""
         return list(range(self.period_from.year, self.period_to.year + 1))
 
+    def title(self) -> str:
+        """The indicator's title: the plan's (Latvian) words, or the English title for en."""
+        if self.params.lang == "en":
+            return self.spec.title or self.info.title or self.spec.text or ""
+        return self.spec.text or self.info.title or self.spec.title or ""
+
     def result(self, **values: Any) -> IndicatorResult:
         """The result with everything common filled in, judged against the target."""
         result = IndicatorResult(
             code=self.code,
-            title=self.spec.title or self.info.title,
+            title=self.title(),
             plan=self.info.plan,
             priority=self.info.priority,
             measure=self.info.measure,

@@ -19,6 +19,7 @@ from indicators.engine.computation import (
     Dataset,
     Params,
     in_set,
+    key_of,
     resort_of,
 )
 from indicators.engine.kinds import REGISTRY
@@ -41,6 +42,7 @@ __all__ = [
     "compute",
     "counted_query",
     "in_set",
+    "key_of",
     "resort_of",
 ]
 

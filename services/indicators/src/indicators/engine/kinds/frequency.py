@@ -35,7 +35,10 @@ async def compute_frequency(run: Computation) -> IndicatorResult:
             result.breakdowns.append(
                 Breakdown(
                     dimension="year",
-                    rows=[BreakdownRow(key=str(p.year), value=p.value) for p in result.per_year],
+                    rows=[
+                        BreakdownRow(key=str(p.year), name=str(p.year), value=p.value)
+                        for p in result.per_year
+                    ],
                 )
             )
             continue

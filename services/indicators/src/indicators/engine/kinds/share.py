@@ -166,6 +166,7 @@ async def compute_share(run: Computation) -> IndicatorResult:
                 rows=[
                     BreakdownRow(
                         key=str(p.year),
+                        name=str(p.year),
                         value=p.value,
                         numerator=p.numerator,
                         denominator=p.denominator,
