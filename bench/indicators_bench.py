@@ -687,7 +687,25 @@ class HandSql:
             found = _grouped_rows(numerator, dims)
             found.denominator, found.year_denominators, den_groups = denominators
             found.groups.update({f"den:{d}": g for d, g in den_groups.items()})
+            # An earlier year's numerator: people in the population as of that year's end.
+            for year in run.years():
+                end = min(date(year, 12, 31), run.period_to)
+                if end >= counted_at:
+                    continue
+                year_params: dict[str, Any] = {}
+                start = max(date(year, 1, 1), run.period_from)
+                year_source = where_sql(numerator_filter(run, start, end, end), year_params)
+                rows = await self.fetch(
+                    f"SELECT count(DISTINCT e.person_id) {year_source}", year_params
+                )
+                found.groups["year"][str(year)] = float(rows[0][0] or 0)
             return found
+        if spec.kind == "headcount":
+            assert spec.population is not None
+            total, _per_year, groups = await self.headcounts(
+                run.headcount_filter(spec.population), run.period_to, run
+            )
+            return Hand(total=total, groups={**groups, "year": {}})
         if spec.kind in ("coverage_per_institution", "coverage_per_resort"):
             return await self.coverage(run, spec)
         if spec.kind == "people_with_frequency":

@@ -55,6 +55,7 @@ def _filters() -> list[tuple[str, dict[str, Any]]]:
         found.append((item["code"], spec.get("filter") or {}))
         denominator = spec.get("denominator") or {}
         found.append((f"{item['code']} denominator", denominator.get("filter") or {}))
+        found.append((f"{item['code']} population", spec.get("population") or {}))
     return found
 
 

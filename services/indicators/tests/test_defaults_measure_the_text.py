@@ -445,3 +445,52 @@ def test_events_and_tests_after_the_as_of_date_do_not_count() -> None:
     )
     assert result("1.1.1", records, spec=spec, as_of="2024-12-31").value == 0
     assert result("1.1.1", records, spec=spec, as_of="2025-12-31").value == 1
+
+
+def test_a_years_share_counts_people_in_the_role_they_held_that_year() -> None:
+    # 1.5.1 per year: s1 was a procurement specialist in 2023 (and learnt then), not in 2024.
+    records = MemoryRecords(
+        employments=[
+            job("s1", "FM", roles=["procurement_specialist"], valid_to=date(2023, 12, 31)),
+            Employment("s1", "FM", date(2024, 1, 1), roles=frozenset()),
+            job("s2", "FM", roles=["procurement_specialist"]),
+        ],
+        enrolments=[took("s1", "PROC-CORE", day="2023-05-01")],
+        headcount_rows=[
+            Headcount("FM", date(2023, 1, 1), 2, role="procurement_specialist"),
+            Headcount("FM", date(2024, 1, 1), 1, role="procurement_specialist"),
+        ],
+    )
+    records.course_tags = dict(TAGS)
+    info = IndicatorInfo(code="1.5.1", measure="1.5", deadline_year=2026)
+    found = asyncio.run(
+        compute(
+            "1.5.1",
+            DEFAULTS["1.5.1"],
+            1,
+            info,
+            Params(as_of=date(2024, 12, 31), breakdowns=("year",)),
+            records,
+            Dataset(institutions=INSTITUTIONS),
+        )
+    )
+    years = {p.year: (p.numerator, p.denominator) for p in found.per_year}
+    assert years[2023] == (1, 2)  # was 0: s1's role was read as of 2024
+    assert years[2024] == (0, 1)
+    assert found.numerator == 0  # today s1 is no procurement specialist
+
+
+def test_5_1_3_the_network_is_the_trainers_and_mentors_holding_the_role() -> None:
+    # "Iekšējo treneru un mentoru tīkls": the role holders HR reports, not learners.
+    records = MemoryRecords(
+        headcount_rows=[
+            Headcount("FM", date(2024, 1, 1), 3, role="internal_trainer"),
+            Headcount("IUB", date(2024, 1, 1), 2, role="mentor"),
+            Headcount("FM", date(2025, 1, 1), 9, role="internal_trainer"),  # after the as-of
+            Headcount("FM", date(2024, 1, 1), 40),  # everyone, not the network
+        ],
+    )
+    found = result("5.1.3", records, target=Target(kind="milestone"))
+    assert (found.value, found.status) == (5, "achieved")
+    empty = result("5.1.3", MemoryRecords(), target=Target(kind="milestone"))
+    assert (empty.value, empty.status) == (0, "on_track")

@@ -17,6 +17,7 @@ Kind = Literal[
     "coverage_per_resort",
     "people_with_frequency",
     "count_events",
+    "headcount",
     "manual",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
@@ -115,6 +116,8 @@ class DefinitionSpec(BaseModel):
     #: count_events: what to add up.
     metric: Literal["enrolments", "hours"] = "enrolments"
     denominator: Denominator | None = None
+    #: headcount: whose HR headcount on the as-of date is the value (e.g. role holders).
+    population: HeadcountFilter | None = None
     frequency: Frequency | None = None
     coverage: Coverage | None = None
     #: A target that replaces the catalog's (null: use the catalog's target).
@@ -128,6 +131,8 @@ class DefinitionSpec(BaseModel):
     def _kind_needs(self) -> DefinitionSpec:
         if self.kind == "share" and self.denominator is None:
             raise ValueError("a share needs a denominator")
+        if self.kind == "headcount" and self.population is None:
+            raise ValueError("a headcount needs a population")
         if self.kind == "people_with_frequency" and self.frequency is None:
             raise ValueError("people_with_frequency needs a frequency")
         if self.kind in ("coverage_per_institution", "coverage_per_resort") and (

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from indicators.engine.computation import Computation
-from indicators.engine.kinds import counted, coverage, frequency, manual, share
+from indicators.engine.kinds import counted, coverage, frequency, headcount, manual, share
 from indicators.engine.results import IndicatorResult
 from indicators.sources.types import AggregationQuery
 
@@ -31,5 +31,6 @@ REGISTRY: dict[str, Kind] = {
     "coverage_per_institution": _coverage,
     "coverage_per_resort": _coverage,
     "people_with_frequency": Kind(frequency.compute_frequency, frequency.counted_by),
+    "headcount": Kind(headcount.compute_headcount, headcount.counted_by),
     "manual": Kind(manual.compute_manual, manual.counted_by),
 }

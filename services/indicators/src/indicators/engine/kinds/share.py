@@ -59,9 +59,10 @@ async def compute_share(run: Computation) -> IndicatorResult:
     if "resort" in dims:
         grouped.add("institution")
     years = run.years() if with_years else []
-    # People who learnt in each year (counted where they work on the count date), over the
-    # headcount at each year's end: the numerator's breakdowns and years in one question, the
-    # denominator's breakdowns in another.
+    # People who learnt in each year, over the headcount at that year's end: the numerator's
+    # breakdowns (and the last year, counted on the count date) in one question, the
+    # denominator's breakdowns in another; an earlier year's numerator is its own question with
+    # people's roles and jobs as of that year's end (a role held then but not now counts).
     numerator_sets = sorted(grouped) + (["year"] if years else [])
     denominator_sets = [d for d in sorted(grouped) if d in HEADCOUNT_DIMENSIONS]
     jobs: dict[str, Any] = {
@@ -73,6 +74,9 @@ async def compute_share(run: Computation) -> IndicatorResult:
         )
     for year in years:
         end = min(year_end(year), run.period_to)
+        if end < counted_at:
+            start = max(date(year, 1, 1), run.period_from)
+            jobs[f"ynum:{year}"] = run.aggregate("people", numerator_filter(run, start, end, end))
         if run.params.series:
             jobs[f"cum:{year}"] = run.aggregate("people", numerator_filter(run, None, end, end))
         if by_headcount:
@@ -140,7 +144,12 @@ async def compute_share(run: Computation) -> IndicatorResult:
         result.breakdowns.append(Breakdown(dimension=dim, rows=rows))
     for year in years:
         year_den = denominator_total(f"yden:{year}") if by_headcount else denominator_total("")
-        year_num = next((g.value for g in groups_of["num:year"] if int(g.key["year"]) == year), 0.0)
+        if f"ynum:{year}" in answers:
+            year_num = float(answers[f"ynum:{year}"].total)
+        else:
+            year_num = next(
+                (g.value for g in groups_of["num:year"] if int(g.key["year"]) == year), 0.0
+            )
         result.per_year.append(
             SeriesPoint(
                 year=year,
