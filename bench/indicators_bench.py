@@ -330,6 +330,7 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
                     *sourced(f"enr-{n}"), n, person, course, codes[job.institution], status,
                     day - timedelta(days=14), day, day if status == "completed" else None,
                     hours if status in ("completed", "attended") else None,
+                    f"{day.year}-W{day.isocalendar()[1]:02d}",  # a weekly run of the course
                 )
             )  # fmt: skip
             if tested and status in ("completed", "failed"):
@@ -344,7 +345,7 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
             cursor,
             "enrolment",
             [*SOURCED, "id", "person_id", "course_code", "institution", "status", "enrolled_on",
-             "status_date", "completed_on", "hours"],
+             "status_date", "completed_on", "hours", "session_code"],
             iter(enrolments),
         )  # fmt: skip
         counts["test_attempt"] = _copy(
@@ -711,7 +712,12 @@ class HandSql:
         if spec.kind == "people_with_frequency":
             return await self.frequency(run, spec)
         metric = spec.unit if spec.kind == "distinct_institutions" else "people"
+        if spec.kind == "count_events":
+            metric = spec.metric
         value = {
+            "sessions": "count(DISTINCT CASE WHEN e.session_code IS NOT NULL THEN "
+            "e.course_code || '/' || e.session_code END)",
+            "enrolments": "count(DISTINCT e.id)",
             "people": "count(DISTINCT e.person_id)",
             "institutions": f"count(DISTINCT {INSTITUTION})",
             "municipalities": "count(DISTINCT CASE WHEN emp.sector = 'municipal' THEN "

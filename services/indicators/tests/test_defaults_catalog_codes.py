@@ -85,6 +85,8 @@ def test_every_course_and_course_tag_is_in_the_catalog_learning_offer() -> None:
     tags |= {"mandatory" for entry in entries if entry["mandatory"]}
     tags |= {"knowledge_test" for entry in offer["courses"] if entry["knowledge_test"]}
     tags |= {f"target_group:{g}" for entry in entries for g in entry["target_groups"]}
+    tags |= {f"format:{entry['format']}" for entry in entries}
+    tags |= {f"provider:{entry['provider']}" for entry in entries if entry.get("provider")}
     assert {"1.1", "5.5"} <= measures
     unknown_courses = [
         (where, code)

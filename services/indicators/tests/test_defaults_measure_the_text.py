@@ -56,6 +56,8 @@ def offer_tags() -> dict[str, frozenset[str]]:
         tags |= {f"measure:{m}" for m in course["measures"]}
         tags |= {f"indicator:{i}" for i in course["indicators"]}
         tags |= {f"target_group:{g}" for g in course["target_groups"]}
+        if course.get("provider"):
+            tags.add(f"provider:{course['provider']}")
         if course["mandatory"]:
             tags.add("mandatory")
         if course["knowledge_test"]:
@@ -494,3 +496,27 @@ def test_5_1_3_the_network_is_the_trainers_and_mentors_holding_the_role() -> Non
     assert (found.value, found.status) == (5, "achieved")
     empty = result("5.1.3", MemoryRecords(), target=Target(kind="milestone"))
     assert (empty.value, empty.status) == (0, "on_track")
+
+
+def test_2_2_4_and_2_4_1_count_the_sprints_and_events_that_took_place() -> None:
+    # "Īstenoto sprintu skaits VK Inovācijas laboratorijā"; "… inovācijas laboratorijas
+    # pasākumu skaits": distinct runs (sessions) with someone who attended.
+    def sprint(person: str, session: str, status: str = "attended") -> Enrolment:
+        return Enrolment(
+            person, "INNO-SPRINT", status, date(2024, 3, 1), TAGS["INNO-SPRINT"], session=session
+        )
+
+    other_sprint = frozenset({"format:sprint", "provider:LIAA"})
+    records = MemoryRecords(
+        employments=[job(p, "FM") for p in ("a", "b", "c")],
+        enrolments=[
+            sprint("a", "S1"),
+            sprint("b", "S1", status="completed"),  # the same sprint: counted once
+            sprint("c", "S2"),
+            sprint("a", "S3", status="no_show"),  # nobody came: did not take place
+            sprint("b", "S3", status="cancelled"),
+            Enrolment("c", "LIAA-SPRINT", "attended", date(2024, 4, 1), other_sprint, session="L1"),
+        ],
+    )
+    assert result("2.2.4", records).value == 2
+    assert result("2.4.1", records).value == 2

@@ -619,3 +619,30 @@ def test_all_course_tags_whole_programmes_and_tests_passed_by_the_periods_end(
     assert _query(client, writer, metric="people", filter=by_august)["total"] == 0
     no_such = {**whole, "all_courses_of": "programme:NONE"}
     assert _query(client, writer, metric="people", filter=no_such)["total"] == 0
+
+
+def test_sessions_are_counted_once_however_many_enrolments(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    a, b = {"personal_code": dataset(A)}, {"personal_code": dataset(B)}
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {**a, "external_id": "s-1", "course_code": "SPRINT", "session_code": "S1",
+             "status": "attended", "status_date": "2024-03-01"},
+            {**b, "external_id": "s-2", "course_code": "SPRINT", "session_code": "S1",
+             "status": "attended", "status_date": "2024-03-01"},
+            {**b, "external_id": "s-3", "course_code": "SPRINT", "session_code": "S2",
+             "status": "no_show", "status_date": "2024-05-01"},
+            {**a, "external_id": "s-4", "course_code": "SPRINT", "status": "attended",
+             "status_date": "2024-06-01"},
+        ],
+    )  # fmt: skip
+    flt = {"courses": ["SPRINT"], "statuses": ["attended"]}
+    answer = _query(client, writer, metric="sessions", filter=flt, group_by=["sector"])
+    assert answer["total"] == 1  # S1 once; S2 had only a no-show; the last has no session
+    assert _groups(answer) == {"state": 1, "municipal": 1}
+    every = _query(client, writer, metric="sessions", filter={"courses": ["SPRINT"]})
+    assert every["total"] == 2

@@ -113,8 +113,9 @@ class DefinitionSpec(BaseModel):
     #: distinct_institutions: what to count; distinct_people: also count the units represented.
     unit: Literal["institutions", "municipalities"] = "institutions"
     represented: Literal["institutions", "municipalities"] | None = None
-    #: count_events: what to add up.
-    metric: Literal["enrolments", "hours"] = "enrolments"
+    #: count_events: what to count: enrolments, hours, or distinct sessions (a course's runs:
+    #: sprints, events) with a matching enrolment.
+    metric: Literal["enrolments", "hours", "sessions"] = "enrolments"
     denominator: Denominator | None = None
     #: headcount: whose HR headcount on the as-of date is the value (e.g. role holders).
     population: HeadcountFilter | None = None

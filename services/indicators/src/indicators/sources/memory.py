@@ -51,6 +51,8 @@ class Enrolment:
     status_date: date
     course_tags: frozenset[str] = frozenset()
     test_passed: bool | None = None
+    #: The session (run) of the course, e.g. one sprint.
+    session: str | None = None
     #: When the test was passed (None: no date, counts on any date).
     test_passed_on: date | None = None
     hours: float = 0.0
@@ -326,7 +328,7 @@ def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
 
 
 def _distinct(metric: str) -> bool:
-    return metric in ("people", "institutions", "municipalities")
+    return metric in ("people", "institutions", "municipalities", "sessions")
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
@@ -338,6 +340,8 @@ def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
         return job.institution if job.sector == "municipal" else None
     if metric == "hours":
         return enrolment.hours
+    if metric == "sessions":
+        return f"{enrolment.course}/{enrolment.session}" if enrolment.session else None
     return 1.0
 
 

@@ -8,7 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Metric = Literal[
-    "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
+    "people",
+    "institutions",
+    "municipalities",
+    "enrolments",
+    "hours",
+    "sessions",
+    "people_with_frequency",
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]

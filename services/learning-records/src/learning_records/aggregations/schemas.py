@@ -9,7 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Metric = Literal[
-    "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
+    "people",
+    "institutions",
+    "municipalities",
+    "enrolments",
+    "hours",
+    "sessions",
+    "people_with_frequency",
 ]
 #: How many groupings one question may ask for.
 MAX_SETS = 16

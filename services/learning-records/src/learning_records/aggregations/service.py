@@ -52,7 +52,7 @@ def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
 
 
-def _matching(flt: AggregationFilter, principal: Principal) -> Any:
+def _matching(flt: AggregationFilter, principal: Principal, *, sessions: bool = False) -> Any:
     """One row per matching enrolment and attribute combination; the metrics count over it."""
     e = aliased(Enrolment, name="e")
     emp = aliased(Employment, name="emp")
@@ -122,6 +122,13 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
     municipality = case(
         (col(emp.sector) == "municipal", func.coalesce(col(emp.municipality), col(emp.institution)))
     )
+    # A session (a run of a course: a sprint, an event) is its course and session code; read
+    # only when sessions are counted.
+    session = (
+        case((col(e.session_code).is_not(None), col(e.course_code) + "/" + col(e.session_code)))
+        if sessions
+        else null()
+    )
     return (
         select(
             col(e.id).label("enrolment_id"),
@@ -129,6 +136,7 @@ def _matching(flt: AggregationFilter, principal: Principal) -> Any:
             col(e.hours).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
+            session.label("session"),
             *[expr.label(name) for name, expr in keys.items()],
         )
         .select_from(e)
@@ -173,7 +181,7 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     """The metric over matching enrolments, per group of every set and in total, in one query."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal)
+    matching = _matching(query.filter, principal, sessions=query.metric == "sessions")
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
@@ -277,6 +285,8 @@ def _value(metric: str, matching: Any) -> Any:
         return func.count(distinct(columns.institution))
     if metric == "municipalities":
         return func.count(distinct(columns.municipality))
+    if metric == "sessions":
+        return func.count(distinct(columns.session))
     return func.count(distinct(columns.enrolment_id))
 
 

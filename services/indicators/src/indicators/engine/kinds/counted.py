@@ -26,7 +26,8 @@ async def compute_counted(run: Computation) -> IndicatorResult:
     elif spec.kind == "distinct_institutions":
         metric, unit, additive = spec.unit, spec.unit, False
     else:
-        metric, unit, additive = spec.metric, spec.metric, True
+        # Sessions are distinct (one may span two years); enrolments and hours add up.
+        metric, unit, additive = spec.metric, spec.metric, spec.metric != "sessions"
     dims = run.dimensions()
     with_years = needs_years(run, dims)
     queried = {d for d in dims if d in RECORDS_DIMENSIONS}
