@@ -4,10 +4,10 @@ Creates a scratch PostgreSQL database (dropped at the end, also on failure), mig
 learning-records' own Alembic history and loads, with COPY and a fixed seed, 1,000,000
 enrolments of 100,000 people in 2,000 institutions straight into learning-records' tables:
 people, employment with the catalog's roles, position groups and management levels (movers
-change institution on 1 July 2024), enrolments with statuses and dates, knowledge-test attempts,
-course tags (the catalog's learning offer, `measure:X.Y` / `programme:CODE`, plus benchmark
-courses for the measures the offer has none for) and HR headcounts per institution, role and
-position group.
+change institution on 1 July 2024), enrolments with statuses, dates and session codes,
+knowledge-test attempts, managers' competency assessments, course tags (the catalog's
+learning offer with the tags the catalog derives, plus benchmark courses for the measures
+the offer has none for) and HR headcounts per institution, role and position group.
 
 It then starts the real learning-records app (uvicorn subprocess on a free port, trusting a
 benchmark key) and computes the computable default definitions with their default breakdowns
@@ -354,6 +354,27 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
             [*SOURCED, "person_id", "course_code", "institution", "attempted_on", "passed"],
             iter(attempts),
         )
+        assessments: list[str] = []
+        methods = ["self", "manager", "360", "assessment_centre"]
+        for job in data.jobs:
+            # Some managers are assessed against a framework, once or twice, by some method.
+            if job.level is None or job.valid_to is not None or rng.random() < 0.5:
+                continue
+            for k in range(1 + (job.person % 2)):
+                assessments.append(
+                    _line(
+                        *sourced(f"as-{job.id}-{k}"), job.person, codes[job.institution],
+                        f"LEAD-{job.level.upper()}-FW", f"C{k}", 3, rng.choice(methods),
+                        FIRST_DAY + timedelta(days=rng.randrange(span)),
+                    )
+                )  # fmt: skip
+        counts["competency_assessment"] = _copy(
+            cursor,
+            "competency_assessment",
+            [*SOURCED, "person_id", "institution", "framework", "competency", "level", "method",
+             "assessed_on"],
+            iter(assessments),
+        )  # fmt: skip
         counts["headcount"] = _copy(
             cursor,
             "headcount",
@@ -538,8 +559,9 @@ KEYS = {"institution": INSTITUTION, "position_group": "emp.position_group",
         "sector": "emp.sector", "year": YEAR}  # fmt: skip
 
 
-def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
-    """FROM … WHERE over learning-records' tables for a contract filter (the contract's meaning)."""
+def where_sql(chosen: RecordsFilter, params: dict[str, Any], *, assessments: bool = False) -> str:
+    """FROM … WHERE over learning-records' tables for a contract filter (the contract's meaning);
+    with `assessments`, over competency assessments (dated on `assessed_on`)."""
     day = "e.status_date"
     if chosen.employment_as_of is not None:
         params["day"] = chosen.employment_as_of
@@ -606,8 +628,20 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
             f"AND r.role = ANY(%(roles)s) AND r.valid_from <= {day} "
             f"AND (r.valid_to IS NULL OR r.valid_to >= {day}))"
         )
+    if chosen.frameworks is not None:
+        params["frameworks"] = chosen.frameworks
+        where.append("e.framework = ANY(%(frameworks)s)")
+    if chosen.methods is not None:
+        params["methods"] = chosen.methods
+        where.append("e.method = ANY(%(methods)s)")
+    table = (
+        "(SELECT id, person_id, institution, assessed_on AS status_date, framework, method "
+        "FROM competency_assessment)"
+        if assessments
+        else "enrolment"
+    )
     return (
-        "FROM enrolment e LEFT JOIN employment emp ON emp.person_id = e.person_id "
+        f"FROM {table} e LEFT JOIN employment emp ON emp.person_id = e.person_id "
         f"AND emp.valid_from <= {day} AND (emp.valid_to IS NULL OR emp.valid_to >= {day}) "
         f"WHERE {' AND '.join(where)}"
     )
@@ -677,10 +711,13 @@ class HandSql:
         )
         params: dict[str, Any] = {}
         dims = ["institution", "position_group", "sector", "year"]
+        assessed = spec.source == "assessments"
         if spec.kind == "share":
             assert spec.denominator is not None
             counted_at = min(spec.denominator.as_of or run.period_to, run.period_to)
-            source = where_sql(numerator_filter(run, None, run.period_to, counted_at), params)
+            source = where_sql(
+                numerator_filter(run, None, run.period_to, counted_at), params, assessments=assessed
+            )
             numerator, denominators = await asyncio.gather(
                 self.fetch(self._sets_sql("count(DISTINCT e.person_id)", dims, source), params),
                 self.headcounts(run.headcount_filter(spec.denominator.filter), counted_at, run),
@@ -695,7 +732,9 @@ class HandSql:
                     continue
                 year_params: dict[str, Any] = {}
                 start = max(date(year, 1, 1), run.period_from)
-                year_source = where_sql(numerator_filter(run, start, end, end), year_params)
+                year_source = where_sql(
+                    numerator_filter(run, start, end, end), year_params, assessments=assessed
+                )
                 rows = await self.fetch(
                     f"SELECT count(DISTINCT e.person_id) {year_source}", year_params
                 )
@@ -723,7 +762,7 @@ class HandSql:
             "municipalities": "count(DISTINCT CASE WHEN emp.sector = 'municipal' THEN "
             "coalesce(emp.municipality, emp.institution) END)",
         }[metric]
-        source = where_sql(run.records_filter(), params)
+        source = where_sql(run.records_filter(), params, assessments=assessed)
         return _grouped_rows(await self.fetch(self._sets_sql(value, dims, source), params), dims)
 
     @staticmethod
@@ -940,6 +979,7 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         f"data: {counts['enrolment']:,} enrolments, {counts['person']:,} people, "
         f"{len(data.institutions):,} institutions, {counts['employment']:,} employment rows, "
         f"{counts['role_assignment']:,} roles, {counts['test_attempt']:,} test attempts, "
+        f"{counts['competency_assessment']:,} competency assessments, "
         f"{counts['headcount']:,} headcounts, {len(data.courses)} courses "
         f"({counts['course_tag']} tags); generated and loaded with COPY in "
         f"{time.perf_counter() - started:.1f} s",

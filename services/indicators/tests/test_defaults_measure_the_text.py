@@ -19,7 +19,7 @@ from indicators.definitions import service as definitions
 from indicators.definitions.spec import ENROLMENT_KINDS, DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute
 from indicators.engine.results import IndicatorResult
-from indicators.sources.memory import Employment, Enrolment, Headcount, MemoryRecords
+from indicators.sources.memory import Assessment, Employment, Enrolment, Headcount, MemoryRecords
 from indicators.sources.types import IndicatorInfo, InstitutionInfo, Target
 
 OFFER = (
@@ -132,7 +132,7 @@ def result(
 def test_every_computed_default_has_a_status_rule_and_quotes_its_text() -> None:
     for code, spec in DEFAULTS.items():
         assert spec.text, f"{code} quotes no text"
-        if spec.kind in ENROLMENT_KINDS:
+        if spec.kind in ENROLMENT_KINDS and spec.source == "enrolments":
             assert spec.counts is not None or spec.filter.statuses is not None, code
             statuses = spec.statuses(("completed", "attended", "passed"))
             assert statuses is not None
@@ -337,22 +337,23 @@ def test_2_1_2_more_trainers_than_the_range_is_not_achieved() -> None:
     assert (found.value, found.status) == (35, "above_range")
 
 
-def test_3_1_1_a_registration_for_the_assessment_is_not_an_assessment() -> None:
-    # "Vismaz 80 % augstākā līmeņa vadītāju ir veikuši kompetenču novērtēšanu".
+def test_3_1_1_counts_assessments_not_registrations_for_the_assessment_course() -> None:
+    # "Vismaz 80 % augstākā līmeņa vadītāju ir veikuši kompetenču novērtēšanu atbilstoši
+    # kompetenču ietvaram": the stored competency assessments, by others (not a self-check).
     records = MemoryRecords(
-        employments=[
-            job("a1", "FM", roles=["top_manager"]),
-            job("a2", "FM", roles=["top_manager"]),
+        employments=[job(p, "FM", roles=["top_manager"]) for p in ("a1", "a2", "a3", "a4")],
+        enrolments=[took("a1", "LEAD-TOP-ASSESS", status="registered")],
+        assessments=[
+            Assessment("a2", "LEAD-TOP-FW", "360", date(2024, 4, 1)),
+            Assessment("a2", "LEAD-TOP-FW", "360", date(2024, 4, 1), competency="C2"),
+            Assessment("a3", "DIGCOMP-2.2", "self", date(2024, 4, 1)),  # a digital self-check
+            Assessment("a4", "LEAD-TOP-FW", "manager", date(2025, 2, 1)),  # after the as-of
         ],
-        enrolments=[
-            took("a1", "LEAD-TOP-ASSESS", status="registered"),
-            took("a2", "LEAD-TOP-M1"),  # a module, not the assessment
-        ],
-        headcount_rows=[Headcount("FM", date(2024, 1, 1), 2, role="top_manager")],
+        headcount_rows=[Headcount("FM", date(2024, 1, 1), 4, role="top_manager")],
     )
-    assert result("3.1.1", records).value == 0
-    records.enrolments.append(took("a1", "LEAD-TOP-ASSESS", day="2024-05-01"))
-    assert result("3.1.1", records).value == 50
+    found = result("3.1.1", records)
+    assert (found.numerator, found.denominator, found.value) == (1, 4, 25.0)
+    assert result("3.1.1", records, as_of="2025-12-31").numerator == 2
 
 
 def test_3_1_3_municipal_information_events_are_not_the_leadership_programme() -> None:
@@ -374,14 +375,14 @@ def test_3_2_1_programme_participation_is_not_a_competency_assessment() -> None:
             job("v1", "FM", roles=["middle_manager"]),
             job("v2", "FM", roles=["lower_manager"]),
         ],
-        enrolments=[took("v1", "LEAD-MID-M1", status="registered"), took("v2", "LEAD-MID-M1")],
+        enrolments=[took("v1", "LEAD-MID-M1"), took("v2", "LEAD-MID-M1")],
         headcount_rows=[
             Headcount("FM", date(2024, 1, 1), 1, role="middle_manager"),
             Headcount("FM", date(2024, 1, 1), 1, role="lower_manager"),
         ],
     )
     assert result("3.2.1", records).value == 0  # was 100 %: any LEAD-MID enrolment counted
-    records.enrolments.append(took("v2", "LEAD-MID-ASSESS"))
+    records.assessments.append(Assessment("v2", "LEAD-MID-FW", "manager", date(2024, 6, 1)))
     assert result("3.2.1", records).value == 50
 
 

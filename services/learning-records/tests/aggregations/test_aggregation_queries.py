@@ -646,3 +646,47 @@ def test_sessions_are_counted_once_however_many_enrolments(
     assert _groups(answer) == {"state": 1, "municipal": 1}
     every = _query(client, writer, metric="sessions", filter={"courses": ["SPRINT"]})
     assert every["total"] == 2
+
+
+def test_people_assessed_against_a_framework(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    a, b, c = ({"personal_code": dataset(n)} for n in (A, B, C))
+    base = {"competency": "C1", "level": 3}
+    _post(
+        client,
+        writer,
+        "assessments",
+        [
+            {**c, **base, "external_id": "as-1", "framework": "LEAD-TOP-FW", "method": "360",
+             "assessed_on": "2024-02-01"},
+            {**c, **base, "external_id": "as-2", "framework": "LEAD-TOP-FW", "method": "360",
+             "assessed_on": "2024-02-01", "competency": "C2"},
+            {**a, **base, "external_id": "as-3", "framework": "DIGCOMP-2.2", "method": "self",
+             "assessed_on": "2024-09-01"},
+            {**b, **base, "external_id": "as-4", "framework": "LEAD-TOP-FW", "method": "manager",
+             "assessed_on": "2025-02-01"},
+        ],
+    )  # fmt: skip
+    year = {"period": {"from": "2024-01-01", "to": "2024-12-31"}}
+    every = _query(client, writer, metric="assessed_people", filter=year, group_by=["institution"])
+    assert every["total"] == 2  # C (two competencies, one person) and A; B's is in 2025
+    assert _groups(every) == {"VK": 1, "FM": 1}  # A works at FM since July
+    by_others = {**year, "methods": ["manager", "360", "assessment_centre"]}
+    assert _query(client, writer, metric="assessed_people", filter=by_others)["total"] == 1
+    top = {**year, "management_levels": ["top"], "frameworks": ["LEAD-TOP-FW"]}
+    assert _query(client, writer, metric="assessed_people", filter=top)["total"] == 1
+    wrong = client.post(
+        "/v1/aggregations/query",
+        json={"metric": "assessed_people", "filter": {"statuses": ["completed"]}},
+        headers=writer,
+    )
+    assert wrong.status_code == 422
+    assert (
+        client.post(
+            "/v1/aggregations/query",
+            json={"metric": "people", "filter": {"methods": ["self"]}},
+            headers=writer,
+        ).status_code
+        == 422
+    )

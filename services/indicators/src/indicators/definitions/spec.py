@@ -105,6 +105,9 @@ class DefinitionSpec(BaseModel):
     filter: RecordsFilter = Field(default_factory=RecordsFilter)
     #: The status rule (see StatusRule); an explicit `filter.statuses` list overrides it.
     counts: StatusRule | None = None
+    #: What people are counted from: enrolments, or competency assessments (3.1.1's
+    #: "veikuši kompetenču novērtēšanu"; `filter.frameworks` and `filter.methods` apply).
+    source: Literal["enrolments", "assessments"] = "enrolments"
     #: When the filter has no period: count from the plan's start (true) or within the year.
     cumulative: bool = True
     #: Whose institution, position group… a person counts under: at the learning event, or as
@@ -132,6 +135,8 @@ class DefinitionSpec(BaseModel):
     def _kind_needs(self) -> DefinitionSpec:
         if self.kind == "share" and self.denominator is None:
             raise ValueError("a share needs a denominator")
+        if self.source == "assessments" and self.kind not in ("distinct_people", "share"):
+            raise ValueError("competency assessments count people: distinct_people or share")
         if self.kind == "headcount" and self.population is None:
             raise ValueError("a headcount needs a population")
         if self.kind == "people_with_frequency" and self.frequency is None:
@@ -145,12 +150,14 @@ class DefinitionSpec(BaseModel):
     @property
     def has_status_rule(self) -> bool:
         """Whether the definition says which enrolment statuses count (manual ones need not)."""
-        if self.kind not in ENROLMENT_KINDS:
+        if self.kind not in ENROLMENT_KINDS or self.source == "assessments":
             return True
         return self.counts is not None or self.filter.statuses is not None
 
     def statuses(self, learned: tuple[str, ...] | list[str]) -> list[str] | None:
         """The statuses that count: the explicit list, else the rule's (None: no rule)."""
+        if self.source == "assessments":
+            return None
         if self.filter.statuses is not None:
             return list(self.filter.statuses)
         if self.counts is None:

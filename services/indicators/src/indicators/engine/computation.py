@@ -228,6 +228,12 @@ class Computation:
 
     # ---- talking to the records -----------------------------------------------------------
 
+    def metric_of(self, metric: Metric) -> Metric:
+        """The records metric: people are counted from assessments when the source says so."""
+        if self.spec.source == "assessments" and metric == "people":
+            return "assessed_people"
+        return metric
+
     async def aggregate(
         self,
         metric: Metric,
@@ -237,6 +243,7 @@ class Computation:
         frequency: Any = None,
     ) -> AggregationResult:
         """One aggregation; an empty institution scope answers zero without asking."""
+        metric = self.metric_of(metric)
         if records_filter.institutions == []:
             return AggregationResult(metric=metric, groups=[], total=0)
         answer = await self.records.aggregate(
@@ -259,6 +266,7 @@ class Computation:
         frequency: Any = None,
     ) -> tuple[AggregationResult, list[list[Group]]]:
         """One aggregation answering every grouping set at once: the answer, groups per set."""
+        metric = self.metric_of(metric)
         if records_filter.institutions == []:
             return AggregationResult(metric=metric, groups=[], total=0), [[] for _ in sets]
         answer = await self.records.aggregate(

@@ -59,6 +59,17 @@ class Enrolment:
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """A competency assessed against a framework by a method on a date."""
+
+    person: str
+    framework: str
+    method: str
+    assessed_on: date
+    competency: str = "C"
+
+
+@dataclass(frozen=True)
 class Headcount:
     """An HR headcount of an institution (or one of its position groups or roles) on a date."""
 
@@ -77,6 +88,7 @@ class MemoryRecords:
     employments: list[Employment] = field(default_factory=list)
     enrolments: list[Enrolment] = field(default_factory=list)
     headcount_rows: list[Headcount] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
     #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
     course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
@@ -143,9 +155,26 @@ class MemoryRecords:
         }
         return bool(courses) and courses <= done
 
-    def _matching(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+    def _matching(
+        self, chosen: RecordsFilter, metric: str = "people"
+    ) -> list[tuple[Enrolment, Employment]]:
+        rows = self.enrolments
+        if metric == "assessed_people":
+            # An assessment read as an enrolment: its framework as the course, its method as
+            # the status, its date as the status date.
+            rows = [
+                Enrolment(a.person, a.framework, a.method, a.assessed_on) for a in self.assessments
+            ]
+            chosen = chosen.model_copy(
+                update={
+                    "courses": chosen.frameworks,
+                    "statuses": chosen.methods,
+                    "frameworks": None,
+                    "methods": None,
+                }
+            )
         found = []
-        for enrolment in self.enrolments:
+        for enrolment in rows:
             job = self._matches(enrolment, chosen)
             if job is not None:
                 found.append((enrolment, job))
@@ -169,7 +198,7 @@ class MemoryRecords:
         return answer
 
     def _aggregate(self, query: AggregationQuery) -> AggregationResult:
-        matching = self._matching(query.filter)
+        matching = self._matching(query.filter, query.metric)
         dims = list(query.group_by)
         if query.metric == "people_with_frequency":
             return self._frequency(query, matching)
@@ -292,7 +321,7 @@ class MemoryRecords:
             raise ExplainUnavailable("learning-records offers no members endpoint")
         self.calls += 1
         seen: dict[tuple[str | None, str | None], Member] = {}
-        for enrolment, job in self._matching(query.filter):
+        for enrolment, job in self._matching(query.filter, query.metric):
             if query.metric in ("institutions", "municipalities"):
                 if query.metric == "municipalities" and job.sector != "municipal":
                     continue
@@ -328,11 +357,11 @@ def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
 
 
 def _distinct(metric: str) -> bool:
-    return metric in ("people", "institutions", "municipalities", "sessions")
+    return metric in ("people", "institutions", "municipalities", "sessions", "assessed_people")
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
-    if metric == "people":
+    if metric in ("people", "assessed_people"):
         return enrolment.person
     if metric == "institutions":
         return job.institution

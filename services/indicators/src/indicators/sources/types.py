@@ -15,6 +15,7 @@ Metric = Literal[
     "hours",
     "sessions",
     "people_with_frequency",
+    "assessed_people",
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -45,6 +46,9 @@ class RecordsFilter(BaseModel):
     all_courses_of: str | None = None
     statuses: list[str] | None = None
     test_passed: bool | None = None
+    #: Competency assessments (`source: assessments`): the framework and method assessed.
+    frameworks: list[str] | None = None
+    methods: list[str] | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None

@@ -16,7 +16,18 @@ Metric = Literal[
     "hours",
     "sessions",
     "people_with_frequency",
+    "assessed_people",
 ]
+#: Filter keys about enrolments (not for assessed_people) and about assessments (only for it).
+ENROLMENT_KEYS = (
+    "courses",
+    "course_tags",
+    "course_tags_all",
+    "all_courses_of",
+    "statuses",
+    "test_passed",
+)
+ASSESSMENT_KEYS = ("frameworks", "methods")
 #: How many groupings one question may ask for.
 MAX_SETS = 16
 GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -63,6 +74,9 @@ class AggregationFilter(BaseModel):
     all_courses_of: str | None = Field(default=None, max_length=64)
     statuses: list[str] | None = None
     test_passed: bool | None = None
+    #: assessed_people: the competency framework and method (self, manager, 360, …) assessed.
+    frameworks: list[str] | None = None
+    methods: list[str] | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None
@@ -98,6 +112,14 @@ class AggregationQuery(BaseModel):
     def _frequency_needs_years(self) -> AggregationQuery:
         if self.metric == "people_with_frequency":
             self.frequency = self.frequency or Frequency()
+        assessed = self.metric == "assessed_people"
+        wrong = ENROLMENT_KEYS if assessed else ASSESSMENT_KEYS
+        given = [key for key in wrong if getattr(self.filter, key) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot filter "
+                + ("competency assessments" if assessed else "enrolments")
+            )
         _check_sets(self.group_by, self.group_by_sets)
         return self
 

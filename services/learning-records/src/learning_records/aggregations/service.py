@@ -1,5 +1,8 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
+`assessed_people` counts people with a competency assessment (dated in the period) instead of
+an enrolment, with the same person attributes and groupings.
+
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
 enrolment's status date. Erased people have no rows left, so they are never counted.
@@ -44,7 +47,7 @@ from learning_records.changes.service import head
 from learning_records.employment.models import Employment, Headcount, RoleAssignment
 from learning_records.enrolments.models import CourseTag, Enrolment
 from learning_records.people.models import Person
-from learning_records.results.models import TestAttempt
+from learning_records.results.models import CompetencyAssessment, TestAttempt
 from pilnveide_kit.auth import Principal
 
 
@@ -52,21 +55,34 @@ def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
 
 
-def _matching(flt: AggregationFilter, principal: Principal, *, sessions: bool = False) -> Any:
-    """One row per matching enrolment and attribute combination; the metrics count over it."""
-    e = aliased(Enrolment, name="e")
-    emp = aliased(Employment, name="emp")
-    day: Any = (
-        literal(flt.employment_as_of) if flt.employment_as_of is not None else col(e.status_date)
+def _matching(
+    flt: AggregationFilter,
+    principal: Principal,
+    *,
+    sessions: bool = False,
+    assessments: bool = False,
+) -> Any:
+    """One row per matching enrolment (or competency assessment) and attribute combination;
+    the metrics count over it."""
+    e: Any = (
+        aliased(CompetencyAssessment, name="a") if assessments else aliased(Enrolment, name="e")
     )
+    dated = col(e.assessed_on) if assessments else col(e.status_date)
+    emp = aliased(Employment, name="emp")
+    day: Any = literal(flt.employment_as_of) if flt.employment_as_of is not None else dated
     institution = func.coalesce(col(emp.institution), col(e.institution))
     keys: dict[str, Any] = {
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
-        "year": cast(extract("year", col(e.status_date)), Integer),
+        "year": cast(extract("year", dated), Integer),
         "management_level": col(emp.management_level),
     }
     conditions: list[Any] = []
+    if assessments:
+        if flt.frameworks is not None:
+            conditions.append(col(e.framework).in_(flt.frameworks))
+        if flt.methods is not None:
+            conditions.append(col(e.method).in_(flt.methods))
     if flt.courses is not None:
         conditions.append(col(e.course_code).in_(flt.courses))
     if flt.course_tags is not None:
@@ -94,9 +110,9 @@ def _matching(flt: AggregationFilter, principal: Principal, *, sessions: bool = 
         passed = exists(select(col(TestAttempt.id)).where(*attempt))
         conditions.append(passed if flt.test_passed else ~passed)
     if flt.period is not None and flt.period.from_ is not None:
-        conditions.append(col(e.status_date) >= flt.period.from_)
+        conditions.append(dated >= flt.period.from_)
     if flt.period is not None and flt.period.to is not None:
-        conditions.append(col(e.status_date) <= flt.period.to)
+        conditions.append(dated <= flt.period.to)
     if flt.institutions is not None:
         conditions.append(institution.in_(flt.institutions))
     if principal.institutions is not None:
@@ -126,14 +142,14 @@ def _matching(flt: AggregationFilter, principal: Principal, *, sessions: bool = 
     # only when sessions are counted.
     session = (
         case((col(e.session_code).is_not(None), col(e.course_code) + "/" + col(e.session_code)))
-        if sessions
+        if sessions and not assessments
         else null()
     )
     return (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
-            col(e.hours).label("hours"),
+            (null() if assessments else col(e.hours)).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
             session.label("session"),
@@ -181,11 +197,18 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     """The metric over matching enrolments, per group of every set and in total, in one query."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal, sessions=query.metric == "sessions")
+    matching = _matching(
+        query.filter,
+        principal,
+        sessions=query.metric == "sessions",
+        assessments=query.metric == "assessed_people",
+    )
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
-    if query.metric == "people_with_frequency":
+    if query.metric == "assessed_people":
+        groups, total = _plain(session, "people", matching, sets, postgres)
+    elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
     elif query.metric == "hours":
         groups, total = _hours(session, matching, sets, postgres)
@@ -381,7 +404,7 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal)
+    matching = _matching(query.filter, principal, assessments=query.metric == "assessed_people")
     if query.metric in ("institutions", "municipalities"):
         unit = matching.c.institution
         statement = select(unit).distinct().where(unit.is_not(None))

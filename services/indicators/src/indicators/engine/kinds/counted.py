@@ -82,4 +82,4 @@ async def compute_counted(run: Computation) -> IndicatorResult:
 def counted_by(run: Computation) -> AggregationQuery:
     """Whom the indicator counts (the explain view)."""
     metric: Metric = run.spec.unit if run.spec.kind == "distinct_institutions" else "people"
-    return AggregationQuery(metric=metric, filter=run.records_filter())
+    return AggregationQuery(metric=run.metric_of(metric), filter=run.records_filter())

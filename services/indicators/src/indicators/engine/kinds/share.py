@@ -197,5 +197,6 @@ async def compute_share(run: Computation) -> IndicatorResult:
 def counted_by(run: Computation) -> AggregationQuery:
     """Whom the share's numerator counts (the explain view)."""
     return AggregationQuery(
-        metric="people", filter=numerator_filter(run, None, run.period_to, run.period_to)
+        metric=run.metric_of("people"),
+        filter=numerator_filter(run, None, run.period_to, run.period_to),
     )
