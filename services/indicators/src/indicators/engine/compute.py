@@ -61,7 +61,15 @@ async def compute(
     result = await _compute_once(code, spec, version, info, params, records, dataset)
     deadline = date(info.deadline_year, 12, 31) if info.deadline_year else None
     yearly = bool(result.target and result.target.yearly)
-    if result.status == "achieved" and deadline and params.as_of > deadline and not yearly:
+    # (A period asked for that starts after the deadline has nothing to be late against.)
+    before = params.period_from is None or deadline is None or params.period_from <= deadline
+    if (
+        result.status == "achieved"
+        and deadline
+        and params.as_of > deadline
+        and not yearly
+        and before
+    ):
         # Met now, past the deadline: was it met by the deadline? If not, it was met late.
         period_to = (
             params.period_to if params.period_to is None else min(params.period_to, deadline)
