@@ -277,6 +277,15 @@ def test_share_crossing_its_target_exactly_at_the_deadline() -> None:
     # Met on 1 January after the deadline year: met, but late.
     assert after.value == 80.0 and after.status == "achieved_late"
     assert "2023-12-31" in after.status_reason
+    # A period asked for that starts after the deadline is not judged late.
+    later = run(
+        SHARE,
+        late,
+        as_of="2024-12-31",
+        period_from=date(2024, 1, 1),
+        indicator=info("1.5.1", 2023, Target(kind="min_share", value=0.1)),
+    )
+    assert later.status == "achieved"
     assert run(SHARE, late, as_of="2023-12-31", indicator=info("1.5.1", 2023, target)).value == 70.0
     assert (
         run(
