@@ -4,10 +4,10 @@ Creates a scratch PostgreSQL database (dropped at the end, also on failure), mig
 learning-records' own Alembic history and loads, with COPY and a fixed seed, 1,000,000
 enrolments of 100,000 people in 2,000 institutions straight into learning-records' tables:
 people, employment with the catalog's roles, position groups and management levels (movers
-change institution on 1 July 2024), enrolments with statuses and dates, knowledge-test attempts,
-course tags (the catalog's learning offer, `measure:X.Y` / `programme:CODE`, plus benchmark
-courses for the measures the offer has none for) and HR headcounts per institution, role and
-position group.
+change institution on 1 July 2024), enrolments with statuses, dates and session codes,
+knowledge-test attempts, managers' competency assessments, course tags (the catalog's
+learning offer with the tags the catalog derives, plus benchmark courses for the measures
+the offer has none for) and HR headcounts per institution, role and position group.
 
 It then starts the real learning-records app (uvicorn subprocess on a free port, trusting a
 benchmark key) and computes the computable default definitions with their default breakdowns
@@ -58,11 +58,12 @@ from indicators.engine.compute import (
     Computation,
     Dataset,
     Params,
-    _numerator_filter,
     compute,
     in_set,
+    key_of,
     resort_of,
 )
+from indicators.engine.kinds.share import numerator_filter
 from indicators.engine.results import IndicatorResult
 from indicators.results.service import ResultCache
 from indicators.settings import IndicatorsSettings
@@ -97,7 +98,8 @@ ROLES = {
     "internal_trainer": 0.01, "mentor": 0.01, "control_or_service_function": 0.15,
     "client_service_centre_staff": 0.03, "eu_funds_specialist": 0.03,
     "resort_procurement_expert": 0.005, "political_official": 0.005, "digital_agent": 0.01,
-    "hr_specialist": 0.02, "new_employee": 0.05,
+    "hr_specialist": 0.02, "new_employee": 0.05, "senior_official": 0.003,
+    "executive_director": 0.003, "deputy_executive_director": 0.005,
 }  # fmt: skip
 #: Catalog position groups of people who are not managers ("management" is the managers').
 POSITION_GROUPS = [
@@ -161,9 +163,14 @@ def courses() -> dict[str, tuple[list[str], float, bool]]:
     found: dict[str, tuple[list[str], float, bool]] = {}
     covered: set[str] = set()
     for course in offer["courses"]:
+        # The tags the catalog derives for a course (its flags, target groups and extras).
         tags = [f"measure:{m}" for m in course.get("measures") or []]
         if course.get("programme"):
             tags.append(f"programme:{course['programme']}")
+        tags += [f"target_group:{g}" for g in course.get("target_groups") or []]
+        tags += ["mandatory"] if course.get("mandatory") else []
+        tags += ["knowledge_test"] if course.get("knowledge_test") else []
+        tags += list(course.get("tags") or [])
         covered.update(course.get("measures") or [])
         found[course["code"]] = (
             tags,
@@ -323,6 +330,7 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
                     *sourced(f"enr-{n}"), n, person, course, codes[job.institution], status,
                     day - timedelta(days=14), day, day if status == "completed" else None,
                     hours if status in ("completed", "attended") else None,
+                    f"{day.year}-W{day.isocalendar()[1]:02d}",  # a weekly run of the course
                 )
             )  # fmt: skip
             if tested and status in ("completed", "failed"):
@@ -337,7 +345,7 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
             cursor,
             "enrolment",
             [*SOURCED, "id", "person_id", "course_code", "institution", "status", "enrolled_on",
-             "status_date", "completed_on", "hours"],
+             "status_date", "completed_on", "hours", "session_code"],
             iter(enrolments),
         )  # fmt: skip
         counts["test_attempt"] = _copy(
@@ -346,6 +354,27 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
             [*SOURCED, "person_id", "course_code", "institution", "attempted_on", "passed"],
             iter(attempts),
         )
+        assessments: list[str] = []
+        methods = ["self", "manager", "360", "assessment_centre"]
+        for job in data.jobs:
+            # Some managers are assessed against a framework, once or twice, by some method.
+            if job.level is None or job.valid_to is not None or rng.random() < 0.5:
+                continue
+            for k in range(1 + (job.person % 2)):
+                assessments.append(
+                    _line(
+                        *sourced(f"as-{job.id}-{k}"), job.person, codes[job.institution],
+                        f"LEAD-{job.level.upper()}-FW", f"C{k}", 3, rng.choice(methods),
+                        FIRST_DAY + timedelta(days=rng.randrange(span)),
+                    )
+                )  # fmt: skip
+        counts["competency_assessment"] = _copy(
+            cursor,
+            "competency_assessment",
+            [*SOURCED, "person_id", "institution", "framework", "competency", "level", "method",
+             "assessed_on"],
+            iter(assessments),
+        )  # fmt: skip
         counts["headcount"] = _copy(
             cursor,
             "headcount",
@@ -530,8 +559,9 @@ KEYS = {"institution": INSTITUTION, "position_group": "emp.position_group",
         "sector": "emp.sector", "year": YEAR}  # fmt: skip
 
 
-def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
-    """FROM … WHERE over learning-records' tables for a contract filter (the contract's meaning)."""
+def where_sql(chosen: RecordsFilter, params: dict[str, Any], *, assessments: bool = False) -> str:
+    """FROM … WHERE over learning-records' tables for a contract filter (the contract's meaning);
+    with `assessments`, over competency assessments (dated on `assessed_on`)."""
     day = "e.status_date"
     if chosen.employment_as_of is not None:
         params["day"] = chosen.employment_as_of
@@ -541,6 +571,23 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
         params["tags"] = chosen.course_tags
         where.append(
             "e.course_code IN (SELECT course_code FROM course_tag WHERE tag = ANY(%(tags)s))"
+        )
+    for n, tag in enumerate(chosen.course_tags_all or []):
+        params[f"all{n}"] = tag
+        where.append(
+            f"e.course_code IN (SELECT course_code FROM course_tag WHERE tag = %(all{n})s)"
+        )
+    if chosen.all_courses_of is not None:
+        params["whole"] = chosen.all_courses_of
+        done = ["o.person_id = e.person_id", "o.course_code = w.course_code"]
+        if chosen.statuses is not None:
+            done.append("o.status = ANY(%(statuses)s)")
+        if chosen.period is not None and chosen.period.to is not None:
+            done.append("o.status_date <= %(end)s")
+        where.append(
+            "EXISTS (SELECT 1 FROM course_tag w WHERE w.tag = %(whole)s) AND NOT EXISTS ("
+            "SELECT 1 FROM course_tag w WHERE w.tag = %(whole)s AND NOT EXISTS ("
+            f"SELECT 1 FROM enrolment o WHERE {' AND '.join(done)}))"
         )
     if chosen.courses is not None:
         params["courses"] = chosen.courses
@@ -552,7 +599,8 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
         where.append(
             ("" if chosen.test_passed else "NOT ")
             + "EXISTS (SELECT 1 FROM test_attempt t WHERE t.person_id = e.person_id "
-            "AND t.course_code = e.course_code AND t.passed)"
+            "AND t.course_code = e.course_code AND t.passed"
+            + (" AND t.attempted_on <= %(end)s)" if chosen.period and chosen.period.to else ")")
         )
     if chosen.period is not None and chosen.period.from_ is not None:
         params["start"] = chosen.period.from_
@@ -580,8 +628,20 @@ def where_sql(chosen: RecordsFilter, params: dict[str, Any]) -> str:
             f"AND r.role = ANY(%(roles)s) AND r.valid_from <= {day} "
             f"AND (r.valid_to IS NULL OR r.valid_to >= {day}))"
         )
+    if chosen.frameworks is not None:
+        params["frameworks"] = chosen.frameworks
+        where.append("e.framework = ANY(%(frameworks)s)")
+    if chosen.methods is not None:
+        params["methods"] = chosen.methods
+        where.append("e.method = ANY(%(methods)s)")
+    table = (
+        "(SELECT id, person_id, institution, assessed_on AS status_date, framework, method "
+        "FROM competency_assessment)"
+        if assessments
+        else "enrolment"
+    )
     return (
-        "FROM enrolment e LEFT JOIN employment emp ON emp.person_id = e.person_id "
+        f"FROM {table} e LEFT JOIN employment emp ON emp.person_id = e.person_id "
         f"AND emp.valid_from <= {day} AND (emp.valid_to IS NULL OR emp.valid_to >= {day}) "
         f"WHERE {' AND '.join(where)}"
     )
@@ -608,7 +668,7 @@ def _grouped_rows(rows: Sequence[tuple[Any, ...]], dims: Sequence[str]) -> Hand:
             continue
         for bit, dim in enumerate(dims):
             if not mask & (1 << (len(dims) - 1 - bit)):
-                found.groups[dim][str(keys[bit])] = value
+                found.groups[dim][key_of(dim, keys[bit])] = value
     return found
 
 
@@ -646,13 +706,18 @@ class HandSql:
 
     async def indicator(self, code: str, spec: DefinitionSpec, info: IndicatorInfo) -> Hand:
         """One indicator's total and breakdowns."""
-        run = Computation(code, spec, 1, info, Params(as_of=AS_OF), _Unused(), Dataset())
+        run = Computation(
+            code, spec, 1, info, Params(as_of=AS_OF), _Unused(), Dataset(self.institutions)
+        )
         params: dict[str, Any] = {}
         dims = ["institution", "position_group", "sector", "year"]
+        assessed = spec.source == "assessments"
         if spec.kind == "share":
             assert spec.denominator is not None
             counted_at = min(spec.denominator.as_of or run.period_to, run.period_to)
-            source = where_sql(_numerator_filter(run, None, run.period_to, counted_at), params)
+            source = where_sql(
+                numerator_filter(run, None, run.period_to, counted_at), params, assessments=assessed
+            )
             numerator, denominators = await asyncio.gather(
                 self.fetch(self._sets_sql("count(DISTINCT e.person_id)", dims, source), params),
                 self.headcounts(run.headcount_filter(spec.denominator.filter), counted_at, run),
@@ -660,19 +725,44 @@ class HandSql:
             found = _grouped_rows(numerator, dims)
             found.denominator, found.year_denominators, den_groups = denominators
             found.groups.update({f"den:{d}": g for d, g in den_groups.items()})
+            # An earlier year's numerator: people in the population as of that year's end.
+            for year in run.years():
+                end = min(date(year, 12, 31), run.period_to)
+                if end >= counted_at:
+                    continue
+                year_params: dict[str, Any] = {}
+                start = max(date(year, 1, 1), run.period_from)
+                year_source = where_sql(
+                    numerator_filter(run, start, end, end), year_params, assessments=assessed
+                )
+                rows = await self.fetch(
+                    f"SELECT count(DISTINCT e.person_id) {year_source}", year_params
+                )
+                found.groups["year"][str(year)] = float(rows[0][0] or 0)
             return found
+        if spec.kind == "headcount":
+            assert spec.population is not None
+            total, _per_year, groups = await self.headcounts(
+                run.headcount_filter(spec.population), run.period_to, run
+            )
+            return Hand(total=total, groups={**groups, "year": {}})
         if spec.kind in ("coverage_per_institution", "coverage_per_resort"):
             return await self.coverage(run, spec)
         if spec.kind == "people_with_frequency":
             return await self.frequency(run, spec)
         metric = spec.unit if spec.kind == "distinct_institutions" else "people"
+        if spec.kind == "count_events":
+            metric = spec.metric
         value = {
+            "sessions": "count(DISTINCT CASE WHEN e.session_code IS NOT NULL THEN "
+            "e.course_code || '/' || e.session_code END)",
+            "enrolments": "count(DISTINCT e.id)",
             "people": "count(DISTINCT e.person_id)",
             "institutions": f"count(DISTINCT {INSTITUTION})",
             "municipalities": "count(DISTINCT CASE WHEN emp.sector = 'municipal' THEN "
             "coalesce(emp.municipality, emp.institution) END)",
         }[metric]
-        source = where_sql(run.records_filter(), params)
+        source = where_sql(run.records_filter(), params, assessments=assessed)
         return _grouped_rows(await self.fetch(self._sets_sql(value, dims, source), params), dims)
 
     @staticmethod
@@ -740,7 +830,7 @@ class HandSql:
                 if day != counted_at or day == run.period_to:
                     per_year[day.year] = float(value)
             else:
-                groups[kind][str(key)] = float(value)
+                groups[kind][key_of(kind, key)] = float(value)
         return total, per_year, groups
 
     async def coverage(self, run: Computation, spec: DefinitionSpec) -> Hand:
@@ -801,7 +891,7 @@ class HandSql:
                 found.total = float(value)
             for bit, dim in enumerate(dims):
                 if not g & (1 << (len(dims) - 1 - bit)):
-                    found.groups[dim][str(keys[bit])] = float(value)
+                    found.groups[dim][key_of(dim, keys[bit])] = float(value)
         return found
 
 
@@ -889,6 +979,7 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         f"data: {counts['enrolment']:,} enrolments, {counts['person']:,} people, "
         f"{len(data.institutions):,} institutions, {counts['employment']:,} employment rows, "
         f"{counts['role_assignment']:,} roles, {counts['test_attempt']:,} test attempts, "
+        f"{counts['competency_assessment']:,} competency assessments, "
         f"{counts['headcount']:,} headcounts, {len(data.courses)} courses "
         f"({counts['course_tag']} tags); generated and loaded with COPY in "
         f"{time.perf_counter() - started:.1f} s",

@@ -131,7 +131,10 @@ def test_course_tags_come_from_the_catalog_with_no_hand_pushed_step(
     writer = tokens.headers("records:write records:read")
     assert world.pull() > 0
     status = world.records.get("/v1/catalog-copy", headers=writer).json()
-    assert status["counts"]["course"] == 14 and status["counts"]["reference_list"] == 5
+    reader = tokens.headers("catalog:read")
+    courses = world.catalog.get("/v1/courses", params={"limit": 500}, headers=reader).json()
+    assert status["counts"]["course"] == len(courses["data"]) > 0
+    assert status["counts"]["reference_list"] == 5
     assert status["last_error"] is None and status["catalog_version"] > 0
     _write(world, writer, "employment", [_employment(1, "VK"), _employment(2, "FM")])
     _write(world, writer, "enrolments", [_enrolment(1, "INTEG-E", "VK")])

@@ -47,6 +47,25 @@ def test_create_read_and_conflict(client: TestClient, tokens: TokenFactory) -> N
     )
 
 
+def test_a_definition_without_a_status_rule_counts_the_learned_statuses(
+    client: TestClient, tokens: TokenFactory, records: MemoryRecords
+) -> None:
+    _create(client, tokens)
+    reader = tokens.headers("indicators:read")
+    body = client.get("/v1/definitions/1.1.1", headers=reader).json()
+    assert body["spec"]["counts"] == "learned"
+    records.employments = [
+        Employment(person=p, institution="VK", valid_from=date(2020, 1, 1)) for p in "abc"
+    ]
+    records.enrolments = [
+        Enrolment(person="a", course="INTEG-E", status="registered", status_date=date(2024, 1, 5)),
+        Enrolment(person="b", course="INTEG-E", status="no_show", status_date=date(2024, 1, 5)),
+        Enrolment(person="c", course="INTEG-E", status="attended", status_date=date(2024, 1, 5)),
+    ]
+    result = client.get("/v1/indicators/1.1.1?as_of=2024-12-31", headers=reader).json()
+    assert result["value"] == 1
+
+
 def test_invalid_definitions_are_rejected_and_change_nothing(
     client: TestClient, tokens: TokenFactory
 ) -> None:

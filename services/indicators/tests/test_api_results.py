@@ -166,6 +166,24 @@ def test_breakdown_and_period_parameters(plan: TestClient, tokens: TokenFactory)
     assert "YYYY-MM-DD" in as_of.json()["errors"][0]["reason"]
 
 
+def test_the_cumulative_series_is_there_unless_series_false(
+    plan: TestClient, tokens: TokenFactory
+) -> None:
+    body = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31").json()
+    assert [(p["year"], p["numerator"]) for p in body["cumulative"]] == [
+        (2021, 0),
+        (2022, 6),
+        (2023, 6),
+    ]
+    assert [(p["year"], p["numerator"]) for p in body["per_year"]] == [
+        (2021, 0),
+        (2022, 6),
+        (2023, 0),
+    ]
+    skipped = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31&series=false").json()
+    assert skipped["cumulative"] == [] and skipped["value"] == body["value"]
+
+
 def test_csv_export_of_a_result(plan: TestClient, tokens: TokenFactory) -> None:
     answer = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31&format=csv")
     assert answer.headers["content-type"].startswith("text/csv")

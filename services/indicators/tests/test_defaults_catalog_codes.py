@@ -55,6 +55,7 @@ def _filters() -> list[tuple[str, dict[str, Any]]]:
         found.append((item["code"], spec.get("filter") or {}))
         denominator = spec.get("denominator") or {}
         found.append((f"{item['code']} denominator", denominator.get("filter") or {}))
+        found.append((f"{item['code']} population", spec.get("population") or {}))
     return found
 
 
@@ -78,7 +79,14 @@ def test_every_course_and_course_tag_is_in_the_catalog_learning_offer() -> None:
     measures = _measure_codes()
     tags = {f"measure:{m}" for m in measures}
     tags |= {f"programme:{programme['code']}" for programme in offer["programmes"]}
-    tags |= {tag for entry in [*offer["programmes"], *offer["courses"]] for tag in entry["tags"]}
+    entries = [*offer["programmes"], *offer["courses"]]
+    tags |= {tag for entry in entries for tag in entry["tags"]}
+    # Tags the catalog derives from a course's flags and target groups.
+    tags |= {"mandatory" for entry in entries if entry["mandatory"]}
+    tags |= {"knowledge_test" for entry in offer["courses"] if entry["knowledge_test"]}
+    tags |= {f"target_group:{g}" for entry in entries for g in entry["target_groups"]}
+    tags |= {f"format:{entry['format']}" for entry in entries}
+    tags |= {f"provider:{entry['provider']}" for entry in entries if entry.get("provider")}
     assert {"1.1", "5.5"} <= measures
     unknown_courses = [
         (where, code)
@@ -89,7 +97,11 @@ def test_every_course_and_course_tag_is_in_the_catalog_learning_offer() -> None:
     unknown_tags = [
         (where, tag)
         for where, chosen in _filters()
-        for tag in chosen.get("course_tags") or []
+        for tag in [
+            *(chosen.get("course_tags") or []),
+            *(chosen.get("course_tags_all") or []),
+            *([chosen["all_courses_of"]] if chosen.get("all_courses_of") else []),
+        ]
         if tag not in tags
     ]
     assert unknown_courses == []

@@ -270,3 +270,45 @@ def test_indicators_computed_from_the_real_learning_records(
         headers=tokens.headers("indicators:read", institutions=["VK"]),
     ).json()
     assert (scoped["numerator"], scoped["denominator"]) == (1, 10)
+
+
+def test_rows_without_employment_have_an_explicit_key_and_rows_are_named_in_the_language(
+    indicators: TestClient, records_client: TestClient, tokens: TokenFactory
+) -> None:
+    _load(records_client, tokens)
+    # E learnt but has no employment on record (no institution on the enrolment either).
+    _post(
+        records_client,
+        tokens,
+        "enrolments",
+        [
+            {
+                **_person(5),
+                "course_code": "INTEG-E",
+                "status": "completed",
+                "completed_on": "2024-06-01",
+                "external_id": "e-unemployed",
+            }
+        ],
+    )
+
+    def rows(language: str | None, dimension: str) -> dict[str, tuple[Any, Any]]:
+        headers = tokens.headers("indicators:read")
+        if language:
+            headers["Accept-Language"] = language
+        body = indicators.get("/v1/indicators/1.1.2?as_of=2024-12-31", headers=headers).json()
+        assert body["value"] == 4
+        breakdown = next(b for b in body["breakdowns"] if b["dimension"] == dimension)
+        return {r["key"]: (r["value"], r["name"]) for r in breakdown["rows"]}
+
+    assert rows(None, "sector") == {
+        "state": (2, "Valsts pārvalde"),
+        "municipal": (1, "Pašvaldības"),
+        "no_employment": (1, "Bez nodarbinātības ziņām"),
+    }
+    assert rows("en-GB,en;q=0.9,lv;q=0.5", "sector")["no_employment"] == (
+        1,
+        "No employment record",
+    )
+    assert "None" not in rows("en", "institution")
+    assert rows("en", "position_group") == {"unspecified": (4, "Not recorded")}

@@ -274,7 +274,18 @@ def test_share_crossing_its_target_exactly_at_the_deadline() -> None:
     late = procurement()
     late.enrolments[-2] = course("s7", "PROC", "2024-01-01")
     after = run(SHARE, late, as_of="2024-01-01", indicator=info("1.5.1", 2023, target))
-    assert after.value == 80.0 and after.status == "achieved"
+    # Met on 1 January after the deadline year: met, but late.
+    assert after.value == 80.0 and after.status == "achieved_late"
+    assert "2023-12-31" in after.status_reason
+    # A period asked for that starts after the deadline is not judged late.
+    later = run(
+        SHARE,
+        late,
+        as_of="2024-12-31",
+        period_from=date(2024, 1, 1),
+        indicator=info("1.5.1", 2023, Target(kind="min_share", value=0.1)),
+    )
+    assert later.status == "achieved"
     assert run(SHARE, late, as_of="2023-12-31", indicator=info("1.5.1", 2023, target)).value == 70.0
     assert (
         run(
@@ -381,7 +392,7 @@ def test_people_with_one_or_two_trainings_a_year() -> None:
         ],
     )
     spec = {"kind": "people_with_frequency", "frequency": {"min_per_year": 1, "max_per_year": 2}}
-    result = run(spec, records, indicator=info("1.2.1", 2023, Target(kind="frequency", value=2)))
+    result = run(spec, records, indicator=info("1.2.1", 2026, Target(kind="frequency", value=2)))
     assert result.value == 2  # w1 and w3 in 2024; w2 had three
     assert [(p.year, p.value) for p in result.per_year][-2:] == [(2023, 1), (2024, 2)]
     assert rows(result, "sector") == {"municipal": 1, "state": 1}
@@ -467,3 +478,31 @@ def test_each_indicator_asks_one_question_for_its_total_and_every_breakdown() ->
     records.calls = 0
     covered = run(coverage, records)
     assert records.calls == 1 and covered.value == 1
+
+
+def test_title_and_row_names_in_the_asked_language() -> None:
+    records = MemoryRecords(
+        employments=[job("p1", "TM", management_level="top")],
+        enrolments=[course("p1", "X", "2024-03-01")],
+    )
+    spec = {
+        "kind": "distinct_people",
+        "title": "Top managers trained",
+        "text": "Augstākā līmeņa vadītāju skaits",
+        "counts": "completed",
+        "breakdowns": ["sector", "management_level", "year"],
+    }
+    latvian = run(spec, records)
+    assert latvian.title == "Augstākā līmeņa vadītāju skaits"
+    assert {r.name for b in latvian.breakdowns for r in b.rows} == {
+        "Valsts pārvalde",
+        "Augstākā līmeņa vadītāji",
+        "2024",
+    }
+    english = run(spec, records, lang="en")
+    assert english.title == "Top managers trained"
+    assert {r.name for b in english.breakdowns for r in b.rows} == {
+        "State administration",
+        "Top managers",
+        "2024",
+    }

@@ -74,7 +74,13 @@ def test_each_strategy_year_is_judged_against_its_own_target() -> None:
             YearTarget(year=2025, value=12, direction="<="),
             YearTarget(year=2026, value=10, direction="<"),
             YearTarget(year=2027, not_measured=True),
-            YearTarget(year=2028, value=-6, direction="<=", relative_to_baseline=True),
+            YearTarget(
+                year=2028,
+                value=-6,
+                direction="<=",
+                relative_to_baseline=True,
+                as_written="-6 procentpunkti",
+            ),
         ],
     )
     values = {2025: Fraction(12), 2026: Fraction(10), 2028: Fraction(9)}
@@ -101,3 +107,29 @@ def test_a_growing_yearly_share_is_on_track_within_its_year() -> None:
     half = judge_years({2025: Fraction(36)}, target, as_of=date(2025, 7, 2))
     assert half[0].status == "on_track"
     assert judge_years({2025: Fraction(30)}, target, as_of=date(2025, 7, 2))[0].status == "at_risk"
+
+
+def test_a_relative_target_is_in_percent_of_the_baseline_unless_written_in_points() -> None:
+    # Staff who feel they grow: baseline 50 %; "+10 %" is 55 %, "+10 p.p." is 60 %.
+    def year(as_written: str) -> Target:
+        return Target(
+            kind="share",
+            baseline=50,
+            yearly=[
+                YearTarget(year=2026, value=10, relative_to_baseline=True, as_written=as_written)
+            ],
+        )
+
+    relative = judge_years({2026: Fraction(56)}, year("+10 %"), as_of=date(2026, 12, 31))
+    assert (relative[0].target, relative[0].status) == (55.0, "achieved")
+    points = judge_years({2026: Fraction(56)}, year("+10 p.p."), as_of=date(2026, 12, 31))
+    assert (points[0].target, points[0].status) == (60.0, "at_risk")
+
+
+def test_a_range_is_judged_against_both_bounds() -> None:
+    # 2.1.2: "Apmācīti 20 līdz 30 aktīvie treneri".
+    trainers = Target(kind="range", min=20, max=30)
+    assert _judge(30, trainers, "2022-01-01") == "achieved"
+    assert _judge(35, trainers, "2022-01-01") == "above_range"
+    assert _judge(35, trainers, "2030-01-01") == "above_range"
+    assert _judge(19, trainers, "2030-01-01") == "not_achieved"

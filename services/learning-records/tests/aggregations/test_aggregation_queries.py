@@ -554,3 +554,159 @@ def test_headcount_sets_read_each_grouping_from_its_own_series(
         headers=writer,
     ).json()
     assert _by_set(state)[0] == {"FM": 50, "VK": 100} and state["total"] == 150
+
+
+def test_all_course_tags_whole_programmes_and_tests_passed_by_the_periods_end(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    c = {"personal_code": dataset(C)}
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {
+                **c,
+                "external_id": "prog-1",
+                "course_code": "MOD-1",
+                "status": "completed",
+                "completed_on": "2024-02-01",
+            },
+            {
+                **c,
+                "external_id": "prog-2",
+                "course_code": "MOD-2",
+                "status": "attended",
+                "status_date": "2024-03-01",
+            },
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "results",
+        [
+            {
+                **c,
+                "external_id": "prog-t",
+                "course_code": "MOD-1",
+                "attempted_on": "2024-08-01",
+                "passed": True,
+            }
+        ],
+    )
+    _post(
+        client,
+        writer,
+        "course-tags",
+        [
+            {"external_id": "prog-t1", "course_code": "MOD-1", "tag": "measure:1.1"},
+            {"external_id": "prog-t2", "course_code": "MOD-1", "tag": "specialised"},
+            {"external_id": "prog-t3", "course_code": "MOD-1", "tag": "programme:P"},
+            {"external_id": "prog-t4", "course_code": "MOD-2", "tag": "programme:P"},
+        ],
+    )
+    year = {"period": {"from": "2024-01-01", "to": "2024-12-31"}}
+    every = {**year, "course_tags": ["measure:1.1"], "statuses": ["completed", "registered"]}
+    assert _query(client, writer, metric="people", filter=every)["total"] == 4
+    specialised = {**every, "course_tags_all": ["measure:1.1", "specialised"]}
+    assert _query(client, writer, metric="people", filter=specialised)["total"] == 1
+    # The test on MOD-1 was passed on 1 August: not yet by the end of June.
+    passed = {"courses": ["MOD-1"], "test_passed": True}
+    june = {"period": {"from": "2024-01-01", "to": "2024-06-30"}}
+    assert _query(client, writer, metric="people", filter={**passed, **june})["total"] == 0
+    assert _query(client, writer, metric="people", filter={**passed, **year})["total"] == 1
+    # Every course of programme P completed: MOD-2 is only attended so far.
+    whole = {**year, "statuses": ["completed"], "all_courses_of": "programme:P"}
+    assert _query(client, writer, metric="people", filter=whole)["total"] == 0
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {
+                **c,
+                "external_id": "prog-2",
+                "update": True,
+                "course_code": "MOD-2",
+                "status": "completed",
+                "completed_on": "2024-09-01",
+            }
+        ],
+    )
+    assert _query(client, writer, metric="people", filter=whole)["total"] == 1
+    by_august = {**whole, "period": {"from": "2024-01-01", "to": "2024-08-31"}}
+    assert _query(client, writer, metric="people", filter=by_august)["total"] == 0
+    no_such = {**whole, "all_courses_of": "programme:NONE"}
+    assert _query(client, writer, metric="people", filter=no_such)["total"] == 0
+
+
+def test_sessions_are_counted_once_however_many_enrolments(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    a, b = {"personal_code": dataset(A)}, {"personal_code": dataset(B)}
+    _post(
+        client,
+        writer,
+        "enrolments",
+        [
+            {**a, "external_id": "s-1", "course_code": "SPRINT", "session_code": "S1",
+             "status": "attended", "status_date": "2024-03-01"},
+            {**b, "external_id": "s-2", "course_code": "SPRINT", "session_code": "S1",
+             "status": "attended", "status_date": "2024-03-01"},
+            {**b, "external_id": "s-3", "course_code": "SPRINT", "session_code": "S2",
+             "status": "no_show", "status_date": "2024-05-01"},
+            {**a, "external_id": "s-4", "course_code": "SPRINT", "status": "attended",
+             "status_date": "2024-06-01"},
+        ],
+    )  # fmt: skip
+    flt = {"courses": ["SPRINT"], "statuses": ["attended"]}
+    answer = _query(client, writer, metric="sessions", filter=flt, group_by=["sector"])
+    assert answer["total"] == 1  # S1 once; S2 had only a no-show; the last has no session
+    assert _groups(answer) == {"state": 1, "municipal": 1}
+    every = _query(client, writer, metric="sessions", filter={"courses": ["SPRINT"]})
+    assert every["total"] == 2
+
+
+def test_people_assessed_against_a_framework(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    a, b, c = ({"personal_code": dataset(n)} for n in (A, B, C))
+    base = {"competency": "C1", "level": 3}
+    _post(
+        client,
+        writer,
+        "assessments",
+        [
+            {**c, **base, "external_id": "as-1", "framework": "LEAD-TOP-FW", "method": "360",
+             "assessed_on": "2024-02-01"},
+            {**c, **base, "external_id": "as-2", "framework": "LEAD-TOP-FW", "method": "360",
+             "assessed_on": "2024-02-01", "competency": "C2"},
+            {**a, **base, "external_id": "as-3", "framework": "DIGCOMP-2.2", "method": "self",
+             "assessed_on": "2024-09-01"},
+            {**b, **base, "external_id": "as-4", "framework": "LEAD-TOP-FW", "method": "manager",
+             "assessed_on": "2025-02-01"},
+        ],
+    )  # fmt: skip
+    year = {"period": {"from": "2024-01-01", "to": "2024-12-31"}}
+    every = _query(client, writer, metric="assessed_people", filter=year, group_by=["institution"])
+    assert every["total"] == 2  # C (two competencies, one person) and A; B's is in 2025
+    assert _groups(every) == {"VK": 1, "FM": 1}  # A works at FM since July
+    by_others = {**year, "methods": ["manager", "360", "assessment_centre"]}
+    assert _query(client, writer, metric="assessed_people", filter=by_others)["total"] == 1
+    top = {**year, "management_levels": ["top"], "frameworks": ["LEAD-TOP-FW"]}
+    assert _query(client, writer, metric="assessed_people", filter=top)["total"] == 1
+    wrong = client.post(
+        "/v1/aggregations/query",
+        json={"metric": "assessed_people", "filter": {"statuses": ["completed"]}},
+        headers=writer,
+    )
+    assert wrong.status_code == 422
+    assert (
+        client.post(
+            "/v1/aggregations/query",
+            json={"metric": "people", "filter": {"methods": ["self"]}},
+            headers=writer,
+        ).status_code
+        == 422
+    )

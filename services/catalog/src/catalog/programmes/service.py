@@ -83,6 +83,8 @@ def derived_tags(row: Programme | Course) -> list[str]:
         tags.append(f"provider:{row.provider}")
     if row.mandatory:
         tags.append("mandatory")
+    if isinstance(row, Course) and row.knowledge_test:
+        tags.append("knowledge_test")
     tags += row.tags
     return list(dict.fromkeys(tags))
 

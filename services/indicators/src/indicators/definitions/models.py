@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, DateTime, UniqueConstraint
 from sqlmodel import Field
@@ -41,20 +41,43 @@ class IndicatorDefinition(IndicatorsModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
 
 
+def with_status_rule(spec: DefinitionSpec) -> DefinitionSpec:
+    """A new definition's spec: one without a status rule counts the learned statuses."""
+    if spec.has_status_rule:
+        return spec
+    return spec.model_copy(update={"counts": "learned"})
+
+
 class DefinitionCreate(BaseModel):
     """A new indicator definition (version 1)."""
 
     code: str = PydanticField(pattern=CODE_PATTERN, description="Indicator code, e.g. 1.5.1")
     plan: str = PydanticField(default="LAP-2021-2027", min_length=1, max_length=64)
-    spec: DefinitionSpec
+    spec: DefinitionSpec = PydanticField(
+        description="Without `counts` or `filter.statuses` an enrolment-counting definition "
+        "counts the learned statuses (`counts: learned`)"
+    )
     note: str | None = PydanticField(default=None, max_length=2000)
+
+    @field_validator("spec")
+    @classmethod
+    def _status_rule(cls, spec: DefinitionSpec) -> DefinitionSpec:
+        return with_status_rule(spec)
 
 
 class DefinitionUpdate(BaseModel):
     """A replacement definition; it becomes the next version."""
 
-    spec: DefinitionSpec
+    spec: DefinitionSpec = PydanticField(
+        description="Without `counts` or `filter.statuses` an enrolment-counting definition "
+        "counts the learned statuses (`counts: learned`)"
+    )
     note: str | None = PydanticField(default=None, max_length=2000)
+
+    @field_validator("spec")
+    @classmethod
+    def _status_rule(cls, spec: DefinitionSpec) -> DefinitionSpec:
+        return with_status_rule(spec)
 
 
 class DefinitionPublic(BaseModel):

@@ -20,6 +20,10 @@ DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "defaults" / "plan_2021_20
 DEFAULTS_AUTHOR = "defaults"
 
 
+class MissingStatusRule(ValueError):
+    """A shipped default counts enrolments without saying which statuses count."""
+
+
 class DefinitionNotFound(NotFound):
     """No definition (or no such version) for an indicator code."""
 
@@ -190,6 +194,16 @@ def default_definitions(path: Path = DEFAULTS_FILE) -> tuple[str, list[Definitio
     """The plan code and definitions of the shipped default file (validated)."""
     document = json.loads(path.read_text(encoding="utf-8"))
     plan = str(document["plan"])
+    missing = [
+        str(item.get("code"))
+        for item in document["definitions"]
+        if not DefinitionSpec.model_validate(item["spec"]).has_status_rule
+    ]
+    if missing:
+        raise MissingStatusRule(
+            f"{path.name}: {', '.join(missing)} count enrolments without a status rule "
+            "(set `counts` from the verb of the text, or `filter.statuses`)"
+        )
     items = [
         DefinitionCreate.model_validate({**item, "plan": plan}) for item in document["definitions"]
     ]

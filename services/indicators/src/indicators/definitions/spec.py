@@ -17,13 +17,46 @@ Kind = Literal[
     "coverage_per_resort",
     "people_with_frequency",
     "count_events",
+    "headcount",
     "manual",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 
 #: Breakdown dimensions a result can have; `resort` is rolled up from institutions.
+#: Which enrolment statuses count, named after the verb of the indicator's text:
+#: "took part / attended" (piedalījušies, apmeklējuši) -> attended;
+#: "completed / trained / mastered" (apmācīti, apguvuši, pilnveidojuši) -> completed;
+#: learned -> the service's `learned_statuses` setting (annex 3's "learning took place").
+StatusRule = Literal["attended", "completed", "learned"]
+STATUS_RULES: dict[str, tuple[str, ...]] = {
+    "attended": ("attended", "completed", "passed"),
+    "completed": ("completed", "passed"),
+}
+#: Kinds that count enrolments, so need a status rule.
+ENROLMENT_KINDS = frozenset(
+    {
+        "distinct_people",
+        "distinct_institutions",
+        "share",
+        "coverage_per_institution",
+        "coverage_per_resort",
+        "people_with_frequency",
+        "count_events",
+    }
+)
+
 Dimension = Literal["institution", "resort", "sector", "position_group", "management_level", "year"]
 DEFAULT_BREAKDOWNS: list[Dimension] = ["institution", "resort", "sector", "position_group", "year"]
+
+
+class InstitutionSet(BaseModel):
+    """Which institutions a coverage rule runs over (all conditions must hold; null: any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sectors: list[str] | None = None
+    kinds: list[str] | None = None
+    codes: list[str] | None = None
 
 
 class Denominator(BaseModel):
@@ -38,22 +71,16 @@ class Denominator(BaseModel):
     value: float | None = Field(default=None, gt=0)
     #: Where a hand-entered population comes from (required with source=manual).
     reference: str | None = None
+    #: The headcount's institutions chosen by the catalog's sector and kind (e.g. "valsts
+    #: tiešā pārvalde": ministries, their subordinate institutions and the other state
+    #: institutions); the numerator inherits them.
+    institution_set: InstitutionSet | None = None
 
     @model_validator(mode="after")
     def _manual_needs_value(self) -> Denominator:
         if self.source == "manual" and (self.value is None or not self.reference):
             raise ValueError("a manual denominator needs a value and its reference (source)")
         return self
-
-
-class InstitutionSet(BaseModel):
-    """Which institutions a coverage rule runs over (all conditions must hold; null: any)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sectors: list[str] | None = None
-    kinds: list[str] | None = None
-    codes: list[str] | None = None
 
 
 class Coverage(BaseModel):
@@ -73,7 +100,14 @@ class DefinitionSpec(BaseModel):
 
     kind: Kind
     title: str | None = None
+    #: The plan's words this definition measures (the Latvian text, quoted).
+    text: str | None = None
     filter: RecordsFilter = Field(default_factory=RecordsFilter)
+    #: The status rule (see StatusRule); an explicit `filter.statuses` list overrides it.
+    counts: StatusRule | None = None
+    #: What people are counted from: enrolments, or competency assessments (3.1.1's
+    #: "veikuši kompetenču novērtēšanu"; `filter.frameworks` and `filter.methods` apply).
+    source: Literal["enrolments", "assessments"] = "enrolments"
     #: When the filter has no period: count from the plan's start (true) or within the year.
     cumulative: bool = True
     #: Whose institution, position group… a person counts under: at the learning event, or as
@@ -82,9 +116,12 @@ class DefinitionSpec(BaseModel):
     #: distinct_institutions: what to count; distinct_people: also count the units represented.
     unit: Literal["institutions", "municipalities"] = "institutions"
     represented: Literal["institutions", "municipalities"] | None = None
-    #: count_events: what to add up.
-    metric: Literal["enrolments", "hours"] = "enrolments"
+    #: count_events: what to count: enrolments, hours, or distinct sessions (a course's runs:
+    #: sprints, events) with a matching enrolment.
+    metric: Literal["enrolments", "hours", "sessions"] = "enrolments"
     denominator: Denominator | None = None
+    #: headcount: whose HR headcount on the as-of date is the value (e.g. role holders).
+    population: HeadcountFilter | None = None
     frequency: Frequency | None = None
     coverage: Coverage | None = None
     #: A target that replaces the catalog's (null: use the catalog's target).
@@ -98,6 +135,10 @@ class DefinitionSpec(BaseModel):
     def _kind_needs(self) -> DefinitionSpec:
         if self.kind == "share" and self.denominator is None:
             raise ValueError("a share needs a denominator")
+        if self.source == "assessments" and self.kind not in ("distinct_people", "share"):
+            raise ValueError("competency assessments count people: distinct_people or share")
+        if self.kind == "headcount" and self.population is None:
+            raise ValueError("a headcount needs a population")
         if self.kind == "people_with_frequency" and self.frequency is None:
             raise ValueError("people_with_frequency needs a frequency")
         if self.kind in ("coverage_per_institution", "coverage_per_resort") and (
@@ -105,6 +146,25 @@ class DefinitionSpec(BaseModel):
         ):
             raise ValueError(f"{self.kind} needs a coverage rule")
         return self
+
+    @property
+    def has_status_rule(self) -> bool:
+        """Whether the definition says which enrolment statuses count (manual ones need not)."""
+        if self.kind not in ENROLMENT_KINDS or self.source == "assessments":
+            return True
+        return self.counts is not None or self.filter.statuses is not None
+
+    def statuses(self, learned: tuple[str, ...] | list[str]) -> list[str] | None:
+        """The statuses that count: the explicit list, else the rule's (None: no rule)."""
+        if self.source == "assessments":
+            return None
+        if self.filter.statuses is not None:
+            return list(self.filter.statuses)
+        if self.counts is None:
+            return None
+        if self.counts == "learned":
+            return list(learned)
+        return list(STATUS_RULES[self.counts])
 
     @property
     def computed(self) -> bool:

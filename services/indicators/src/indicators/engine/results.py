@@ -9,7 +9,16 @@ from pydantic import BaseModel, Field
 
 from indicators.sources.types import Target
 
-Status = Literal["achieved", "on_track", "at_risk", "not_achieved", "no_data", "no_target"]
+Status = Literal[
+    "achieved",
+    "achieved_late",
+    "above_range",
+    "on_track",
+    "at_risk",
+    "not_achieved",
+    "no_data",
+    "no_target",
+]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
 
 

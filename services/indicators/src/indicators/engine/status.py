@@ -3,7 +3,9 @@
 1. No value (nothing to count, no denominator, no observation): **no_data**.
 2. No numeric target: **no_target** (the figure is reported, not judged).
 3. The target is met (>=, <=, <, > compared exactly, never through floats): **achieved**, on
-   any date, even before the deadline.
+   any date, even before the deadline; **achieved_late** when it was not yet met on 31
+   December of the deadline year (the engine computes that date's value to tell). A range
+   (2.1.2's "20 līdz 30") is met within both bounds; above the upper one: **above_range**.
 4. Not met and the as-of date is after 31 December of the deadline year: **not_achieved**.
 5. Otherwise, against a straight line from the baseline (0 when none) on 1 January of the
    plan's first year to the target on 31 December of the deadline year: **on_track** when the
@@ -34,6 +36,8 @@ class Goal:
     direction: str = ">="
     baseline: Fraction = Fraction(0)
     milestone: bool = False
+    #: A range's upper bound (inclusive); the goal is then its lower bound.
+    upper: Fraction | None = None
 
 
 def exact(value: float | int | Fraction | None) -> Fraction | None:
@@ -70,7 +74,10 @@ def goal_of(target: Target | None) -> Goal | None:
     baseline = exact(target.baseline) or Fraction(0)
     if kind in SHARE_KINDS and target.baseline is not None:
         baseline = share_percent(target.baseline)
-    return Goal(goal, target.direction, baseline)
+    upper = None
+    if target.value is None and target.min is not None and target.max is not None:
+        upper = share_percent(target.max) if kind in SHARE_KINDS else exact(target.max)
+    return Goal(goal, target.direction, baseline, upper=upper)
 
 
 def meets(value: Fraction, goal: Fraction, direction: str) -> bool:
@@ -113,7 +120,19 @@ def judge(
     goal = goal_of(target)
     if goal is None:
         return "no_target", None, "the indicator has no numeric target"
+    if goal.upper is not None and value > goal.upper:
+        return (
+            "above_range",
+            goal.upper,
+            f"{_fmt(value)} above the range {_fmt(goal.goal)}–{_fmt(goal.upper)}",
+        )
     if meets(value, goal.goal, goal.direction):
+        if goal.upper is not None:
+            return (
+                "achieved",
+                goal.goal,
+                f"{_fmt(goal.goal)} <= {_fmt(value)} <= {_fmt(goal.upper)}",
+            )
         return "achieved", goal.goal, f"{_fmt(value)} {goal.direction} {_fmt(goal.goal)}"
     if deadline_year is None:
         return "at_risk", goal.goal, "target not met and no deadline year to plan towards"
@@ -130,6 +149,15 @@ def judge(
     return "at_risk", expected, f"{_fmt(value)} behind the trajectory ({_fmt(expected)})"
 
 
+def relative_goal(baseline: Fraction | None, change: Fraction, *, points: bool) -> Fraction | None:
+    """A "+x" target against a baseline: x percent of it, or x points when the text says so."""
+    if baseline is None:
+        return None
+    if points:
+        return baseline + change
+    return baseline * (1 + change / 100)
+
+
 def judge_years(
     values: dict[int, Fraction | None], target: Target, *, as_of: date
 ) -> list[YearJudgement]:
@@ -143,7 +171,7 @@ def judge_years(
             continue
         goal = exact(year_target.value)
         if goal is not None and year_target.relative_to_baseline:
-            goal = None if baseline is None else baseline + goal
+            goal = relative_goal(baseline, goal, points=year_target.in_points)
         value = values.get(year)
         direction = year_target.direction
         row = YearJudgement(

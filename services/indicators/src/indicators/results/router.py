@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from indicators.definitions.spec import DEFAULT_BREAKDOWNS
@@ -46,6 +46,35 @@ ALL_DIMENSIONS = {*DEFAULT_BREAKDOWNS, "management_level"}
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "The result (JSON, or CSV when asked)"}
 }
+
+
+def language(
+    accept_language: Annotated[
+        str | None,
+        Header(description="lv (default) or en: the language of titles and breakdown names"),
+    ] = None,
+) -> str:
+    """lv or en, whichever Accept-Language prefers (lv when it names neither)."""
+    best: tuple[float, str] = (0.0, "lv")
+    for part in (accept_language or "").split(","):
+        tag, _, rest = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("lv", "en"):
+            continue
+        quality = 1.0
+        for param in rest.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > best[0]:
+            best = (quality, primary)
+    return best[1]
+
+
+Language = Annotated[str, Depends(language)]
 
 
 class UnknownBreakdown(BadRequest):
@@ -111,6 +140,7 @@ def params_of(
     *,
     detail: bool,
     series: bool = False,
+    lang: str = "lv",
 ) -> Params:
     """Engine parameters from query parameters and the caller's institution restriction."""
     start, end = parse_period(period)
@@ -122,6 +152,7 @@ def params_of(
         detail=detail,
         scope=principal.institutions,
         series=series,
+        lang=lang,
     )
 
 
@@ -154,9 +185,17 @@ async def get_indicator_result(
         int | None, Query(ge=1, description="Compute with a past definition")
     ] = None,
     format: Format = None,
+    lang: Language = "lv",
+    series: Annotated[
+        bool,
+        Query(
+            description="Also the cumulative series (from the period's start to each year's "
+            "end); false skips it (distinct counts need one records question per year)"
+        ),
+    ] = True,
 ) -> Any:
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
-    params = params_of(principal, as_of, period, breakdown, detail=True)
+    params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
     computed = await service.result(session, code, params, version)
     if export.wants_csv(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
@@ -237,9 +276,10 @@ async def list_indicator_results(
     as_of: AsOf = None,
     period: PeriodQuery = None,
     format: Format = None,
+    lang: Language = "lv",
 ) -> Any:
     """The indicators of a plan (of a measure or priority) with value, target and status."""
-    params = params_of(principal, as_of, period, detail=False)
+    params = params_of(principal, as_of, period, detail=False, lang=lang)
     items = await service.summaries(
         session, plan or service.settings.plan, params, measure=measure, priority=priority
     )

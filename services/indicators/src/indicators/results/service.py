@@ -186,6 +186,8 @@ class ProgressCounts(BaseModel):
     code: str
     indicators: int = 0
     achieved: int = 0
+    achieved_late: int = 0
+    above_range: int = 0
     on_track: int = 0
     at_risk: int = 0
     not_achieved: int = 0
@@ -256,6 +258,7 @@ class IndicatorsService:
         )
         self.cache = ResultCache(settings.cache_max_entries)
         self.settings = settings
+        self.learned = tuple(settings.learned_statuses)
         self.semaphore = asyncio.Semaphore(settings.compute_concurrency)
 
     async def head(self) -> int:
@@ -311,7 +314,9 @@ class IndicatorsService:
         info = await self._info(definition)
         head = await self.head() if spec.computed else None
         institutions = await self.catalog.institutions()
-        dataset = Dataset(institutions=institutions, observations=manual)
+        dataset = Dataset(
+            institutions=institutions, observations=manual, learned_statuses=self.learned
+        )
         return await self._compute(definition, info, params, dataset, head)
 
     async def many(
@@ -332,7 +337,9 @@ class IndicatorsService:
                 continue
             spec = DefinitionSpec.model_validate(definition.spec)
             manual = [] if spec.computed else observations.for_engine(session, info.code)
-            dataset = Dataset(institutions=institutions, observations=manual)
+            dataset = Dataset(
+                institutions=institutions, observations=manual, learned_statuses=self.learned
+            )
             jobs[info.code] = self._compute(definition, info, params, dataset, head)
         done = await asyncio.gather(*jobs.values())
         return infos, {code: c.result for code, c in zip(jobs, done, strict=True)}, head
@@ -392,7 +399,11 @@ class IndicatorsService:
         info = await self._info(definition)
         institutions = await self.catalog.institutions()
         query = counted_query(
-            code, spec, info, replace(params, detail=False), Dataset(institutions)
+            code,
+            spec,
+            info,
+            replace(params, detail=False),
+            Dataset(institutions, learned_statuses=self.learned),
         )
         if query is None:
             return ExplainView(

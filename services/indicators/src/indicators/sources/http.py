@@ -179,6 +179,7 @@ def target_from_catalog(indicator: dict[str, Any]) -> Target:
                     value=year.get("value"),
                     direction=year.get("direction") or ">=",
                     relative_to_baseline=bool(year.get("relative_to_baseline")),
+                    as_written=year.get("as_written"),
                 )
             )
     target.yearly = yearly

@@ -51,7 +51,22 @@ class Enrolment:
     status_date: date
     course_tags: frozenset[str] = frozenset()
     test_passed: bool | None = None
+    #: The session (run) of the course, e.g. one sprint.
+    session: str | None = None
+    #: When the test was passed (None: no date, counts on any date).
+    test_passed_on: date | None = None
     hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A competency assessed against a framework by a method on a date."""
+
+    person: str
+    framework: str
+    method: str
+    assessed_on: date
+    competency: str = "C"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,9 @@ class MemoryRecords:
     employments: list[Employment] = field(default_factory=list)
     enrolments: list[Enrolment] = field(default_factory=list)
     headcount_rows: list[Headcount] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
+    course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
     seq: int = 1
     offers_members: bool = True
@@ -96,11 +114,21 @@ class MemoryRecords:
             return None
         if chosen.course_tags is not None and not enrolment.course_tags & set(chosen.course_tags):
             return None
+        if chosen.course_tags_all is not None and not set(chosen.course_tags_all) <= (
+            enrolment.course_tags
+        ):
+            return None
         if chosen.statuses is not None and enrolment.status not in chosen.statuses:
             return None
-        if chosen.test_passed is not None and bool(enrolment.test_passed) != chosen.test_passed:
-            return None
         period = chosen.period
+        if chosen.test_passed is not None:
+            passed = bool(enrolment.test_passed)
+            if passed and period is not None and period.to is not None and enrolment.test_passed_on:
+                passed = enrolment.test_passed_on <= period.to
+            if passed != chosen.test_passed:
+                return None
+        if chosen.all_courses_of is not None and not self._did_all(enrolment.person, chosen):
+            return None
         if period is not None:
             if period.from_ is not None and enrolment.status_date < period.from_:
                 return None
@@ -113,9 +141,40 @@ class MemoryRecords:
             return None
         return job
 
-    def _matching(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+    def _did_all(self, person: str, chosen: RecordsFilter) -> bool:
+        tag = chosen.all_courses_of
+        courses = {c for c, tags in self.course_tags.items() if tag in tags}
+        courses |= {e.course for e in self.enrolments if tag in e.course_tags}
+        end = chosen.period.to if chosen.period is not None else None
+        done = {
+            e.course
+            for e in self.enrolments
+            if e.person == person
+            and (chosen.statuses is None or e.status in chosen.statuses)
+            and (end is None or e.status_date <= end)
+        }
+        return bool(courses) and courses <= done
+
+    def _matching(
+        self, chosen: RecordsFilter, metric: str = "people"
+    ) -> list[tuple[Enrolment, Employment]]:
+        rows = self.enrolments
+        if metric == "assessed_people":
+            # An assessment read as an enrolment: its framework as the course, its method as
+            # the status, its date as the status date.
+            rows = [
+                Enrolment(a.person, a.framework, a.method, a.assessed_on) for a in self.assessments
+            ]
+            chosen = chosen.model_copy(
+                update={
+                    "courses": chosen.frameworks,
+                    "statuses": chosen.methods,
+                    "frameworks": None,
+                    "methods": None,
+                }
+            )
         found = []
-        for enrolment in self.enrolments:
+        for enrolment in rows:
             job = self._matches(enrolment, chosen)
             if job is not None:
                 found.append((enrolment, job))
@@ -139,7 +198,7 @@ class MemoryRecords:
         return answer
 
     def _aggregate(self, query: AggregationQuery) -> AggregationResult:
-        matching = self._matching(query.filter)
+        matching = self._matching(query.filter, query.metric)
         dims = list(query.group_by)
         if query.metric == "people_with_frequency":
             return self._frequency(query, matching)
@@ -262,7 +321,7 @@ class MemoryRecords:
             raise ExplainUnavailable("learning-records offers no members endpoint")
         self.calls += 1
         seen: dict[tuple[str | None, str | None], Member] = {}
-        for enrolment, job in self._matching(query.filter):
+        for enrolment, job in self._matching(query.filter, query.metric):
             if query.metric in ("institutions", "municipalities"):
                 if query.metric == "municipalities" and job.sector != "municipal":
                     continue
@@ -298,11 +357,11 @@ def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
 
 
 def _distinct(metric: str) -> bool:
-    return metric in ("people", "institutions", "municipalities")
+    return metric in ("people", "institutions", "municipalities", "sessions", "assessed_people")
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
-    if metric == "people":
+    if metric in ("people", "assessed_people"):
         return enrolment.person
     if metric == "institutions":
         return job.institution
@@ -310,6 +369,8 @@ def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
         return job.institution if job.sector == "municipal" else None
     if metric == "hours":
         return enrolment.hours
+    if metric == "sessions":
+        return f"{enrolment.course}/{enrolment.session}" if enrolment.session else None
     return 1.0
 
 

@@ -8,7 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Metric = Literal[
-    "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
+    "people",
+    "institutions",
+    "municipalities",
+    "enrolments",
+    "hours",
+    "sessions",
+    "people_with_frequency",
+    "assessed_people",
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -30,9 +37,18 @@ class RecordsFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     courses: list[str] | None = None
+    #: The course carries at least one of these tags.
     course_tags: list[str] | None = None
+    #: The course carries every one of these tags (e.g. `measure:1.1` and `specialised`).
+    course_tags_all: list[str] | None = None
+    #: The person counts only once they have an enrolment in the statuses, by the period's
+    #: end, in every course carrying this tag (a whole programme: `programme:LEAD-MID`).
+    all_courses_of: str | None = None
     statuses: list[str] | None = None
     test_passed: bool | None = None
+    #: Competency assessments (`source: assessments`): the framework and method assessed.
+    frameworks: list[str] | None = None
+    methods: list[str] | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None
@@ -173,6 +189,15 @@ class YearTarget(BaseModel):
     direction: Literal[">=", "<=", "<", ">", "="] = ">="
     relative_to_baseline: bool = False
     not_measured: bool = False
+    #: The target as the strategy writes it ("+5 %", "+3 p.p."): says whether a relative
+    #: target is in percent of the baseline (the default) or in percentage points.
+    as_written: str | None = None
+
+    @property
+    def in_points(self) -> bool:
+        """A relative target the text states in (percentage) points, not in percent."""
+        written = (self.as_written or "").lower()
+        return any(word in written for word in ("p.p", "punkt", "point"))
 
 
 class Target(BaseModel):

@@ -9,8 +9,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Metric = Literal[
-    "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
+    "people",
+    "institutions",
+    "municipalities",
+    "enrolments",
+    "hours",
+    "sessions",
+    "people_with_frequency",
+    "assessed_people",
 ]
+#: Filter keys about enrolments (not for assessed_people) and about assessments (only for it).
+ENROLMENT_KEYS = (
+    "courses",
+    "course_tags",
+    "course_tags_all",
+    "all_courses_of",
+    "statuses",
+    "test_passed",
+)
+ASSESSMENT_KEYS = ("frameworks", "methods")
 #: How many groupings one question may ask for.
 MAX_SETS = 16
 GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -48,9 +65,18 @@ class AggregationFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     courses: list[str] | None = None
+    #: The course carries at least one of these tags.
     course_tags: list[str] | None = None
+    #: The course carries every one of these tags.
+    course_tags_all: list[str] | None = Field(default=None, max_length=20)
+    #: Count a person only once they have an enrolment (in `statuses`, by the period's end) in
+    #: every course carrying this tag, e.g. all modules of a programme.
+    all_courses_of: str | None = Field(default=None, max_length=64)
     statuses: list[str] | None = None
     test_passed: bool | None = None
+    #: assessed_people: the competency framework and method (self, manager, 360, …) assessed.
+    frameworks: list[str] | None = None
+    methods: list[str] | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None
@@ -86,6 +112,14 @@ class AggregationQuery(BaseModel):
     def _frequency_needs_years(self) -> AggregationQuery:
         if self.metric == "people_with_frequency":
             self.frequency = self.frequency or Frequency()
+        assessed = self.metric == "assessed_people"
+        wrong = ENROLMENT_KEYS if assessed else ASSESSMENT_KEYS
+        given = [key for key in wrong if getattr(self.filter, key) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot filter "
+                + ("competency assessments" if assessed else "enrolments")
+            )
         _check_sets(self.group_by, self.group_by_sets)
         return self
 

@@ -1,5 +1,8 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
+`assessed_people` counts people with a competency assessment (dated in the period) instead of
+an enrolment, with the same person attributes and groupings.
+
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
 enrolment's status date; an enrolment that names its institution is counted under it and joined
@@ -52,7 +55,7 @@ from learning_records.people.access import institution_visible, record_visible, 
 from learning_records.people.models import Person
 from learning_records.reference.models import CatalogCourseTag
 from learning_records.reference.service import has_courses, known_courses_query
-from learning_records.results.models import TestAttempt
+from learning_records.results.models import CompetencyAssessment, TestAttempt
 from pilnveide_kit.auth import Principal
 
 
@@ -60,16 +63,34 @@ def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
 
 
-def _matching(flt: AggregationFilter, principal: Principal, *, known_courses: bool) -> Any:
-    """One row per matching enrolment and attribute combination; the metrics count over it.
+def _course_tags(name: str) -> Any:
+    """Every (tag, course) pair: the catalog copy's and those written by hand (`course-tags`)."""
+    return union_all(
+        select(
+            col(CatalogCourseTag.tag).label("tag"),
+            col(CatalogCourseTag.course_code).label("course_code"),
+        ),
+        select(col(CourseTag.tag).label("tag"), col(CourseTag.course_code).label("course_code")),
+    ).subquery(name)
 
-    With `known_courses`, only enrolments in courses of the catalog copy match.
-    """
-    e = aliased(Enrolment, name="e")
-    emp = aliased(Employment, name="emp")
-    day: Any = (
-        literal(flt.employment_as_of) if flt.employment_as_of is not None else col(e.status_date)
+
+def _matching(
+    flt: AggregationFilter,
+    principal: Principal,
+    *,
+    known_courses: bool,
+    sessions: bool = False,
+    assessments: bool = False,
+) -> Any:
+    """One row per matching enrolment (or competency assessment) and attribute combination;
+    the metrics count over it. With `known_courses`, only enrolments in courses of the catalog
+    copy match."""
+    e: Any = (
+        aliased(CompetencyAssessment, name="a") if assessments else aliased(Enrolment, name="e")
     )
+    dated = col(e.assessed_on) if assessments else col(e.status_date)
+    emp = aliased(Employment, name="emp")
+    day: Any = literal(flt.employment_as_of) if flt.employment_as_of is not None else dated
     # A record that names its institution counts under it, with the attributes of that
     # institution's employment of the person; another institution's employment (possibly one
     # written to "claim" the person) never re-attributes it. Only records without an
@@ -78,38 +99,48 @@ def _matching(flt: AggregationFilter, principal: Principal, *, known_courses: bo
     keys: dict[str, Any] = {
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
-        "year": cast(extract("year", col(e.status_date)), Integer),
+        "year": cast(extract("year", dated), Integer),
         "management_level": col(emp.management_level),
     }
     conditions: list[Any] = []
+    if assessments:
+        if flt.frameworks is not None:
+            conditions.append(col(e.framework).in_(flt.frameworks))
+        if flt.methods is not None:
+            conditions.append(col(e.method).in_(flt.methods))
     if flt.courses is not None:
         conditions.append(col(e.course_code).in_(flt.courses))
     if flt.course_tags is not None:
-        tagged = union_all(
-            select(col(CatalogCourseTag.course_code)).where(
-                col(CatalogCourseTag.tag).in_(flt.course_tags)
-            ),
-            select(col(CourseTag.course_code)).where(col(CourseTag.tag).in_(flt.course_tags)),
-        )
+        tags = _course_tags("course_tags_any")
+        tagged = select(tags.c.course_code).where(tags.c.tag.in_(flt.course_tags))
         conditions.append(col(e.course_code).in_(tagged))
-    if known_courses:
+    for number, tag in enumerate(flt.course_tags_all or []):
+        every = _course_tags(f"course_tags_all_{number}")
+        conditions.append(
+            col(e.course_code).in_(select(every.c.course_code).where(every.c.tag == tag))
+        )
+    if flt.all_courses_of is not None:
+        conditions.append(_whole_set(flt, e))
+    if known_courses and not assessments:
         conditions.append(col(e.course_code).in_(known_courses_query()))
     if flt.statuses is not None:
         conditions.append(col(e.status).in_(flt.statuses))
     if flt.test_passed is not None:
-        passed = exists(
-            select(col(TestAttempt.id)).where(
-                col(TestAttempt.person_id) == col(e.person_id),
-                col(TestAttempt.course_code) == col(e.course_code),
-                col(TestAttempt.passed).is_(True),
-                record_visible(principal, TestAttempt),
-            )
-        )
+        attempt = [
+            col(TestAttempt.person_id) == col(e.person_id),
+            col(TestAttempt.course_code) == col(e.course_code),
+            col(TestAttempt.passed).is_(True),
+            record_visible(principal, TestAttempt),
+        ]
+        if flt.period is not None and flt.period.to is not None:
+            # A test passed after the period's end had not been passed by then.
+            attempt.append(col(TestAttempt.attempted_on) <= flt.period.to)
+        passed = exists(select(col(TestAttempt.id)).where(*attempt))
         conditions.append(passed if flt.test_passed else ~passed)
     if flt.period is not None and flt.period.from_ is not None:
-        conditions.append(col(e.status_date) >= flt.period.from_)
+        conditions.append(dated >= flt.period.from_)
     if flt.period is not None and flt.period.to is not None:
-        conditions.append(col(e.status_date) <= flt.period.to)
+        conditions.append(dated <= flt.period.to)
     if flt.institutions is not None:
         conditions.append(institution.in_(flt.institutions))
     # A restricted client counts only its institutions' enrolments, with the attributes of its
@@ -137,13 +168,21 @@ def _matching(flt: AggregationFilter, principal: Principal, *, known_courses: bo
     municipality = case(
         (col(emp.sector) == "municipal", func.coalesce(col(emp.municipality), col(emp.institution)))
     )
+    # A session (a run of a course: a sprint, an event) is its course and session code; read
+    # only when sessions are counted.
+    session = (
+        case((col(e.session_code).is_not(None), col(e.course_code) + "/" + col(e.session_code)))
+        if sessions and not assessments
+        else null()
+    )
     return (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
-            col(e.hours).label("hours"),
+            (null() if assessments else col(e.hours)).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
+            session.label("session"),
             *[expr.label(name) for name, expr in keys.items()],
         )
         .select_from(e)
@@ -162,15 +201,48 @@ def _matching(flt: AggregationFilter, principal: Principal, *, known_courses: bo
     )
 
 
+def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
+    """The person has an enrolment (in the statuses, by the period's end) in every course of
+    the tag `all_courses_of`, and the tag has at least one course."""
+    tag = _course_tags("whole_tag")
+    other = aliased(Enrolment, name="whole_e")
+    done: list[Any] = [
+        col(other.person_id) == col(e.person_id),
+        col(other.course_code) == tag.c.course_code,
+    ]
+    if flt.statuses is not None:
+        done.append(col(other.status).in_(flt.statuses))
+    if flt.period is not None and flt.period.to is not None:
+        done.append(col(other.status_date) <= flt.period.to)
+    # Correlated explicitly: the innermost question refers to the outermost enrolment.
+    done_there = exists(select(col(other.id)).where(*done).correlate_except(other))
+    missing = exists(
+        select(tag.c.course_code)
+        .where(tag.c.tag == flt.all_courses_of, ~done_there)
+        .correlate_except(tag)
+    )
+    every = _course_tags("whole_tag_any")
+    any_course = exists(select(every.c.course_code).where(every.c.tag == flt.all_courses_of))
+    return and_(any_course, ~missing)
+
+
 def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
     """The metric over matching enrolments, per group of every set and in total, in one query."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal, known_courses=has_courses(session))
+    matching = _matching(
+        query.filter,
+        principal,
+        known_courses=has_courses(session),
+        sessions=query.metric == "sessions",
+        assessments=query.metric == "assessed_people",
+    )
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
-    if query.metric == "people_with_frequency":
+    if query.metric == "assessed_people":
+        groups, total = _plain(session, "people", matching, sets, postgres)
+    elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
     elif query.metric == "hours":
         groups, total = _hours(session, matching, sets, postgres)
@@ -270,6 +342,8 @@ def _value(metric: str, matching: Any) -> Any:
         return func.count(distinct(columns.institution))
     if metric == "municipalities":
         return func.count(distinct(columns.municipality))
+    if metric == "sessions":
+        return func.count(distinct(columns.session))
     return func.count(distinct(columns.enrolment_id))
 
 
@@ -364,7 +438,12 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(query.filter, principal, known_courses=has_courses(session))
+    matching = _matching(
+        query.filter,
+        principal,
+        known_courses=has_courses(session),
+        assessments=query.metric == "assessed_people",
+    )
     if query.metric in ("institutions", "municipalities"):
         unit = matching.c.institution
         statement = select(unit).distinct().where(unit.is_not(None))
