@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlmodel import Session
+from starlette.middleware import Middleware
 
 from pilnveide_kit.auth import verifier_from_settings
+from pilnveide_kit.boundary import DEFAULT_MAX_JSON_BYTES, InputBoundaryMiddleware
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
-from pilnveide_kit.health import health_router
+from pilnveide_kit.faults import install_fault_handlers, wrap_routes_with_retry
+from pilnveide_kit.health import ReadinessCheck, health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.settings import ServiceSettings
@@ -21,6 +24,9 @@ from pilnveide_kit.settings import ServiceSettings
 log = logging.getLogger("pilnveide.app")
 
 StartupHook = Callable[[FastAPI], None]
+#: A resource the app holds while it runs (e.g. pooled HTTP clients), opened after the startup
+#: hooks on the loop that serves the app and closed on that loop at shutdown.
+LifespanResource = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_service_app(
@@ -32,8 +38,20 @@ def create_service_app(
     migrations: Migrations,
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[StartupHook] = (),
+    resources: Sequence[LifespanResource] = (),
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    middleware: Sequence[Middleware] = (),
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    unchecked_prefixes: Sequence[str] = (),
+    **fastapi_options: Any,
 ) -> FastAPI:
-    """Build a service: its engine in the lifespan, migrations applied, health and problem+json."""
+    """Build a service: its engine in the lifespan, migrations applied, health and problem+json.
+
+    resources: async context managers held for the app's life; readiness_checks: more checks of
+    this process for /readyz; middleware: between the request context and the input boundary;
+    max_json_bytes: the largest JSON/NDJSON/form body the input boundary reads and checks;
+    unchecked_prefixes: paths the boundary leaves alone (the gateway's proxied routes).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,28 +63,45 @@ def create_service_app(
         app.state.engine = engine
         if settings.migrate_on_start:
             migrations.upgrade(settings.database_url)
-        for hook in on_startup:
-            hook(app)
         try:
-            yield
+            for hook in on_startup:
+                hook(app)
+            async with AsyncExitStack() as stack:
+                for resource in resources:
+                    await stack.enter_async_context(resource(app))
+                yield
         finally:
             engine.dispose()
 
+    options: dict[str, Any] = {"responses": PROBLEM_RESPONSES, **fastapi_options}
     app = FastAPI(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
-        responses=PROBLEM_RESPONSES,
+        **options,
     )
     app.state.settings = settings
     app.state.migrations = migrations
     app.state.token_verifier = verifier_from_settings(settings)
     install_problem_handlers(app)
+    install_fault_handlers(app)
+    # Added innermost first: the input boundary, the caller's middleware (the first listed
+    # outermost), the request context around everything.
+    app.add_middleware(
+        InputBoundaryMiddleware,
+        max_json_bytes=max_json_bytes,
+        skip_prefixes=tuple(unchecked_prefixes),
+    )
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router(settings.service_name, version))
+    app.include_router(
+        health_router(settings.service_name, version, readiness_checks=readiness_checks)
+    )
     for router in routers:
         app.include_router(router)
+    wrap_routes_with_retry(app)
     return app
 
 

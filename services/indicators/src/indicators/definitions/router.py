@@ -31,8 +31,8 @@ def list_definitions(
     rows = sorted(
         service.current_all(session, plan).values(), key=lambda r: service.natural_key(r.code)
     )
-    if page.after:
-        after = service.natural_key(str(page.after.get("code", "")))
+    if (after_code := page.after_str("code")) is not None:
+        after = service.natural_key(after_code)
         rows = [r for r in rows if service.natural_key(r.code) > after]
     items = [DefinitionPublic.of(r) for r in rows[: page.limit + 1]]
     return make_page(items, page.limit, key=lambda d: {"code": d.code})

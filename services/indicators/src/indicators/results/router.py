@@ -178,7 +178,7 @@ class ExplainPage(BaseModel):
 
 def _slice(items: list[T], page: PageParams) -> Page[T]:
     """A page of an in-memory list (the cursor holds the position)."""
-    start = int(page.after.get("i", 0)) if page.after else 0
+    start = max(page.after_int("i") or 0, 0)
     chunk = list(enumerate(items[start : start + page.limit + 1], start=start))
     built = make_page(chunk, page.limit, key=lambda pair: {"i": pair[0] + 1})
     return Page[T](data=[item for _i, item in built.data], next_cursor=built.next_cursor)
