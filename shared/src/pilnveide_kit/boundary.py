@@ -27,6 +27,8 @@ MAX_JSON_DEPTH = 64
 #: Integers must fit a signed 64-bit column (PostgreSQL BIGINT).
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
+#: Largest value of a 32-bit column (PostgreSQL INTEGER), e.g. a version number.
+MAX_INT32 = 2**31 - 1
 #: Default bound on a body read for checking (a service may raise it, e.g. for bulk writes).
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 

@@ -25,6 +25,7 @@ from indicators.results.service import (
 from indicators.sources.types import Member
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
@@ -148,7 +149,7 @@ async def get_indicator_result(
         Query(description="Dimensions: institution, resort, sector, position_group, year…"),
     ] = None,
     version: Annotated[
-        int | None, Query(ge=1, description="Compute with a past definition")
+        int | None, Query(ge=1, le=MAX_INT32, description="Compute with a past definition")
     ] = None,
     format: Format = None,
 ) -> Any:
@@ -197,7 +198,7 @@ async def explain_indicator(
     page: Annotated[PageParams, Depends(page_params)],
     as_of: AsOf = None,
     period: PeriodQuery = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> ExplainPage:
     """The pseudonymous people or institutions counted (only the caller's institutions)."""
     view: ExplainView = await service.explain(

@@ -29,6 +29,7 @@ from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
     ExplainUnavailable,
+    PlanNotFound,
     RecordsSource,
     SourceUnavailable,
 )
@@ -50,6 +51,12 @@ class ExplainNotOffered(ServiceUnavailable):
     slug, title = "explain-not-offered", "Explain Not Offered"
 
 
+class PlanUnknown(NotFound):
+    """The catalog has no such plan."""
+
+    slug, title = "plan-not-found", "Plan Not Found"
+
+
 class IndicatorNotFound(NotFound):
     """No such indicator in the plan (or no definition for it)."""
 
@@ -61,6 +68,8 @@ async def _guard(call: Awaitable[T]) -> T:
         return await call
     except SourceUnavailable as exc:
         raise UpstreamUnavailable(str(exc)) from exc
+    except PlanNotFound as exc:
+        raise PlanUnknown(str(exc)) from exc
 
 
 class CatalogCache:

@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from indicators.settings import IndicatorsSettings
-from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
 from indicators.sources.types import (
     AggregationQuery,
     AggregationResult,
@@ -196,9 +197,14 @@ class HttpCatalogSource:
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """Every indicator of a plan with its measure's deadline year and its target."""
-        detail = await self.upstream.json(
-            "GET", f"/v1/plans/{plan}", headers={"Accept-Language": "lv"}
+        answer = await self.upstream.call(
+            "GET", f"/v1/plans/{quote(plan, safe='')}", headers={"Accept-Language": "lv"}
         )
+        if answer.status_code == 404:
+            raise PlanNotFound(f"The catalog has no plan {plan!r}")
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"catalog answered {answer.status_code} on /v1/plans")
+        detail = answer.json()
         period = detail.get("period") or {}
         start, end = period.get("start") or 2021, period.get("end")
         deadlines: dict[str, int | None] = {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Metric = Literal[
     "people", "institutions", "municipalities", "enrolments", "hours", "people_with_frequency"
@@ -15,6 +15,14 @@ Metric = Literal[
 MAX_SETS = 16
 GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
+#: Most values one filter key may list (every institution of the state is a few hundred; the
+#: bound keeps a question within the database's parameter limit).
+MAX_FILTER_VALUES = 5_000
+#: A filter's values: codes, statuses, tags (each at most 200 characters).
+FilterValues = Annotated[
+    list[Annotated[str, StringConstraints(max_length=200)]],
+    Field(max_length=MAX_FILTER_VALUES),
+]
 
 
 def _check_sets(group_by: Sequence[str], sets: Sequence[Sequence[str]] | None) -> None:
@@ -47,16 +55,16 @@ class AggregationFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    courses: list[str] | None = None
-    course_tags: list[str] | None = None
-    statuses: list[str] | None = None
+    courses: FilterValues | None = None
+    course_tags: FilterValues | None = None
+    statuses: FilterValues | None = None
     test_passed: bool | None = None
     period: Period | None = None
-    institutions: list[str] | None = None
-    sectors: list[str] | None = None
-    roles: list[str] | None = None
-    position_groups: list[str] | None = None
-    management_levels: list[str] | None = None
+    institutions: FilterValues | None = None
+    sectors: FilterValues | None = None
+    roles: FilterValues | None = None
+    position_groups: FilterValues | None = None
+    management_levels: FilterValues | None = None
     civil_servant: bool | None = None
     employment_as_of: date | None = None
 
@@ -119,10 +127,10 @@ class HeadcountFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    institutions: list[str] | None = None
-    sectors: list[str] | None = None
-    position_groups: list[str] | None = None
-    roles: list[str] | None = None
+    institutions: FilterValues | None = None
+    sectors: FilterValues | None = None
+    position_groups: FilterValues | None = None
+    roles: FilterValues | None = None
 
 
 class HeadcountQuery(BaseModel):
