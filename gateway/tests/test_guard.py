@@ -131,7 +131,9 @@ def test_token_bucket_refills_at_its_rate() -> None:
 def small_body_client(
     make_app: AppFactory, settings: GatewaySettings, register: Register, get_token: GetToken
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    limited = settings.model_copy(update={"max_request_bytes": 1024})
+    limited = settings.model_copy(
+        update={"max_request_bytes": 1024, "records_max_request_bytes": 1024}
+    )
     client_id, secret = register(name="writer", scopes=["records:write"])
     with TestClient(make_app(limited)) as client:
         yield client, {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
