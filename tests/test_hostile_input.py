@@ -283,6 +283,14 @@ CASES = [
     Case("proxied-form-feed", "catalog", "GET", "/v1/courses/%0C", direct=False, status=400),
     Case("proxied-soh", "records", "GET", "/v1/hr/%01/updates", direct=False, status=400),
     Case("proxied-double-slash", "records", "GET", "//v1/changes", direct=False, status=400),
+    Case(  # audited (a write): the audit log stores the path without its NUL
+        "proxied-nul-in-a-write",
+        "catalog",
+        "POST",
+        "/v1/courses/%00/archive",
+        status=400,
+        direct=False,
+    ),
 ]
 
 

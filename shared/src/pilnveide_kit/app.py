@@ -15,7 +15,7 @@ from pilnveide_kit.auth import verifier_from_settings
 from pilnveide_kit.boundary import DEFAULT_MAX_JSON_BYTES, InputBoundaryMiddleware
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
-from pilnveide_kit.faults import install_fault_handlers, wrap_routes_with_retry
+from pilnveide_kit.faults import RetryTransactionMiddleware, install_fault_handlers
 from pilnveide_kit.health import ReadinessCheck, health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
 from pilnveide_kit.migrations import Migrations
@@ -50,7 +50,8 @@ def create_service_app(
     resources: async context managers held for the app's life; readiness_checks: more checks of
     this process for /readyz; middleware: between the request context and the input boundary;
     max_json_bytes: the largest JSON/NDJSON/form body the input boundary reads and checks;
-    unchecked_prefixes: paths the boundary leaves alone (the gateway's proxied routes).
+    unchecked_prefixes: paths the boundary and the retry leave alone (the gateway's proxied
+    routes: their bodies are streamed, never held).
     """
 
     @asynccontextmanager
@@ -86,8 +87,13 @@ def create_service_app(
     app.state.token_verifier = verifier_from_settings(settings)
     install_problem_handlers(app)
     install_fault_handlers(app)
-    # Added innermost first: the input boundary, the caller's middleware (the first listed
-    # outermost), the request context around everything.
+    # Added innermost first: the one in-service retry of a rolled-back transaction, the input
+    # boundary, the caller's middleware (the first listed outermost), the request context.
+    app.add_middleware(
+        RetryTransactionMiddleware,
+        max_body_bytes=max_json_bytes,
+        skip_prefixes=tuple(unchecked_prefixes),
+    )
     app.add_middleware(
         InputBoundaryMiddleware,
         max_json_bytes=max_json_bytes,
@@ -101,7 +107,6 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router)
-    wrap_routes_with_retry(app)
     return app
 
 

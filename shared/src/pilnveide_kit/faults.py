@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -97,24 +97,41 @@ def install_fault_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.TimeoutError, _database)
 
 
-def retry_transaction_once(app: ASGIApp) -> ASGIApp:
-    """Run a route again, once, when its transaction failed with a retryable database error."""
+class RetryTransactionMiddleware:
+    """Serves a request again, once, when its transaction failed with a retryable database error
+    (the handlers mark that 503; the mark never reaches the client).
 
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
+    The body is kept to be replayed up to max_body_bytes; a larger body is streamed through
+    and its request is not retried.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, skip_prefixes: Sequence[str] = ()
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.skip_prefixes = tuple(skip_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, and once more if its first answer was a retryable 503."""
+        if scope["type"] != "http" or (
+            self.skip_prefixes and str(scope.get("path", "")).startswith(self.skip_prefixes)
+        ):
+            await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        while True:
+        size = 0
+        complete = False
+        while size <= self.max_body_bytes:
             message = await receive()
             messages.append(message)
+            size += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
                 break
-        if await _attempt(app, scope, list(messages), receive, send, may_retry=True):
+        if await _attempt(self.app, scope, list(messages), receive, send, may_retry=complete):
             log.info("retrying a transaction", extra={"path": scope.get("path")})
-            await _attempt(app, scope, list(messages), receive, send, may_retry=False)
-
-    return wrapped
+            await _attempt(self.app, scope, list(messages), receive, send, may_retry=False)
 
 
 async def _attempt(
@@ -126,7 +143,7 @@ async def _attempt(
     *,
     may_retry: bool,
 ) -> bool:
-    """Run the route once; True when its answer was a retryable 503, held back for a retry."""
+    """Serve the request once; True when its answer was a retryable 503, held back for a retry."""
     discard = False
 
     async def replay() -> Message:
@@ -145,10 +162,3 @@ async def _attempt(
 
     await app(scope, replay, answer)
     return discard
-
-
-def wrap_routes_with_retry(app: FastAPI) -> None:
-    """Give every API route of the app the one in-service retry."""
-    for route in app.router.routes:
-        if isinstance(route, APIRoute):
-            route.app = retry_transaction_once(route.app)
