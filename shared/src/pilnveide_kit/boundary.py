@@ -98,6 +98,24 @@ def _int(text: str) -> int:
     return value
 
 
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether parsed JSON nests arrays and objects more than limit levels (level by level:
+    cheap, no recursion)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
+    return False
+
+
 def strict_json_loads(data: bytes | str, *, name: str = "body") -> Any:
     """Parse JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity, 64-bit integers, bounded
     depth, no NUL or lone surrogate in any text; a 400 or 422 problem otherwise."""
@@ -120,13 +138,16 @@ def strict_json_loads(data: bytes | str, *, name: str = "body") -> Any:
             parse_float=_float,
             parse_int=_int,
         )
-    except RecursionError as exc:
+    except RecursionError as exc:  # the parser's own bound, far beyond ours
         raise BadRequest(f"The {name} is nested deeper than {MAX_JSON_DEPTH} levels") from exc
     except json.JSONDecodeError as exc:
         raise NotJson(f"The {name} is not valid JSON") from exc
     except ValueError as exc:  # an integer with more digits than Python reads
         raise BadRequest(f"The {name} has a number out of range") from exc
-    check_json_value(value, name=name, strings=_SUSPECT_ESCAPE.search(raw) is not None)
+    if too_deep(value):
+        raise BadRequest(f"The {name} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if _SUSPECT_ESCAPE.search(raw) is not None:  # only then: find the field to name
+        check_json_value(value, name=name)
     return value
 
 

@@ -16,7 +16,7 @@ from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
 from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi.router import all_routers as xapi_routers
-from learning_records.xapi.settings import install_xapi_settings
+from learning_records.xapi.settings import XapiSettings, install_xapi_settings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
@@ -48,4 +48,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             xapi_routers(),
         ],
         on_startup=[install_xapi_settings],
+        # The input boundary reads whole JSON/NDJSON bodies: as large as a bulk write or an
+        # xAPI request may be (the routes' own limits then apply).
+        max_json_bytes=max(settings.bulk_max_bytes, XapiSettings().max_body_bytes),
     )
