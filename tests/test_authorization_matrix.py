@@ -50,7 +50,11 @@ from pilnveide_kit.testing import TestClientTransport, TokenFactory
 
 # /xapi/about: the xAPI specification lets any client read the About resource.
 PUBLIC_SERVICE_PATHS = {"/healthz", "/readyz", "/version", "/xapi/about"}
-PUBLIC_GATEWAY_PATHS = PUBLIC_SERVICE_PATHS | {"/auth/token", "/.well-known/jwks.json"}
+PUBLIC_GATEWAY_PATHS = PUBLIC_SERVICE_PATHS | {
+    "/auth/token",
+    "/.well-known/jwks.json",
+    "/readyz/upstreams",
+}
 INSTITUTION_PARAMS = {"institution", "institution_code", "institution_id"}
 BODY_METHODS = {"post", "put", "patch"}
 ADMIN_ID, ADMIN_SECRET = "matrix-admin", "matrix-admin-secret-0123456789abcdef"
