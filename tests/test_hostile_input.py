@@ -162,6 +162,18 @@ CASES = [
         headers=XAPI,
     ),
     Case(
+        "nul-escaped-in-xapi-agent-parameter",
+        "records",
+        "PUT",
+        STATE.replace("mailto:learner@example.lv", "mailto:learner@example.lv\\u0000")
+        .replace("{", "%7B")
+        .replace("}", "%7D"),
+        b'{"progress": 1}',
+        status=422,
+        mentions="agent",
+        headers=XAPI,
+    ),
+    Case(
         "nul-in-audit-client-id",
         "gateway",
         "GET",

@@ -33,6 +33,7 @@ from learning_records.xapi.protocol import (
     StatementNotFound,
     XapiBadRequest,
     XapiPayloadTooLarge,
+    xapi_json,
 )
 from learning_records.xapi.validation import (
     VOIDED_VERB,
@@ -743,8 +744,8 @@ def normalise_contextactivities(statement: dict[str, Any]) -> None:
 def parse_agent_param(raw: str) -> tuple[dict[str, Any], str]:
     """The agent parameter: a JSON Agent (or identified Group) and its key; 400 otherwise."""
     try:
-        agent = json.loads(raw)
-    except ValueError as exc:
+        agent = xapi_json(raw.encode("utf-8", "surrogatepass"), "query.agent")
+    except XapiBadRequest as exc:
         raise XapiBadRequest("The agent parameter must be a JSON Agent object") from exc
     Validator("2.0.0").actor(agent, "agent")
     key = agent_key(agent)
