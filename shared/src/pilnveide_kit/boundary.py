@@ -184,13 +184,18 @@ def check_ndjson(raw: bytes) -> None:
             strict_json_loads(line, name=f"body.line{number}")
 
 
+def _without_line_breaks(value: str) -> str:
+    return value.replace("\n", "").replace("\r", "").replace("\t", "")
+
+
 def check_query(query_string: bytes) -> None:
-    """No NUL, control character or malformed text in a query parameter."""
+    """No NUL or control character (but line breaks and tabs, e.g. in a pretty-printed JSON
+    parameter) in a query parameter."""
     if not query_string:
         return
     text = query_string.decode("latin-1")
     for key, value in parse_qsl(text, keep_blank_values=True, errors="surrogateescape"):
-        for part in (key, value):
+        for part in (key, _without_line_breaks(value)):
             if reason := text_problem(part, controls=True):
                 raise refuse_text(f"query.{key}", reason)
 
@@ -206,7 +211,7 @@ def check_form(raw: bytes) -> None:
     for key, value in parse_qsl(
         raw.decode("latin-1"), keep_blank_values=True, errors="surrogateescape"
     ):
-        for part in (key, value.replace("\n", "").replace("\r", "").replace("\t", "")):
+        for part in (key, _without_line_breaks(value)):
             if reason := text_problem(part, controls=True):
                 raise refuse_text(f"form.{key}", reason)
 
