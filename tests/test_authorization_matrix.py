@@ -54,6 +54,7 @@ PUBLIC_GATEWAY_PATHS = PUBLIC_SERVICE_PATHS | {
     "/auth/token",
     "/.well-known/jwks.json",
     "/auth/revocations",
+    "/readyz/upstreams",
 }
 INSTITUTION_PARAMS = {"institution", "institution_code", "institution_id"}
 BODY_METHODS = {"post", "put", "patch"}

@@ -126,6 +126,11 @@ def test_every_service_answers_through_the_gateway(system: System) -> None:
         response = httpx.get(f"{system.gateway}/{prefix}/healthz", timeout=5)
         assert response.status_code == 200, prefix
     assert httpx.get(f"{system.gateway}/readyz", timeout=5).status_code == 200
+    upstreams = httpx.get(f"{system.gateway}/readyz/upstreams", timeout=5).json()
+    assert upstreams == {
+        "status": "ready",
+        "checks": {"catalog": "ok", "records": "ok", "indicators": "ok"},
+    }
 
 
 def _admin_token(system: System) -> dict[str, str]:

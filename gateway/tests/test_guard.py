@@ -131,7 +131,9 @@ def test_token_bucket_refills_at_its_rate() -> None:
 def small_body_client(
     make_app: AppFactory, settings: GatewaySettings, register: Register, get_token: GetToken
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    limited = settings.model_copy(update={"max_request_bytes": 1024})
+    limited = settings.model_copy(
+        update={"max_request_bytes": 1024, "records_max_request_bytes": 1024}
+    )
     client_id, secret = register(name="writer", scopes=["records:write"])
     with TestClient(make_app(limited)) as client:
         yield client, {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
@@ -171,3 +173,23 @@ def test_body_under_the_limit_is_streamed_through(
     answer = client.post("/records/v1/people", content=chunks(), headers=headers)
     assert answer.status_code == 200
     assert answer.json()["body_bytes"] == 768
+
+
+def test_body_limits_are_per_route(
+    make_app: AppFactory, settings: GatewaySettings, register: Register, get_token: GetToken
+) -> None:
+    """/records takes the bulk sizes docs/records.md allows; other routes keep the small limit."""
+    limited = settings.model_copy(
+        update={"max_request_bytes": 1024, "records_max_request_bytes": 4096}
+    )
+    client_id, secret = register(name="writer", scopes=["records:write", "catalog:write"])
+    with TestClient(make_app(limited)) as client:
+        headers = {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
+        body = b"x" * 2000
+        assert client.post("/records/v1/people", content=body, headers=headers).status_code == 200
+        refused = client.post("/catalog/v1/courses", content=body, headers=headers)
+        assert refused.status_code == 413
+        assert refused.json()["max_bytes"] == 1024
+        too_big = client.post("/records/v1/people", content=b"x" * 5000, headers=headers)
+        assert too_big.status_code == 413
+        assert too_big.json()["max_bytes"] == 4096

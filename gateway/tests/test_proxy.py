@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -33,7 +34,9 @@ def _upstream(name: str) -> FastAPI:
         return {
             "service": name,
             "path": request.url.path,
+            "raw_path": request.scope["raw_path"].decode("latin-1"),
             "query": request.url.query,
+            "hop": request.headers.get("x-secret-hop"),
             "method": request.method,
             "body_length": len(body),
             "request_id": request.headers.get("x-request-id"),
@@ -168,10 +171,88 @@ def test_dead_upstream_is_a_fast_503_problem(gateway: TestClient) -> None:
     assert gateway.get("/catalog/healthz").status_code == 200
 
 
-def test_gateway_readiness_names_the_dead_service(gateway: TestClient) -> None:
+def test_gateway_readiness_is_its_own_and_upstreams_are_reported_apart(
+    gateway: TestClient,
+) -> None:
     response = gateway.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["indicators"].startswith("unreachable")
+    assert response.status_code == 200
+    assert set(response.json()["checks"]) == {"database", "migrations", "signing_key"}
+    report = gateway.get("/readyz/upstreams")
+    assert report.status_code == 200
+    assert report.json()["status"] == "degraded"
+    assert report.json()["checks"]["indicators"].startswith("unreachable")
+
+
+@pytest.fixture
+def hung_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (the kernel completes the handshake)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])
+
+
+def test_readiness_with_a_dead_and_a_hung_upstream(
+    hung_port: int, settings: GatewaySettings, make_app: Callable[..., FastAPI]
+) -> None:
+    broken = settings.model_copy(
+        update={
+            "catalog_url": f"http://127.0.0.1:{free_port()}",  # dead: connection refused
+            "records_url": f"http://127.0.0.1:{hung_port}",  # hung: never answers
+            "indicators_url": f"http://127.0.0.1:{hung_port}",
+            "upstream_ready_timeout_s": 0.2,
+        }
+    )
+    with TestClient(make_app(broken, upstream_transports=None)) as client:
+        assert client.get("/readyz").status_code == 200
+        report = client.get("/readyz/upstreams").json()
+    assert report["checks"]["catalog"].startswith("unreachable")
+    assert report["checks"]["records"] == "unreachable: ReadTimeout"
+    assert report["status"] == "degraded"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/catalog/echo/%0C",
+        "/records/echo/hr/%01/updates",
+        "/catalog//echo/x",
+        "/records/echo/a//b",
+        "/catalog/echo/%2e%2e/admin",
+        "/catalog/echo/a%00b",
+    ],
+    ids=[
+        "form-feed",
+        "start-of-heading",
+        "double-slash-after-prefix",
+        "empty-segment",
+        "encoded-dot-dot",
+        "nul",
+    ],
+)
+def test_paths_no_service_could_mean_are_400(gateway: TestClient, path: str) -> None:
+    response = gateway.get(path)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_path_is_forwarded_as_received(gateway: TestClient) -> None:
+    body = gateway.get("/catalog/echo/a%2Fb/%C4%81?q=%26").json()
+    assert body["raw_path"] == "/echo/a%2Fb/%C4%81"
+    assert body["query"] == "q=%26"
+
+
+def test_hop_by_hop_fields_named_by_connection_are_dropped(gateway: TestClient) -> None:
+    body = gateway.get(
+        "/catalog/echo/x", headers={"Connection": "x-secret-hop", "X-Secret-Hop": "1"}
+    ).json()
+    assert body["hop"] is None
+
+
+def test_redirects_point_at_the_gateway(gateway: TestClient) -> None:
+    response = gateway.get("/catalog/v1/things/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "http://testserver/catalog/v1/things"
 
 
 def test_unknown_top_level_path_is_problem_404(gateway: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -13,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from gateway.audit.middleware import AuditMiddleware
@@ -25,24 +26,23 @@ from gateway.clients.secrets import SecretHasher
 from gateway.cors import install_cors
 from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
-from gateway.limits import BodySizeLimitMiddleware
+from gateway.limits import BodySizeLimitMiddleware, body_limits
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxy import forward
 from gateway.ratelimit import RateLimiter
+from gateway.readiness import UpstreamsHealth, signing_key_check, upstream_readiness
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
 from gateway.tokens.resorts import ResortResolver
 from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
 from gateway.tokens.throttle import CredentialGuard
 from gateway.upstreams import Upstream, upstreams
+from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
-from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.db import session_scope
 from pilnveide_kit.docs import install_docs
-from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
-from pilnveide_kit.health import Health, VersionInfo, database_checks, readiness_answer
 from pilnveide_kit.http import async_client
-from pilnveide_kit.logging import RequestContextMiddleware
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.revocations import ClientRevocation
 
@@ -102,25 +102,20 @@ def create_app(
     keys = KeyStore(settings)
     hasher = SecretHasher(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(
-            settings.database_url,
-            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-            pool_size=settings.db_pool_size,
-        )
-        app.state.engine = engine
-        if settings.migrate_on_start:
-            migrations.upgrade(settings.database_url)
+    def prepare_keys_and_clients(app: FastAPI) -> None:
         if not settings.is_production:
             ensure_keys(settings)
         keys.material()  # no key, no start
         if settings.is_production:
-            _refuse_default_admin_secret(settings, engine)
-        app.state.directory = ClientDirectory(engine, hasher, settings)
+            _refuse_default_admin_secret(settings, app.state.engine)
+        app.state.directory = ClientDirectory(app.state.engine, hasher, settings)
         app.state.credential_guard = CredentialGuard(
             settings, app.state.directory, app.state.rate_limiter
         )
+
+    @asynccontextmanager
+    async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
+        # Created and closed on the loop that serves the app: a pooled connection is that loop's.
         clients: dict[str, httpx.AsyncClient] = {}
         for upstream in routes:
             # /records and /xapi share one pool: they reach the same service.
@@ -138,21 +133,29 @@ def create_app(
         finally:
             for client in clients.values():
                 await client.aclose()
-            engine.dispose()
 
-    app = FastAPI(
+    app = create_service_app(
+        settings,
         title="Pilnveide API",
         description=DESCRIPTION,
         version=version("gateway"),
-        lifespan=lifespan,
+        migrations=migrations,
+        routers=[tokens_router, clients_router, audit_router],
+        on_startup=[prepare_keys_and_clients],
+        resources=[upstream_clients],
+        readiness_checks=[lambda _app: signing_key_check(keys)],
+        # Outermost first (inside the request context): audit, then the size limit.
+        middleware=[
+            Middleware(AuditMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=body_limits(settings, routes)),
+        ],
+        # Proxied bodies are checked by the service that reads them, not buffered here.
+        unchecked_prefixes=[upstream.prefix for upstream in routes],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        responses=PROBLEM_RESPONSES,
         generate_unique_id_function=_operation_id,
     )
-    app.state.settings = settings
-    app.state.migrations = migrations
     app.state.keys = keys
     app.state.hasher = hasher
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -164,49 +167,37 @@ def create_app(
         leeway_s=settings.auth_leeway_s,
         revocations=_Registry(app),
     )
-    install_problem_handlers(app)
 
     async def _oauth_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OAuthError)
         return exc.response()
 
     app.add_exception_handler(OAuthError, _oauth_error)
-    # Outermost last: request id, then audit, then the size limit, then the routes.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    app.add_middleware(AuditMiddleware)
-    app.add_middleware(RequestContextMiddleware)
     install_cors(app, settings)  # outermost: preflights are answered before anything else
-    app.include_router(tokens_router)
-    app.include_router(clients_router)
-    app.include_router(audit_router)
 
     def client_for(request: Request, upstream: Upstream) -> httpx.AsyncClient:
         client: httpx.AsyncClient = request.app.state.clients[upstream.base_url]
         return client
 
-    @app.get("/healthz", response_model=Health, tags=["health"], summary="Gateway is alive")
-    def healthz() -> Health:
-        """Liveness of the gateway itself."""
-        return Health(status="ok")
-
-    @app.get("/readyz", response_model=Health, tags=["health"], summary="Every service is ready")
-    async def readyz(request: Request) -> Any:
-        """Readiness: the gateway's database is at head and each service's /readyz answers 200."""
-        checks: dict[str, str] = await run_in_threadpool(database_checks, request.app)
-        for upstream in routes:
-            if not upstream.strip_prefix:
-                continue
-            try:
-                answer = await client_for(request, upstream).get("/readyz")
-                checks[upstream.name] = "ok" if answer.status_code == 200 else "not ready"
-            except httpx.HTTPError as exc:
-                checks[upstream.name] = f"unreachable: {type(exc).__name__}"
-        return readiness_answer(checks)
-
-    @app.get("/version", response_model=VersionInfo, tags=["health"], summary="Gateway version")
-    def version_info() -> VersionInfo:
-        """The gateway's release."""
-        return VersionInfo(service="gateway", version=app.version, api_version="v1")
+    @app.get(
+        "/readyz/upstreams",
+        response_model=UpstreamsHealth,
+        tags=["health"],
+        summary="Each service's readiness, as the gateway sees it",
+    )
+    async def upstreams_ready(request: Request) -> UpstreamsHealth:
+        """Each service's /readyz, asked with a short timeout (always 200: a report, not a probe;
+        the gateway's own readiness is /readyz)."""
+        services = [u for u in routes if u.strip_prefix]
+        answers = await asyncio.gather(
+            *(
+                upstream_readiness(client_for(request, u), settings.upstream_ready_timeout_s)
+                for u in services
+            )
+        )
+        checks = {u.name: answer for u, answer in zip(services, answers, strict=True)}
+        ready = all(v == "ok" for v in checks.values())
+        return UpstreamsHealth(status="ready" if ready else "degraded", checks=checks)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:

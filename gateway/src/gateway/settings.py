@@ -78,8 +78,14 @@ class GatewaySettings(ServiceSettings):
     #: Per-client token bucket: sustained requests per second and burst size.
     rate_limit_per_s: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
-    #: Largest request body accepted (Content-Length or counted while streaming).
+    #: Largest request body accepted (Content-Length or counted while streaming), per route:
+    #: /records (bulk writes: docs/records.md allows 64 MiB), /xapi (the LRS's own limit) and
+    #: everything else.
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    records_max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    xapi_max_request_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: How long /readyz/upstreams waits for each service's /readyz.
+    upstream_ready_timeout_s: float = Field(default=1.0, gt=0, le=10)
     audit_enabled: bool = True
     #: Browser origins allowed to call the API (CORS), comma-separated, e.g.
     #: `https://app.example.lv,http://localhost:5173`; empty (the default) allows none.

@@ -11,7 +11,7 @@ import pytest
 
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpCatalogSource, HttpRecordsSource, ServiceToken
-from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
 from indicators.sources.types import AggregationQuery, HeadcountQuery, Period, RecordsFilter
 
 
@@ -215,3 +215,43 @@ def test_production_needs_credentials() -> None:
     with pytest.raises(ValueError, match="INDICATORS_SERVICE_TOKEN"):
         IndicatorsSettings(environment="production")
     assert IndicatorsSettings(environment="production", service_token="t").service_token == "t"
+
+
+class Blipping(Upstream):
+    """The records service answers 503 with Retry-After `blips` times (its database blipped)."""
+
+    def __init__(self, blips: int) -> None:
+        super().__init__()
+        self.blips = blips
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/changes/head" and self.blips:
+            self.blips -= 1
+            self.requests.append(request)
+            return httpx.Response(
+                503,
+                headers={"Retry-After": "0", "Content-Type": "application/problem+json"},
+                json={"status": 503, "title": "Service Unavailable"},
+            )
+        return super().handle(request)
+
+
+def test_records_source_retries_a_503_until_it_answers() -> None:
+    upstream = Blipping(blips=2)
+    source = HttpRecordsSource(_client(upstream), ServiceToken(IndicatorsSettings()))
+    assert asyncio.run(source.head()) == 42
+    assert len(upstream.requests) == 3
+
+
+def test_records_source_gives_up_after_its_attempts() -> None:
+    upstream = Blipping(blips=10)
+    source = HttpRecordsSource(_client(upstream), ServiceToken(IndicatorsSettings()))
+    with pytest.raises(SourceUnavailable, match="503"):
+        asyncio.run(source.head())
+    assert len(upstream.requests) == 3
+
+
+def test_an_unknown_plan_is_not_found_rather_than_unavailable() -> None:
+    source = HttpCatalogSource(_client(Upstream()), ServiceToken(IndicatorsSettings()))
+    with pytest.raises(PlanNotFound):
+        asyncio.run(source.indicators("NOPE"))

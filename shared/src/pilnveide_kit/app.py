@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlmodel import Session
+from starlette.middleware import Middleware
 
 from pilnveide_kit.auth import verifier_from_settings
+from pilnveide_kit.boundary import DEFAULT_MAX_JSON_BYTES, InputBoundaryMiddleware
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.docs import install_docs
 from pilnveide_kit.errors import PROBLEM_RESPONSES, install_problem_handlers
-from pilnveide_kit.health import health_router
+from pilnveide_kit.faults import RetryTransactionMiddleware, install_fault_handlers
+from pilnveide_kit.health import ReadinessCheck, health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.settings import ServiceSettings
@@ -22,6 +25,9 @@ from pilnveide_kit.settings import ServiceSettings
 log = logging.getLogger("pilnveide.app")
 
 StartupHook = Callable[[FastAPI], None]
+#: A resource the app holds while it runs (e.g. pooled HTTP clients), opened after the startup
+#: hooks on the loop that serves the app and closed on that loop at shutdown.
+LifespanResource = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_service_app(
@@ -33,8 +39,21 @@ def create_service_app(
     migrations: Migrations,
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[StartupHook] = (),
+    resources: Sequence[LifespanResource] = (),
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    middleware: Sequence[Middleware] = (),
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    unchecked_prefixes: Sequence[str] = (),
+    **fastapi_options: Any,
 ) -> FastAPI:
-    """Build a service: its engine in the lifespan, migrations applied, health and problem+json."""
+    """Build a service: its engine in the lifespan, migrations applied, health and problem+json.
+
+    resources: async context managers held for the app's life; readiness_checks: more checks of
+    this process for /readyz; middleware: between the request context and the input boundary;
+    max_json_bytes: the largest JSON/NDJSON/form body the input boundary reads and checks;
+    unchecked_prefixes: paths the boundary and the retry leave alone (the gateway's proxied
+    routes: their bodies are streamed, never held).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,29 +65,55 @@ def create_service_app(
         app.state.engine = engine
         if settings.migrate_on_start:
             migrations.upgrade(settings.database_url)
-        for hook in on_startup:
-            hook(app)
         try:
-            yield
+            for hook in on_startup:
+                hook(app)
+            async with AsyncExitStack() as stack:
+                for resource in resources:
+                    await stack.enter_async_context(resource(app))
+                yield
         finally:
             engine.dispose()
 
+    # FastAPI's own docs pages load from a CDN: replaced by install_docs below.
+    options: dict[str, Any] = {
+        "responses": PROBLEM_RESPONSES,
+        "docs_url": None,
+        "redoc_url": None,
+        **fastapi_options,
+    }
     app = FastAPI(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
-        responses=PROBLEM_RESPONSES,
-        docs_url=None,
-        redoc_url=None,
+        **options,
     )
-    install_docs(app, title=title)  # Swagger UI and ReDoc from installed assets, not a CDN
+    if app.openapi_url is not None:  # an app serving its own document (the gateway merges)
+        install_docs(app, title=title)  # Swagger UI and ReDoc from installed assets, not a CDN
     app.state.settings = settings
     app.state.migrations = migrations
     app.state.token_verifier = verifier_from_settings(settings)
     install_problem_handlers(app)
+    install_fault_handlers(app)
+    # Added innermost first: the one in-service retry of a rolled-back transaction, the input
+    # boundary, the caller's middleware (the first listed outermost), the request context.
+    app.add_middleware(
+        RetryTransactionMiddleware,
+        max_body_bytes=max_json_bytes,
+        skip_prefixes=tuple(unchecked_prefixes),
+    )
+    app.add_middleware(
+        InputBoundaryMiddleware,
+        max_json_bytes=max_json_bytes,
+        skip_prefixes=tuple(unchecked_prefixes),
+    )
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router(settings.service_name, version))
+    app.include_router(
+        health_router(settings.service_name, version, readiness_checks=readiness_checks)
+    )
     for router in routers:
         app.include_router(router)
     return app

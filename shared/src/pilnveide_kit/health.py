@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,8 +28,19 @@ class VersionInfo(BaseModel):
     api_version: str
 
 
-def health_router(service: str, version: str, api_version: str = "v1") -> APIRouter:
-    """The /healthz, /readyz and /version routes; readiness checks the database and migrations."""
+#: A further readiness check of this process: the app in, {check name: "ok" or why not} out.
+ReadinessCheck = Callable[[Any], dict[str, str]]
+
+
+def health_router(
+    service: str,
+    version: str,
+    api_version: str = "v1",
+    *,
+    readiness_checks: Sequence[ReadinessCheck] = (),
+) -> APIRouter:
+    """The /healthz, /readyz and /version routes; readiness checks the database and migrations
+    and whatever else this process needs to serve (never another service: see docs)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", response_model=Health, summary="Process is alive")
@@ -44,7 +56,10 @@ def health_router(service: str, version: str, api_version: str = "v1") -> APIRou
     )
     def readyz(request: Request) -> Any:
         """Readiness: the database answers and its schema is at the migration head."""
-        return readiness_answer(database_checks(request.app))
+        checks = database_checks(request.app)
+        for check in readiness_checks:
+            checks.update(check(request.app))
+        return readiness_answer(checks)
 
     @router.get("/version", response_model=VersionInfo, summary="Service name and version")
     def version_info() -> VersionInfo:

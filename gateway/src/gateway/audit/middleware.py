@@ -10,6 +10,7 @@ to /auth/token); requests without valid credentials are audited with no client.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.audit.models import AuditEntry
 from gateway.models import utcnow
 from pilnveide_kit.db import session_scope
+from pilnveide_kit.faults import RETRY_AFTER_S, is_transient
 
 log = logging.getLogger("pilnveide.audit")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 PERSONAL_PREFIXES = ("/records", "/xapi")
 
@@ -38,6 +41,11 @@ def _client_of(state: dict[str, Any]) -> str | None:
         return str(principal.client_id)
     client_id = state.get("audit_client_id")
     return str(client_id)[:64] if client_id else None
+
+
+def _storable(path: str) -> str:
+    """The path with control characters percent-encoded again (PostgreSQL refuses NUL)."""
+    return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", path)
 
 
 def write_entry(engine: Any, entry: AuditEntry) -> None:
@@ -73,35 +81,34 @@ class AuditMiddleware:
                     at=utcnow(),
                     client_id=_client_of(state),
                     method=scope["method"][:10],
-                    path=scope["path"][:2048],
+                    path=_storable(scope["path"])[:2048],
                     status=int(message["status"]),
                     request_id=state.get("request_id"),
                 )
                 try:
                     await run_in_threadpool(write_entry, application.state.engine, entry)
-                except Exception:
-                    log.exception("audit entry could not be written; answering 500")
+                except Exception as exc:
+                    log.exception("audit entry could not be written; not answering")
                     failed = True
-                    await _send_audit_failure(send)
+                    await _send_audit_failure(send, transient=is_transient(exc))
                     return
             await send(message)
 
         await self.app(scope, receive, audited_send)
 
 
-async def _send_audit_failure(send: Send) -> None:
+async def _send_audit_failure(send: Send, *, transient: bool) -> None:
+    # A database blip is worth retrying (503 + Retry-After); anything else is our fault (500).
+    status, title = (503, "Service Unavailable") if transient else (500, "Internal Server Error")
     body = (
-        b'{"type":"about:blank","title":"Internal Server Error","status":500,'
-        b'"detail":"The request could not be audited, so it is not answered."}'
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+        f'{{"type":"about:blank","title":"{title}","status":{status},'
+        '"detail":"The request could not be audited, so it is not answered."}'
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if transient:
+        headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,6 @@ from gateway.clients.router import unrestricted_admin
 from gateway.models import as_utc
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal
-from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/admin/audit", tags=["admin"])
@@ -27,10 +26,7 @@ def list_audit_entries(
 ) -> Page[AuditEntryPublic]:
     """Audited requests (writes and personal-data reads), newest first, optionally of one client."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(page.limit + 1)
-    if page.after:
-        after = page.after.get("id")
-        if not isinstance(after, int):
-            raise BadRequest("The cursor is not valid; use next_cursor from a previous page")
+    if (after := page.after_int("id")) is not None:
         query = query.where(col(AuditEntry.id) < after)
     if client_id is not None:
         query = query.where(col(AuditEntry.client_id) == client_id)

@@ -36,6 +36,19 @@ def create_app(
         sources = HttpSources(settings)
         records = records or sources.records
         catalog = catalog or sources.catalog
+
+    @asynccontextmanager
+    async def http_sources(_app: FastAPI) -> AsyncIterator[None]:
+        # Opened on the loop that serves the app, which also closes them.
+        if sources is None:
+            yield
+            return
+        sources.open()
+        try:
+            yield
+        finally:
+            await sources.aclose()
+
     app = create_service_app(
         settings,
         title="Pilnveide indicators",
@@ -46,20 +59,7 @@ def create_app(
         version=version("indicators"),
         migrations=migrations,
         routers=[results_router, definitions_router, observations_router],
+        resources=[http_sources],
     )
     app.state.indicators = IndicatorsService(records, catalog, settings)
-    kit_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with kit_lifespan(application):
-            if sources is not None:
-                sources.open()  # on the loop that serves the app, which also closes them
-            try:
-                yield
-            finally:
-                if sources is not None:
-                    await sources.aclose()
-
-    app.router.lifespan_context = lifespan
     return app

@@ -19,7 +19,7 @@ from learning_records.reference.router import router as reference_router
 from learning_records.reference.sync import with_catalog_sync
 from learning_records.settings import LearningRecordsSettings
 from learning_records.xapi.router import all_routers as xapi_routers
-from learning_records.xapi.settings import install_xapi_settings
+from learning_records.xapi.settings import XapiSettings, install_xapi_settings
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.migrations import Migrations
 
@@ -53,6 +53,9 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             xapi_routers(),
         ],
         on_startup=[install_xapi_settings],
+        # The input boundary reads whole JSON/NDJSON bodies: as large as a bulk write or an
+        # xAPI request may be (the routes' own limits then apply).
+        max_json_bytes=max(settings.bulk_max_bytes, XapiSettings().max_body_bytes),
     )
     with_catalog_sync(app, settings)
     return app

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
+from learning_records.importer import core as importer_core
 from learning_records.importer.cli import main
 from learning_records.importer.core import run_import
 
@@ -184,3 +186,56 @@ def test_default_url_is_the_local_gateway_on_gateway_port(
         main(["--help"])
     assert exited.value.code == 0
     assert "http://127.0.0.1:9180/records" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_database_blip_answered_503_is_retried_to_completion(
+    client: TestClient,
+    writer: dict[str, str],
+    make_code: Callable[[int], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's database drops two writes (as a lost connection does): the service answers
+    503 with Retry-After, the importer waits at least that long and the import completes."""
+    source = _csv(tmp_path / "lms.csv", make_code, 20)
+    token = writer["Authorization"].removeprefix("Bearer ")
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    driver_error = engine.dialect.loaded_dbapi.OperationalError
+    blips = {"left": 2}
+    answers: list[int] = []
+
+    def lose_the_connection(*args: Any) -> None:
+        statement = str(args[2])
+        if blips["left"] and statement.lstrip().upper().startswith("INSERT"):
+            blips["left"] -= 1
+            raise driver_error("server closed the connection unexpectedly")
+
+    class Recording:
+        def post(self, *args: Any, **kwargs: Any) -> httpx.Response:
+            response = client.post(*args, **kwargs)
+            answers.append(response.status_code)
+            if response.status_code == 503:
+                assert response.headers["content-type"] == "application/problem+json"
+                assert float(response.headers["retry-after"]) >= 1
+            return response
+
+    waits: list[float] = []
+    monkeypatch.setattr(importer_core, "sleep", waits.append)
+    event.listen(engine, "before_cursor_execute", lose_the_connection)
+    try:
+        stats = run_import(
+            source,
+            client=Recording(),  # type: ignore[arg-type]
+            kind="enrolments",
+            base_url="http://testserver",
+            token_provider=lambda: token,
+            batch_size=5,
+            progress=None,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", lose_the_connection)
+    assert answers.count(503) == 2 and answers[-1] == 200
+    assert len(waits) == 2 and all(w >= 1 for w in waits)  # Retry-After honoured
+    assert stats.rows == 20
+    assert stats.counts["accepted"] == 18 and stats.counts["rejected"] == 2
+    assert _count(client, writer) == 18

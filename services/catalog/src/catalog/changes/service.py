@@ -43,8 +43,8 @@ def list_changes(
         query = query.where(ChangeRecord.entity == entity)
     if code:
         query = query.where(ChangeRecord.entity_code == code)
-    if page.after is not None:
-        query = query.where(col(ChangeRecord.id) > int(page.after.get("id", 0)))
+    if (after := page.after_int("id")) is not None:
+        query = query.where(col(ChangeRecord.id) > after)
     query = query.order_by(col(ChangeRecord.id)).limit(page.limit + 1)
     return list(session.exec(query).all())
 

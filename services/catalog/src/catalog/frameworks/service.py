@@ -105,8 +105,8 @@ def list_rows(
         query = query.where(matches(Framework.search_text, q))
     if not include_archived:
         query = query.where(col(Framework.archived_at).is_(None))
-    if page.after is not None:
-        query = query.where(col(Framework.code) > str(page.after.get("code", "")))
+    if (after := page.after_str("code")) is not None:
+        query = query.where(col(Framework.code) > after)
     return list(session.exec(query.order_by(col(Framework.code)).limit(page.limit + 1)).all())
 
 

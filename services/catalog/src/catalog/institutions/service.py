@@ -90,8 +90,8 @@ def list_institutions(
         query = query.where(matches(Institution.search_text, q))
     if not include_archived:
         query = query.where(col(Institution.archived_at).is_(None))
-    if page.after is not None:
-        query = query.where(col(Institution.code) > str(page.after.get("code", "")))
+    if (after := page.after_str("code")) is not None:
+        query = query.where(col(Institution.code) > after)
     query = query.order_by(col(Institution.code)).limit(page.limit + 1)
     return list(session.exec(query).all())
 

@@ -172,8 +172,8 @@ def list_rows(
         query = query.where(matches(model.search_text, q))
     if not include_archived:
         query = query.where(col(model.archived_at).is_(None))
-    if page.after is not None:
-        query = query.where(col(model.code) > str(page.after.get("code", "")))
+    if (after := page.after_str("code")) is not None:
+        query = query.where(col(model.code) > after)
     query = query.order_by(col(model.code)).limit(page.limit + 1)
     return list(session.exec(query).all())
 

@@ -10,6 +10,7 @@ from indicators.definitions import service
 from indicators.definitions.models import DefinitionCreate, DefinitionPublic, DefinitionUpdate
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
@@ -31,8 +32,8 @@ def list_definitions(
     rows = sorted(
         service.current_all(session, plan).values(), key=lambda r: service.natural_key(r.code)
     )
-    if page.after:
-        after = service.natural_key(str(page.after.get("code", "")))
+    if (after_code := page.after_str("code")) is not None:
+        after = service.natural_key(after_code)
         rows = [r for r in rows if service.natural_key(r.code) > after]
     items = [DefinitionPublic.of(r) for r in rows[: page.limit + 1]]
     return make_page(items, page.limit, key=lambda d: {"code": d.code})
@@ -55,7 +56,7 @@ def get_definition(
     _principal: Reader,
     code: Code,
     response: Response,
-    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32, description="A past version")] = None,
 ) -> DefinitionPublic:
     """The current definition of an indicator, or any past version of it."""
     row = service.get(session, code, version)

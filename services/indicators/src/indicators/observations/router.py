@@ -50,9 +50,6 @@ def list_observations(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> Page[ObservationPublic]:
     """The hand-entered observations of an indicator, in the order they were entered."""
-    after = page.after.get("id") if page.after else None
-    rows = service.listed(
-        session, code, after_id=int(after) if after is not None else None, limit=page.limit + 1
-    )
+    rows = service.listed(session, code, after_id=page.after_int("id"), limit=page.limit + 1)
     items = [ObservationPublic.model_validate(r, from_attributes=True) for r in rows]
     return make_page(items, page.limit, key=lambda o: {"id": o.id})

@@ -25,6 +25,7 @@ from indicators.results.service import (
 from indicators.sources.types import Member
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
@@ -182,7 +183,7 @@ async def get_indicator_result(
         Query(description="Dimensions: institution, resort, sector, position_group, year…"),
     ] = None,
     version: Annotated[
-        int | None, Query(ge=1, description="Compute with a past definition")
+        int | None, Query(ge=1, le=MAX_INT32, description="Compute with a past definition")
     ] = None,
     format: Format = None,
     lang: Language = "lv",
@@ -220,7 +221,7 @@ class ExplainPage(BaseModel):
 
 def _slice(items: list[T], page: PageParams) -> Page[T]:
     """A page of an in-memory list (the cursor holds the position)."""
-    start = int(page.after.get("i", 0)) if page.after else 0
+    start = max(page.after_int("i") or 0, 0)
     chunk = list(enumerate(items[start : start + page.limit + 1], start=start))
     built = make_page(chunk, page.limit, key=lambda pair: {"i": pair[0] + 1})
     return Page[T](data=[item for _i, item in built.data], next_cursor=built.next_cursor)
@@ -239,7 +240,7 @@ async def explain_indicator(
     page: Annotated[PageParams, Depends(page_params)],
     as_of: AsOf = None,
     period: PeriodQuery = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> ExplainPage:
     """The pseudonymous people or institutions counted (only the caller's institutions)."""
     view: ExplainView = await service.explain(

@@ -30,6 +30,7 @@ from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
     ExplainUnavailable,
+    PlanNotFound,
     RecordsSource,
     SourceUnavailable,
 )
@@ -51,6 +52,12 @@ class ExplainNotOffered(ServiceUnavailable):
     slug, title = "explain-not-offered", "Explain Not Offered"
 
 
+class PlanUnknown(NotFound):
+    """The catalog has no such plan."""
+
+    slug, title = "plan-not-found", "Plan Not Found"
+
+
 class IndicatorNotFound(NotFound):
     """No such indicator in the plan (or no definition for it)."""
 
@@ -62,6 +69,8 @@ async def _guard(call: Awaitable[T]) -> T:
         return await call
     except SourceUnavailable as exc:
         raise UpstreamUnavailable(str(exc)) from exc
+    except PlanNotFound as exc:
+        raise PlanUnknown(str(exc)) from exc
 
 
 class CatalogCache:

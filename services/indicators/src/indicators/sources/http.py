@@ -6,11 +6,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from indicators.settings import IndicatorsSettings
-from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
 from indicators.sources.types import (
     AggregationQuery,
     AggregationResult,
@@ -78,11 +86,56 @@ class ServiceToken:
         self._token = None
 
 
+#: Answers that mean "try again shortly" (a database blip upstream, a rate limit).
+RETRY_STATUSES = frozenset({429, 503})
+#: Attempts per call, and the longest wait between them: an indicator is computed while its
+#: reader waits, so a longer Retry-After is answered with our own 503 instead.
+RETRY_ATTEMPTS = 3
+MAX_RETRY_WAIT_S = 2.0
+
+
+class _RetryableAnswer(Exception):
+    def __init__(self, answer: httpx.Response) -> None:
+        super().__init__(f"answered {answer.status_code}")
+        self.answer = answer
+        try:
+            self.retry_after: float | None = max(float(answer.headers["retry-after"]), 0.0)
+        except (KeyError, ValueError):
+            self.retry_after = None
+
+
+def _wait(state: RetryCallState) -> float:
+    """Exponential backoff, or the upstream's Retry-After when it is longer (up to a bound)."""
+    delay = wait_exponential_jitter(multiplier=0.1, max=MAX_RETRY_WAIT_S, jitter=0.1)(state)
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, _RetryableAnswer) and error.retry_after is not None:
+        delay = max(delay, error.retry_after)
+    return min(delay, MAX_RETRY_WAIT_S)
+
+
 class _Upstream:
     def __init__(self, name: str, client: httpx.AsyncClient | None, token: ServiceToken) -> None:
         self.name, self.client, self.token = name, client, token
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, retried on 429/503 honouring Retry-After; the last answer otherwise."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_RetryableAnswer),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=_wait,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    answer = await self._authorised(method, path, **kwargs)
+                    if answer.status_code in RETRY_STATUSES:
+                        raise _RetryableAnswer(answer)
+        except _RetryableAnswer as exc:
+            return exc.answer
+        return answer
+
+    async def _authorised(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         extra = kwargs.pop("headers", {})
         for attempt in (1, 2):
             headers = {**extra, **(await self.token.header())}
@@ -197,9 +250,14 @@ class HttpCatalogSource:
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """Every indicator of a plan with its measure's deadline year and its target."""
-        detail = await self.upstream.json(
-            "GET", f"/v1/plans/{plan}", headers={"Accept-Language": "lv"}
+        answer = await self.upstream.call(
+            "GET", f"/v1/plans/{quote(plan, safe='')}", headers={"Accept-Language": "lv"}
         )
+        if answer.status_code == 404:
+            raise PlanNotFound(f"The catalog has no plan {plan!r}")
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"catalog answered {answer.status_code} on /v1/plans")
+        detail = answer.json()
         period = detail.get("period") or {}
         start, end = period.get("start") or 2021, period.get("end")
         deadlines: dict[str, int | None] = {}

@@ -60,3 +60,7 @@ class ExplainUnavailable(Exception):
 
 class SourceUnavailable(Exception):
     """A source did not answer, or answered with an error."""
+
+
+class PlanNotFound(Exception):
+    """The catalog has no plan with the code asked for."""

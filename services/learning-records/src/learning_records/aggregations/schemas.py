@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Metric = Literal[
     "people",
@@ -32,6 +32,14 @@ ASSESSMENT_KEYS = ("frameworks", "methods")
 MAX_SETS = 16
 GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
+#: Most values one filter key may list (every institution of the state is a few hundred; the
+#: bound keeps a question within the database's parameter limit).
+MAX_FILTER_VALUES = 5_000
+#: A filter's values: codes, statuses, tags (each at most 200 characters).
+FilterValues = Annotated[
+    list[Annotated[str, StringConstraints(max_length=200)]],
+    Field(max_length=MAX_FILTER_VALUES),
+]
 
 
 def _check_sets(group_by: Sequence[str], sets: Sequence[Sequence[str]] | None) -> None:
@@ -64,25 +72,25 @@ class AggregationFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    courses: list[str] | None = None
+    courses: FilterValues | None = None
     #: The course carries at least one of these tags.
-    course_tags: list[str] | None = None
+    course_tags: FilterValues | None = None
     #: The course carries every one of these tags.
     course_tags_all: list[str] | None = Field(default=None, max_length=20)
     #: Count a person only once they have an enrolment (in `statuses`, by the period's end) in
     #: every course carrying this tag, e.g. all modules of a programme.
     all_courses_of: str | None = Field(default=None, max_length=64)
-    statuses: list[str] | None = None
+    statuses: FilterValues | None = None
     test_passed: bool | None = None
     #: assessed_people: the competency framework and method (self, manager, 360, …) assessed.
-    frameworks: list[str] | None = None
-    methods: list[str] | None = None
+    frameworks: FilterValues | None = None
+    methods: FilterValues | None = None
     period: Period | None = None
-    institutions: list[str] | None = None
-    sectors: list[str] | None = None
-    roles: list[str] | None = None
-    position_groups: list[str] | None = None
-    management_levels: list[str] | None = None
+    institutions: FilterValues | None = None
+    sectors: FilterValues | None = None
+    roles: FilterValues | None = None
+    position_groups: FilterValues | None = None
+    management_levels: FilterValues | None = None
     civil_servant: bool | None = None
     employment_as_of: date | None = None
 
@@ -153,10 +161,10 @@ class HeadcountFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    institutions: list[str] | None = None
-    sectors: list[str] | None = None
-    position_groups: list[str] | None = None
-    roles: list[str] | None = None
+    institutions: FilterValues | None = None
+    sectors: FilterValues | None = None
+    position_groups: FilterValues | None = None
+    roles: FilterValues | None = None
 
 
 class HeadcountQuery(BaseModel):

@@ -12,6 +12,7 @@ from learning_records.changes.service import changes_after, head, visible_change
 from learning_records.models import as_utc
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.boundary import MAX_BIGINT
 
 router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
@@ -44,7 +45,9 @@ class FeedHead(BaseModel):
 def list_changes(
     session: SessionDep,
     principal: Annotated[Principal, require("records:read")],
-    after: Annotated[int, Query(ge=0, description="Last sequence number already seen")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_BIGINT, description="Last sequence number already seen")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ChangesPage:
     """Changes with a sequence number above `after`, in order (ids only, no personal data).

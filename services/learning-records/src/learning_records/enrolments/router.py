@@ -67,8 +67,8 @@ def list_enrolments(
         query = query.where(col(Enrolment.status_date) >= period_from)
     if period_to is not None:
         query = query.where(col(Enrolment.status_date) <= period_to)
-    if page.after is not None:
-        query = query.where(col(Enrolment.id) > int(page.after.get("id", 0)))
+    if (after := page.after_int("id")) is not None:
+        query = query.where(col(Enrolment.id) > after)
     rows = session.exec(query.order_by(col(Enrolment.id)).limit(page.limit + 1)).all()
     items = [
         EnrolmentPublic(person=pseudonym, **enrolment.model_dump(exclude={"person_id"}))

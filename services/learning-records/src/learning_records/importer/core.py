@@ -15,10 +15,19 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 CONTENT_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 RETRY_STATUSES = {429, 502, 503, 504}
@@ -252,6 +261,49 @@ def _terminated(line: bytes) -> bytes:
     return line if line.endswith(b"\n") else line + b"\n"
 
 
+class RetryableAnswer(Exception):
+    """The server answered a status worth retrying (429, 502, 503, 504)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"the server answered {response.status_code}: {response.text[:500]}")
+        self.retry_after = retry_after_seconds(response)
+
+
+#: How the importer waits between attempts (tests record the waits instead).
+sleep: Callable[[float], None] = time.sleep
+#: Longest wait the importer accepts from a Retry-After (a longer one is shortened to it).
+MAX_RETRY_AFTER_S = 60.0
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The Retry-After of an answer in seconds (delta-seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def honour_retry_after(backoff: Callable[[RetryCallState], float]) -> Callable[..., float]:
+    """Wait the backoff, or the server's Retry-After when it asks for longer."""
+
+    def wait(state: RetryCallState) -> float:
+        delay = backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableAnswer) and error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER_S))
+        return delay
+
+    return wait
+
+
 def _send(
     client: httpx.Client,
     url: str,
@@ -263,29 +315,32 @@ def _send(
     retries: int,
 ) -> dict[str, Any]:
     key = "records-import-" + hashlib.sha256(kind.encode() + b"\n" + body).hexdigest()[:40]
-    delay = 0.5
-    for attempt in range(retries + 1):
-        try:
-            response = client.post(
-                url,
-                content=body,
-                params={"report": "problems", "mode": mode},
-                headers={
-                    "Content-Type": CONTENT_TYPES[fmt],
-                    "Authorization": f"Bearer {token_provider()}",
-                    "Idempotency-Key": key,
-                },
-            )
-        except httpx.TransportError:
-            if attempt == retries:
-                raise
-        else:
-            if response.status_code == 200:
-                return dict(response.json())
-            if response.status_code not in RETRY_STATUSES or attempt == retries:
-                raise ImportFailed(
-                    f"the server answered {response.status_code}: {response.text[:500]}"
-                )
-        time.sleep(delay)
-        delay = min(delay * 2, 10.0)
-    raise ImportFailed("unreachable")
+
+    @retry(
+        retry=retry_if_exception_type((httpx.TransportError, RetryableAnswer)),
+        stop=stop_after_attempt(retries + 1),
+        wait=honour_retry_after(wait_exponential_jitter(multiplier=0.5, max=10.0)),
+        sleep=lambda seconds: sleep(seconds),
+        reraise=True,
+    )
+    def attempt() -> dict[str, Any]:
+        response = client.post(
+            url,
+            content=body,
+            params={"report": "problems", "mode": mode},
+            headers={
+                "Content-Type": CONTENT_TYPES[fmt],
+                "Authorization": f"Bearer {token_provider()}",
+                "Idempotency-Key": key,
+            },
+        )
+        if response.status_code == 200:
+            return dict(response.json())
+        if response.status_code in RETRY_STATUSES:
+            raise RetryableAnswer(response)
+        raise ImportFailed(f"the server answered {response.status_code}: {response.text[:500]}")
+
+    try:
+        return attempt()
+    except RetryableAnswer as exc:
+        raise ImportFailed(str(exc)) from exc

@@ -43,6 +43,7 @@ from learning_records.results.models import (
 )
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.boundary import MAX_BIGINT
 from pilnveide_kit.errors import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/v1", tags=["people"])
@@ -275,7 +276,9 @@ def hr_updates(
     institution: str,
     session: SessionDep,
     principal: ReaderDep,
-    after: Annotated[int, Query(ge=0, description="next_after of the previous pull")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_BIGINT, description="next_after of the previous pull")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:

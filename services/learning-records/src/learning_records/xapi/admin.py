@@ -101,8 +101,8 @@ def list_statement_outcomes(
         S.c.mapping_detail,
         S.c.voided,
     ).where(S.c.mapping_status == status, access.visible(S.c.partition))
-    if page.after is not None:
-        query = query.where(S.c.seq > int(page.after.get("seq", 0)))
+    if (after_seq := page.after_int("seq")) is not None:
+        query = query.where(S.c.seq > after_seq)
     rows = session.execute(query.order_by(S.c.seq).limit(page.limit + 1)).all()
     items = [
         (
@@ -140,8 +140,8 @@ def list_course_mappings(
 ) -> Page[CourseMappingPublic]:
     """Activity ids mapped to catalog courses, in activity id order."""
     query = select(CM.c.activity_id, CM.c.course_code)
-    if page.after is not None:
-        query = query.where(CM.c.activity_id > str(page.after.get("activity_id", "")))
+    if (after_id := page.after_str("activity_id")) is not None:
+        query = query.where(CM.c.activity_id > after_id)
     rows = session.execute(query.order_by(CM.c.activity_id).limit(page.limit + 1)).all()
     items = [
         CourseMappingPublic(activity_id=r.activity_id, course_code=r.course_code) for r in rows

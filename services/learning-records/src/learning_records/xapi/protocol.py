@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pilnveide_kit.boundary import InvalidText, strict_json_loads
 from pilnveide_kit.errors import (
     BadRequest,
     Conflict,
@@ -123,10 +123,18 @@ class XapiRequest:
 
     def json_body(self) -> Any:
         """The body parsed as JSON; a 400 when it is not."""
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise XapiBadRequest("The body is not valid JSON") from exc
+        return xapi_json(self.body, "body")
+
+
+def xapi_json(data: bytes, name: str) -> Any:
+    """JSON parsed by the kit's strict rules (400 in xAPI's words; text with NUL or a lone
+    surrogate is the kit's 422 naming the field): the LRS stores nothing it cannot give back."""
+    try:
+        return strict_json_loads(data, name=name)
+    except InvalidText:
+        raise
+    except BadRequest as exc:
+        raise XapiBadRequest(exc.detail or f"The {name} is not valid JSON") from exc
 
 
 def media_type(value: str | None) -> str:

@@ -31,9 +31,11 @@ from learning_records.xapi.protocol import (
     XapiRequest,
     build_multipart,
     parse_multipart,
+    xapi_json,
 )
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import format_timestamp, parse_timestamp
+from pilnveide_kit.boundary import MAX_BIGINT, MIN_BIGINT, text_problem
 
 Handler = Callable[[Session, XapiRequest, XapiSettings], Response]
 
@@ -175,10 +177,7 @@ def _statement_body(request: XapiRequest, settings: XapiSettings) -> tuple[Any, 
             raise XapiBadRequest(
                 "The first part of a multipart/mixed body must be application/json"
             )
-        try:
-            body = json.loads(first.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise XapiBadRequest("The statement part is not valid JSON") from exc
+        body = xapi_json(first.body, "statement part")
     elif content_type == JSON_TYPE or (content_type == "" and request.body):
         body = request.json_body()
     else:
@@ -354,9 +353,15 @@ def _decode_more(token: str) -> tuple[dict[str, str], int, int]:
     try:
         value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         params = {str(k): str(v) for k, v in value["p"].items()}
-        return params, int(value["a"]), int(value["b"])
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        after, bound = value["a"], value["b"]
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise XapiBadRequest("The more token is not one this LRS issued") from exc
+    # A tampered token (a float, a number beyond 64 bits, NUL in a parameter) is refused here.
+    if not all(type(n) is int and MIN_BIGINT <= n <= MAX_BIGINT for n in (after, bound)) or any(
+        text_problem(text, controls=True) for pair in params.items() for text in pair
+    ):
+        raise XapiBadRequest("The more token is not one this LRS issued")
+    return params, after, bound
 
 
 def _statement_response(

@@ -35,6 +35,7 @@ from learning_records.xapi.protocol import (
     StatementNotFound,
     XapiBadRequest,
     XapiPayloadTooLarge,
+    xapi_json,
 )
 from learning_records.xapi.validation import (
     VOIDED_VERB,
@@ -794,8 +795,8 @@ def normalise_contextactivities(statement: dict[str, Any]) -> None:
 def parse_agent_param(raw: str, codes: PersonalCodes) -> tuple[dict[str, Any], str]:
     """The agent parameter (a personal-code account pseudonymised) and its key; 400 otherwise."""
     try:
-        parsed = json.loads(raw)
-    except ValueError as exc:
+        parsed = xapi_json(raw.encode("utf-8", "surrogatepass"), "query.agent")
+    except XapiBadRequest as exc:
         raise XapiBadRequest("The agent parameter must be a JSON Agent object") from exc
     agent = codes.agent(parsed)
     Validator("2.0.0").actor(agent, "agent")

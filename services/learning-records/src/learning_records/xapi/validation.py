@@ -20,6 +20,7 @@ class StatementInvalid(BadRequest):
     slug = "xapi-invalid-statement"
 
 
+MAX_IRI_LENGTH = 2048
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -66,8 +67,9 @@ def fail(path: str, rule: str) -> StatementInvalid:
 
 
 def is_iri(value: Any) -> bool:
-    """An absolute IRI: a scheme, a colon, no whitespace."""
-    return isinstance(value, str) and bool(_IRI.match(value))
+    """An absolute IRI: a scheme, a colon, no whitespace, at most MAX_IRI_LENGTH characters
+    (the width of the columns that hold activity, verb and agent ids)."""
+    return isinstance(value, str) and len(value) <= MAX_IRI_LENGTH and bool(_IRI.match(value))
 
 
 def is_uuid(value: Any) -> bool:
