@@ -264,7 +264,7 @@ def store_statements(
     specification wants, and the answer tells nothing of the other statement's content).
     """
     validator = Validator(version)
-    partition = access.for_writing()
+    partition = access.own_partition()  # registered below, once the batch is valid
     stored = utc_now()
     prepared: list[Prepared] = []
     for index, statement in enumerate(statements):
@@ -289,6 +289,7 @@ def store_statements(
     ids = [p.row["statement_id"] for p in prepared]
     if len(set(ids)) != len(ids):
         raise XapiBadRequest("The batch has two statements with the same id; nothing was stored")
+    access.for_writing()
     _lock_statement_ids(session, ids)
     existing = {
         row.statement_id: (row.content_hash, row.partition)
