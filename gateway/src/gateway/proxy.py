@@ -21,6 +21,10 @@ HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
 }
+#: Fields the gateway's own HTTP server puts on every answer: an upstream's copy would be a
+#: second one (two Date fields break clients that parse it, such as the ADL suite comparing it
+#: with X-Experience-API-Consistent-Through). As nginx does, the gateway answers with its own.
+SET_BY_GATEWAY = {"date", "server"}
 
 
 def _request_headers(
@@ -105,7 +109,11 @@ async def forward(
             slug="upstream-error",
             upstream=upstream.name,
         )
-    headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+    headers = {
+        k: v
+        for k, v in answer.headers.items()
+        if k.lower() not in HOP_BY_HOP and k.lower() not in SET_BY_GATEWAY
+    }
     return StreamingResponse(
         answer.aiter_raw(),
         status_code=answer.status_code,
