@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adl
+import fuzz
 from stack import ROOT, Stack, StackFailed
 
 #: The LRS client the ADL suite signs in as, registered like an LMS would be.
@@ -78,6 +79,26 @@ def run_adl(stack: Stack, suite: Path, version: str) -> list[str]:
     ]
 
 
+def run_fuzz(stack: Stack, work: Path) -> list[str]:
+    """schemathesis against the merged OpenAPI document; the problems found."""
+    with phase("schemathesis"):
+        failing, known, summary = fuzz.run(stack.gateway, stack.admin_token(), work)
+    if summary:
+        print(f"[fuzz] {summary}", flush=True)
+    if known:
+        print(
+            f"[fuzz] {len(known)} tolerated findings (PILNVEIDE_FUZZ_TOLERATE="
+            f"{','.join(sorted(fuzz.tolerated()))}):",
+            flush=True,
+        )
+        for finding in known:
+            print("    - " + finding.describe(), flush=True)
+    if not failing:
+        return []
+    listed = "\n".join("    - " + finding.describe() for finding in failing)
+    return [f"schemathesis: {len(failing)} failures:\n{listed}"]
+
+
 def stack_for(work: Path, version: str) -> Stack:
     """A system configured for one xAPI version's suite: the 1.0.3 suite expects the LRS to
     answer 1.0.3 to a request naming no version (a 1.0-only deployment), the 2.0.0 suite 2.0.0."""
@@ -116,16 +137,18 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"[conformance] FAILED: {exc}", file=sys.stderr)
                         return 1
                 print(f"[conformance] ADL suite from {source} ({how})", flush=True)
-        versions = adl.VERSIONS if suite is not None else ()
-        if args.only == "fuzz":
+        versions: tuple[str, ...] = adl.VERSIONS if suite is not None else ()
+        if args.only == "fuzz" or (suite is None and args.only is None):
             versions = ("2.0.0",)
         for version in versions:
             stack = stack_for(work, version)
             try:
                 with phase(f"start the system ({version})"):
                     stack.start()
-                if suite is not None:
+                if suite is not None and args.only != "fuzz":
                     problems += run_adl(stack, suite, version)
+                if version == "2.0.0" and args.only in (None, "fuzz"):
+                    problems += run_fuzz(stack, work)
             except StackFailed as exc:
                 problems.append(str(exc))
             finally:
