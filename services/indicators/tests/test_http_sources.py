@@ -11,7 +11,7 @@ import pytest
 
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpCatalogSource, HttpRecordsSource, ServiceToken
-from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable, UnknownPlan
 from indicators.sources.types import AggregationQuery, HeadcountQuery, Period, RecordsFilter
 
 
@@ -215,3 +215,9 @@ def test_production_needs_credentials() -> None:
     with pytest.raises(ValueError, match="INDICATORS_SERVICE_TOKEN"):
         IndicatorsSettings(environment="production")
     assert IndicatorsSettings(environment="production", service_token="t").service_token == "t"
+
+
+def test_a_plan_the_catalog_does_not_know_is_unknown_not_unavailable() -> None:
+    source = HttpCatalogSource(_client(Upstream()), ServiceToken(IndicatorsSettings()))
+    with pytest.raises(UnknownPlan):
+        asyncio.run(source.indicators("NOPE"))

@@ -31,6 +31,7 @@ from indicators.sources.protocols import (
     ExplainUnavailable,
     RecordsSource,
     SourceUnavailable,
+    UnknownPlan,
 )
 from indicators.sources.types import IndicatorInfo, InstitutionInfo, Member
 from pilnveide_kit.errors import NotFound, ServiceUnavailable
@@ -56,11 +57,19 @@ class IndicatorNotFound(NotFound):
     slug, title = "indicator-not-found", "Indicator Not Found"
 
 
+class PlanNotFound(NotFound):
+    """The catalog has no such plan."""
+
+    slug, title = "plan-not-found", "Plan Not Found"
+
+
 async def _guard(call: Awaitable[T]) -> T:
     try:
         return await call
     except SourceUnavailable as exc:
         raise UpstreamUnavailable(str(exc)) from exc
+    except UnknownPlan as exc:
+        raise PlanNotFound(f"The catalog has no plan {str(exc)!r}") from exc
 
 
 class CatalogCache:

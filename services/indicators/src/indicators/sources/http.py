@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from indicators.settings import IndicatorsSettings
-from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable
+from indicators.sources.protocols import ExplainUnavailable, SourceUnavailable, UnknownPlan
 from indicators.sources.types import (
     AggregationQuery,
     AggregationResult,
@@ -196,9 +196,14 @@ class HttpCatalogSource:
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """Every indicator of a plan with its measure's deadline year and its target."""
-        detail = await self.upstream.json(
+        answer = await self.upstream.call(
             "GET", f"/v1/plans/{plan}", headers={"Accept-Language": "lv"}
         )
+        if answer.status_code == 404:
+            raise UnknownPlan(plan)
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"{self.upstream.name} answered {answer.status_code} on a plan")
+        detail = answer.json()
         period = detail.get("period") or {}
         start, end = period.get("start") or 2021, period.get("end")
         deadlines: dict[str, int | None] = {}

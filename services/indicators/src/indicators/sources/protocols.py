@@ -56,3 +56,7 @@ class ExplainUnavailable(Exception):
 
 class SourceUnavailable(Exception):
     """A source did not answer, or answered with an error."""
+
+
+class UnknownPlan(Exception):
+    """The catalog has no plan with this code."""
