@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The development admin client `gateway prepare` creates (never in production).
 DEV_ADMIN = ("pilnveide-admin", "pilnveide-dev-admin-secret")
-START_TIMEOUT_S = 300
+START_TIMEOUT_S = 600
 
 
 def free_port() -> int:
