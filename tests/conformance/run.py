@@ -144,26 +144,30 @@ def main(argv: list[str] | None = None) -> int:
         stacks = [stack_for(work, version) for version in versions]
         # The next system starts while the current one is tested: the suite mostly waits on
         # the network, and starting is the slowest step on a busy machine.
-        with ThreadPoolExecutor(max_workers=1) as starter:
-            starting = starter.submit(stacks[0].start) if stacks else None
-            for index, (version, stack) in enumerate(zip(versions, stacks, strict=True)):
-                try:
-                    with phase(f"start the system ({version}), waiting"):
-                        assert starting is not None
-                        try:
-                            starting.result()
-                        finally:
-                            if index + 1 < len(stacks):
-                                starting = starter.submit(stacks[index + 1].start)
-                    if suite is not None and args.only != "fuzz":
-                        problems += run_adl(stack, suite, version)
-                    if version == "2.0.0" and args.only in (None, "fuzz"):
-                        problems += run_fuzz(stack, work)
-                except StackFailed as exc:
-                    problems.append(str(exc))
-                finally:
-                    with phase(f"stop the system ({version})"):
-                        stack.stop()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as starter:
+                starting = starter.submit(stacks[0].start) if stacks else None
+                for index, (version, stack) in enumerate(zip(versions, stacks, strict=True)):
+                    try:
+                        with phase(f"start the system ({version})"):
+                            assert starting is not None
+                            try:
+                                starting.result()
+                            finally:
+                                if index + 1 < len(stacks):
+                                    starting = starter.submit(stacks[index + 1].start)
+                        if suite is not None and args.only != "fuzz":
+                            problems += run_adl(stack, suite, version)
+                        if version == "2.0.0" and args.only in (None, "fuzz"):
+                            problems += run_fuzz(stack, work)
+                    except StackFailed as exc:
+                        problems.append(str(exc))
+                    finally:
+                        with phase(f"stop the system ({version})"):
+                            stack.stop()
+        finally:  # whatever happened, nothing is left running
+            for stack in stacks:
+                stack.stop()
     print("[conformance] times: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings), flush=True)
     print(f"[conformance] total: {time.monotonic() - started:.0f} s", flush=True)
     if problems:
