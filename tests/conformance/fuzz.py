@@ -196,7 +196,8 @@ def run(gateway: str, token: str, work: Path) -> tuple[list[Finding], list[Findi
         command += ["--exclude-operation-id", operation]
     if os.environ.get("PILNVEIDE_FUZZ_SEED"):
         command += ["--seed", os.environ["PILNVEIDE_FUZZ_SEED"]]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # In the work folder: schemathesis keeps a .schemathesis/ cache in its working directory.
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=work)
     summary = "\n".join(
         line
         for line in done.stdout.splitlines()
