@@ -126,3 +126,15 @@ class Stack:
             raise StackFailed(f"creating a client failed: {answer.status_code} {answer.text}")
         created = answer.json()
         return str(created["client_id"]), str(created["client_secret"])
+
+    def rotate_secret(self, client_id: str) -> str:
+        """A new secret for a client (the old one stops working at once)."""
+        answer = httpx.post(
+            f"{self.gateway}/admin/clients/{client_id}/rotate-secret",
+            json={"previous_valid_for_s": 0},
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            raise StackFailed(f"rotating a secret failed: {answer.status_code} {answer.text}")
+        return str(answer.json()["client_secret"])
