@@ -217,6 +217,12 @@ def run(gateway: str, token: str, work: Path) -> tuple[list[Finding], list[Findi
     allowed = tolerated()
     failing: list[Finding] = []
     known: list[Finding] = []
+    seen: set[tuple[str, str, int | None, str]] = set()
     for finding in findings(streams[-1]):
+        # The same failure found again in a later phase is listed once.
+        key = (finding.operation, finding.check, finding.status, finding.category)
+        if key in seen:
+            continue
+        seen.add(key)
         (known if finding.category in allowed else failing).append(finding)
     return failing, known, summary
