@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -116,8 +117,14 @@ def stack_for(work: Path, version: str) -> Stack:
     return Stack(work / f"var-{version}", extra_env=env)
 
 
+def _terminated(*_: object) -> None:
+    raise SystemExit("[conformance] terminated")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen checks; 0 when all pass."""
+    # Killed (CI timeout): unwind, so every system started is stopped.
+    signal.signal(signal.SIGTERM, _terminated)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("adl", "fuzz"), help="run only one of the two")
     args = parser.parse_args(argv)

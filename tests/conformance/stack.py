@@ -92,10 +92,11 @@ class Stack:
         return "".join(list(self.output)[-lines:])
 
     def stop(self) -> None:
-        """Ctrl-C the runner, which stops every process; kill it if it hangs."""
+        """SIGTERM the runner, which stops every process as Ctrl-C does (SIGINT may be ignored
+        in a background job); kill it if it hangs."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
