@@ -18,11 +18,16 @@ export UV_PYTHON := $(PYTHON)
 endif
 export UV_LINK_MODE := copy
 
-.PHONY: run test lint typecheck pytest sync bench clean help
+.PHONY: run test lint typecheck pytest conformance sync bench clean help
+
+# Runs a recipe's commands and prints how long they took: $(call timed,command).
+timed = t0=$$(date +%s); $(1); rc=$$?; echo "[make] $@: $$(( $$(date +%s) - t0 )) s"; exit $$rc
 
 help:
 	@echo "make run    install, migrate, load the plan, start gateway + 3 services (Ctrl-C stops)"
-	@echo "make test   install, ruff, mypy, import contracts, pytest (SQLite + PostgreSQL if reachable)"
+	@echo "make test   install, ruff, mypy, import contracts, pytest (SQLite + PostgreSQL if reachable),"
+	@echo "            then make conformance"
+	@echo "make conformance  the ADL LRS conformance suite and a schemathesis run, through the gateway"
 	@echo "make bench  run the benchmarks under bench/"
 
 $(UV):
@@ -38,17 +43,21 @@ run: sync
 	$(UV) run --locked --no-sync python deploy/run_local.py
 
 lint: sync
-	$(UV) run --no-sync ruff check .
-	$(UV) run --no-sync ruff format --check .
-	$(UV) run --no-sync lint-imports
+	@$(call timed,$(UV) run --no-sync ruff check . && $(UV) run --no-sync ruff format --check . \
+		&& $(UV) run --no-sync lint-imports)
 
 typecheck: sync
-	$(UV) run --no-sync mypy
+	@$(call timed,$(UV) run --no-sync mypy)
 
 pytest: sync
-	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+	@$(call timed,$(UV) run --no-sync pytest $(PYTEST_ARGS))
 
-test: lint typecheck pytest
+# The whole system through the gateway: ADL LRS conformance suite (xAPI 1.0.3 and 2.0.0) and a
+# bounded schemathesis run. CONFORMANCE_ARGS="--only adl" (or fuzz) runs one of them.
+conformance: sync
+	@$(call timed,$(UV) run --no-sync python tests/conformance/run.py $(CONFORMANCE_ARGS))
+
+test: lint typecheck pytest conformance
 
 bench: sync
 	$(UV) run --no-sync python bench/run_all.py

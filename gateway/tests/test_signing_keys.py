@@ -135,3 +135,15 @@ def test_missing_key_stops_the_start(file_keys: GatewaySettings) -> None:
     store = keys.KeyStore(file_keys)
     with pytest.raises(keys.SigningKeyMissing):
         store.material()
+
+
+def test_the_signer_is_kept_while_its_key_is(file_keys: GatewaySettings) -> None:
+    # Making a signer parses (and checks) the RSA key, far too slow to do for every token.
+    keys.ensure_keys(file_keys)
+    store = keys.KeyStore(file_keys)
+    first = store.signer()
+    assert store.signer() is first
+    new_kid = keys.rotate(file_keys)
+    after = store.signer()
+    assert after is not first and after.kid == new_kid
+    assert _kid(after.issue("c", ["catalog:read"]).token) == new_kid

@@ -186,6 +186,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._stamp: tuple[float, ...] | None = None
         self._material: KeyMaterial | None = None
+        self._signer: tuple[KeyMaterial, TokenSigner] | None = None
 
     def _files_stamp(self) -> tuple[float, ...]:
         directory = Path(self.settings.keys_dir)
@@ -215,14 +216,18 @@ class KeyStore:
         return {"keys": [dict(k) for k in self.material().published]}
 
     def signer(self) -> TokenSigner:
-        """A signer with the current key."""
+        """A signer with the current key (kept while the key is: making one parses the key)."""
         material = self.material()
-        return TokenSigner(
-            material.private_pem,
-            material.kid,
-            issuer=self.settings.auth_issuer,
-            audience=self.settings.auth_audience,
-        )
+        with self._lock:
+            if self._signer is None or self._signer[0] is not material:
+                signer = TokenSigner(
+                    material.private_pem,
+                    material.kid,
+                    issuer=self.settings.auth_issuer,
+                    audience=self.settings.auth_audience,
+                )
+                self._signer = (material, signer)
+            return self._signer[1]
 
     def current_key_bits(self) -> int:
         """Size of the current signing key."""

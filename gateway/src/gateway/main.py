@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
+from gateway.alternate import with_form_credentials
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
 from gateway.clients.directory import ClientDirectory
@@ -158,7 +159,11 @@ def create_app(
     )
     app.state.keys = keys
     app.state.hasher = hasher
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit_per_s,
+        settings.rate_limit_burst,
+        {f"client:{c}": (r.per_s, r.burst) for c, r in settings.rate_limit_clients.items()},
+    )
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
     app.state.token_verifier = TokenVerifier(
         KeySet(loader=keys.jwks, min_reload_interval_s=0),
@@ -224,6 +229,8 @@ def _add_proxy_route(app: FastAPI, upstream: Upstream, client_for: Any) -> None:
         if upstream.is_public(request.method, request.url.path):
             # Public paths pass without the caller's credentials: a service never sees a secret.
             return await forward(request, upstream, client_for(request, upstream), authorization="")
+        if upstream.name == "xapi":
+            request = await with_form_credentials(request)
         _principal, token = await admit(request, allow_basic=upstream.name == "xapi")
         return await forward(
             request, upstream, client_for(request, upstream), authorization=f"Bearer {token}"

@@ -31,6 +31,10 @@ HOP_BY_HOP = {
     "upgrade",
     "proxy-connection",
 }
+#: Fields the gateway's own HTTP server puts on every answer: an upstream's copy would be a
+#: second one (two Date fields break clients that parse it, such as the ADL suite comparing it
+#: with X-Experience-API-Consistent-Through). As nginx does, the gateway answers with its own.
+SET_BY_GATEWAY = {"date", "server"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -175,7 +179,7 @@ async def forward(
             slug="upstream-error",
             upstream=upstream.name,
         )
-    dropped = _hop_by_hop(answer.headers)
+    dropped = _hop_by_hop(answer.headers) | SET_BY_GATEWAY
     headers = {k: v for k, v in answer.headers.items() if k.lower() not in dropped}
     if "location" in answer.headers:
         headers["location"] = public_location(

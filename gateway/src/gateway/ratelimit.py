@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Mapping
 
 from pilnveide_kit.errors import TooManyRequests
 
@@ -22,25 +23,34 @@ class RateLimited(TooManyRequests):
 
 
 class RateLimiter:
-    """Token bucket per key: `rate` tokens a second, at most `burst` saved up."""
+    """Token bucket per key: `rate` tokens a second, at most `burst` saved up (overrides: other
+    (rate, burst) pairs for some keys)."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(
+        self, rate: float, burst: int, overrides: Mapping[str, tuple[float, int]] | None = None
+    ) -> None:
         self.rate = rate
         self.burst = float(burst)
+        self._overrides = {k: (float(r), float(b)) for k, (r, b) in (overrides or {}).items()}
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def limits(self, key: str) -> tuple[float, float]:
+        """The rate and burst of key's bucket."""
+        return self._overrides.get(key, (self.rate, self.burst))
 
     def wait_time(self, key: str, now: float | None = None) -> float:
         """Take one token for key; 0 when allowed, else seconds until one is available."""
         moment = time.monotonic() if now is None else now
+        rate, burst = self.limits(key)
         with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, moment))
-            tokens = min(self.burst, tokens + (moment - last) * self.rate)
+            tokens, last = self._buckets.get(key, (burst, moment))
+            tokens = min(burst, tokens + (moment - last) * rate)
             if tokens >= 1.0:
                 self._remember(key, tokens - 1.0, moment)
                 return 0.0
             self._remember(key, tokens, moment)
-            return (1.0 - tokens) / self.rate
+            return (1.0 - tokens) / rate
 
     def _remember(self, key: str, tokens: float, moment: float) -> None:
         if key not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
@@ -48,7 +58,7 @@ class RateLimiter:
             full = [
                 k
                 for k, (t, last) in self._buckets.items()
-                if t + (moment - last) * self.rate >= self.burst
+                if t + (moment - last) * self.limits(k)[0] >= self.limits(k)[1]
             ]
             for k in full:
                 del self._buckets[k]

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 
 from pilnveide_kit.errors import Forbidden, Unauthorized
@@ -348,6 +348,9 @@ class TokenSigner:
         self.kid = kid
         self.issuer = issuer
         self.audience = audience
+        # Loading an RSA private key checks it, which takes ~100 ms of CPU: done once here,
+        # not for every token (the gateway signs one per HTTP Basic request on /xapi).
+        self._key = jwk.construct(private_pem, ALGORITHMS[0])
 
     def issue(
         self,
@@ -377,9 +380,7 @@ class TokenSigner:
         }
         if institutions is not None:
             claims["institutions"] = sorted(set(institutions))
-        token = jwt.encode(
-            claims, self.private_pem, algorithm=ALGORITHMS[0], headers={"kid": self.kid}
-        )
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHMS[0], headers={"kid": self.kid})
         return IssuedToken(token=str(token), claims=claims, expires_in=lifetime_s)
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 #: Explicit constraint names so migrations are stable on every database.
@@ -24,6 +26,29 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column that always gives back an aware UTC datetime.
+
+    DateTime(timezone=True) does on PostgreSQL, but SQLite keeps the text without its offset and
+    hands back a naive datetime, which then serialises without a zone (not an RFC 3339
+    date-time, so not what the OpenAPI documents promise). Aware values are stored as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware values as UTC (naive ones are taken to be UTC already)."""
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def new_registry() -> registry:

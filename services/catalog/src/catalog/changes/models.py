@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field
 
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 
 class ChangeRecord(CatalogModel, table=True):
@@ -27,7 +28,7 @@ class ChangeRecord(CatalogModel, table=True):
     version: int
     operation: str = Field(max_length=16)
     client_id: str = Field(max_length=200)
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 

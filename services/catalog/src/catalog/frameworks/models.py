@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON
 from sqlmodel import Field
 
 from catalog.common.i18n import LocalizedText, Text
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -34,9 +35,9 @@ class Framework(CatalogModel, table=True):
     competencies: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     requirements: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     version: int = 1
-    archived_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    archived_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
     search_text: str = ""
 
 

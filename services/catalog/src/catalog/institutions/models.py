@@ -7,12 +7,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import DateTime
 from sqlmodel import Field
 
 from catalog.common.i18n import LocalizedText, Text
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 
 class InstitutionKind(StrEnum):
@@ -47,9 +47,9 @@ class Institution(CatalogModel, table=True):
     sector: str = Field(max_length=16, index=True)
     parent_code: str | None = Field(default=None, max_length=64, index=True)
     version: int = 1
-    archived_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    archived_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
     search_text: str = ""
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
 from sqlmodel import Field
 
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 
 class SeedFile(CatalogModel, table=True):
@@ -20,4 +20,4 @@ class SeedFile(CatalogModel, table=True):
     name: str = Field(max_length=255, unique=True)
     sha256: str = Field(max_length=64)
     version: int = 1
-    loaded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field
 
 from catalog.common.i18n import Text
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 NATIONAL_PLAN = "LAP-2021-2027"
 
@@ -34,7 +35,7 @@ class Plan(CatalogModel, table=True):
     annex: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     version: int = 1
     sha256: str = Field(max_length=64)
-    loaded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
 
 
 class PlanVersion(CatalogModel, table=True):
@@ -48,7 +49,7 @@ class PlanVersion(CatalogModel, table=True):
     version: int
     sha256: str = Field(max_length=64)
     source_file: str = Field(max_length=255)
-    loaded_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
 
 
 class Priority(CatalogModel, table=True):

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field
 
 from catalog.common.i18n import LocalizedText, Text
 from catalog.common.time import utcnow
 from catalog.models import CatalogModel
+from pilnveide_kit.db import UtcDateTime
 
 CODE = r"^[A-Z0-9][A-Z0-9_.\-]*$"
 TAG = r"^[a-z_]+:[^\s]+$|^[a-z0-9_\-]+$"
@@ -35,9 +36,9 @@ class _Offering(CatalogModel):
     indicators: list[str] = Field(default_factory=list, sa_type=JSON)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
     version: int = 1
-    archived_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    archived_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
     search_text: str = ""
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, DateTime, UniqueConstraint
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field
 
 from indicators.definitions.spec import DefinitionSpec
 from indicators.models import IndicatorsModel
+from pilnveide_kit.db import UtcDateTime
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$"
 
@@ -37,7 +38,7 @@ class IndicatorDefinition(IndicatorsModel, table=True):
     retired: bool = False
     #: "defaults" for versions loaded from the shipped file, otherwise the API client's id.
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
     note: str | None = Field(default=None, max_length=2000)
 
 

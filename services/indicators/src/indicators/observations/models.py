@@ -6,11 +6,12 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import DateTime, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
 from indicators.definitions.models import utcnow
 from indicators.models import IndicatorsModel
+from pilnveide_kit.db import UtcDateTime
 
 
 class IndicatorObservation(IndicatorsModel, table=True):
@@ -26,7 +27,7 @@ class IndicatorObservation(IndicatorsModel, table=True):
     observed_on: date
     source: str = Field(max_length=500)
     entered_by: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
 
 
 class ObservationCreate(BaseModel):
