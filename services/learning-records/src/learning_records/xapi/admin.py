@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import delete, select, update
 from sqlmodel import Field, SQLModel
 
 from learning_records.xapi.access import XapiAccess
 from learning_records.xapi.models import XapiCourseMapping, XapiStatement
+from learning_records.xapi.reapply import ReapplyCounts, reapply_mappings
+from learning_records.xapi.settings import XapiSettings, xapi_settings
 from learning_records.xapi.statements import as_utc
 from learning_records.xapi.validation import is_iri
 from pilnveide_kit.app import SessionDep
@@ -71,6 +73,58 @@ class CourseMappingBase(SQLModel):
 
 class CourseMappingPublic(CourseMappingBase):
     """A course mapping as returned."""
+
+
+class CourseMappingSaved(CourseMappingPublic):
+    """A course mapping as saved, with what it means for the statements already stored."""
+
+    remappable_statements: int = Field(
+        description="Stored unmapped, not voided statements on this activity that map now "
+        "(POST /v1/xapi/course-mappings/reapply applies them)"
+    )
+
+
+class ReapplyRequest(SQLModel):
+    """What to re-apply."""
+
+    dry_run: bool = Field(
+        default=True, description="Only count (the default); false applies the mappings"
+    )
+    activity_id: str | None = Field(
+        default=None, max_length=2048, description="Only the statements on this activity"
+    )
+
+
+class ReapplyReport(SQLModel):
+    """What a re-apply of the course mappings found and, unless a dry run, did."""
+
+    dry_run: bool
+    examined: int = Field(description="Unmapped, not voided statements looked at")
+    matched: int = Field(description="Of those, statements that map under the current mappings")
+    by_course: dict[str, int] = Field(description="Matched statements per catalog course code")
+    mapped: int = Field(description="Applied and now mapped (0 in a dry run)")
+    rejected: int = Field(
+        description="Now rejected: the person is not employed at the writer's institutions "
+        "(0 in a dry run)"
+    )
+    errors: int = Field(description="Refused by the learning records (0 in a dry run)")
+
+    @classmethod
+    def of(cls, counts: ReapplyCounts, dry_run: bool) -> ReapplyReport:
+        """The report of a re-apply's counts."""
+        return cls(
+            dry_run=dry_run,
+            examined=counts.examined,
+            matched=counts.matched,
+            by_course=dict(sorted(counts.by_course.items())),
+            mapped=counts.outcomes["mapped"],
+            rejected=counts.outcomes["rejected"],
+            errors=counts.outcomes["error"],
+        )
+
+
+def _pepper(request: Request) -> str:
+    return str(request.app.state.settings.pseudonym_pepper)
 
 
 @router.get(
@@ -151,16 +205,19 @@ def list_course_mappings(
 
 @router.put(
     "/course-mappings",
-    response_model=CourseMappingPublic,
+    response_model=CourseMappingSaved,
     summary="Map an activity to a course",
 )
 def put_course_mapping(
     session: SessionDep,
+    request: Request,
+    settings: Annotated[XapiSettings, Depends(xapi_settings)],
     principal: Annotated[Principal, require("admin")],
     mapping: CourseMappingBase,
-) -> CourseMappingPublic:
-    """Create or replace the course an activity id stands for (later statements use it);
-    unrestricted admins only."""
+) -> CourseMappingSaved:
+    """Create or replace the course an activity id stands for (later statements use it;
+    statements already stored are re-mapped by POST /v1/xapi/course-mappings/reapply, and the
+    answer counts them); unrestricted admins only."""
     _unrestricted(principal)
     if not is_iri(mapping.activity_id):
         raise ActivityIdInvalid("activity_id must be an IRI")
@@ -173,7 +230,48 @@ def put_course_mapping(
         session.execute(
             CM.insert().values(activity_id=mapping.activity_id, course_code=mapping.course_code)
         )
-    return CourseMappingPublic.model_validate(mapping.model_dump())
+    counts = reapply_mappings(
+        session,
+        settings,
+        _pepper(request),
+        XapiAccess(session, principal.institutions),
+        dry_run=True,
+        activity_id=mapping.activity_id,
+    )
+    return CourseMappingSaved(**mapping.model_dump(), remappable_statements=counts.matched)
+
+
+@router.post(
+    "/course-mappings/reapply",
+    response_model=ReapplyReport,
+    summary="Re-apply the course mappings to stored statements",
+)
+def reapply_course_mappings(
+    session: SessionDep,
+    request: Request,
+    settings: Annotated[XapiSettings, Depends(xapi_settings)],
+    principal: Annotated[Principal, require("admin")],
+    body: ReapplyRequest | None = None,
+) -> ReapplyReport:
+    """Run the current course mappings over the stored statements whose outcome is unmapped
+    (not voided), each with the client and institutions that wrote it, as if it arrived now:
+    enrolments are created or updated and the outcome becomes mapped (or rejected / error).
+    By default a dry run that only counts; `dry_run: false` applies. Running it again changes
+    nothing. A restricted client re-applies only the statements of its institutions' partitions."""
+    wanted = body or ReapplyRequest()
+    if wanted.activity_id is not None and not is_iri(wanted.activity_id):
+        raise ActivityIdInvalid("activity_id must be an IRI")
+    access = XapiAccess(session, principal.institutions)
+    access.own_partition()  # 403 for a client restricted to no institution
+    counts = reapply_mappings(
+        session,
+        settings,
+        _pepper(request),
+        access,
+        dry_run=wanted.dry_run,
+        activity_id=wanted.activity_id,
+    )
+    return ReapplyReport.of(counts, wanted.dry_run)
 
 
 @router.delete(

@@ -152,13 +152,13 @@ class StatementMapper:
                 continue
             placed = self.place(event)
             if isinstance(placed, str):
-                self._set(statement_id, REJECTED, placed)
+                self.set_outcome(statement_id, REJECTED, placed)
                 continue
             outcome = apply_learning_event(
                 self.session, placed, pepper=self.pepper, principal=self.principal
             )
             if outcome.status not in ("accepted", "unchanged"):
-                self._set(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+                self.set_outcome(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
         if not voided:
             return
         rows = self.session.execute(
@@ -168,7 +168,7 @@ class StatementMapper:
         ).all()
         for row in rows:
             revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
-            self._set(row.statement_id, REVERTED, "the statement was voided")
+            self.set_outcome(row.statement_id, REVERTED, "the statement was voided")
 
     def place(self, event: LearningEvent) -> LearningEvent | str:
         """The event at the writer's institution where the person is employed (the one whose
@@ -206,7 +206,8 @@ class StatementMapper:
         ]
         return replace(event, institution=(covering or rows)[0].institution)
 
-    def _set(self, statement_id: str, status: str, detail: str | None) -> None:
+    def set_outcome(self, statement_id: str, status: str, detail: str | None) -> None:
+        """Record a statement's mapping outcome."""
         self.session.execute(
             update(S)
             .where(S.c.statement_id == statement_id)
