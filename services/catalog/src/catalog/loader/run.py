@@ -17,9 +17,16 @@ from catalog.changes.models import ChangeRecord
 from catalog.changes.service import record_change
 from catalog.frameworks import service as frameworks
 from catalog.frameworks.models import Framework, FrameworkCreate
+from catalog.institutions import service as institutions
+from catalog.institutions.models import InstitutionCreate
 from catalog.loader.models import SeedFile
 from catalog.loader.plans import load_national_plan, load_strategy
-from catalog.loader.schema import NationalPlanSeed, ReferenceSeed, StrategySeed
+from catalog.loader.schema import (
+    InstitutionRegistrySeed,
+    NationalPlanSeed,
+    ReferenceSeed,
+    StrategySeed,
+)
 from catalog.programmes import service as offerings
 from catalog.programmes.models import Course, CourseCreate, Programme, ProgrammeCreate
 from catalog.reference import service as reference
@@ -31,13 +38,15 @@ log = logging.getLogger("catalog.loader")
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
 LOADER_CLIENT = "catalog-loader"
 
-#: Loading order: reference lists, the plans (the national plan brings institutions), offers.
+#: Loading order: reference lists, the institution registry, the plans (the national plan
+#: brings the institutions it names), offers.
 ORDER = {
     "reference_lists": 0,
-    "national_plan": 1,
-    "institution_strategy": 2,
-    "learning_offer": 3,
-    "competency_framework": 4,
+    "institution_registry": 1,
+    "national_plan": 2,
+    "institution_strategy": 3,
+    "learning_offer": 4,
+    "competency_framework": 5,
 }
 
 
@@ -122,6 +131,20 @@ def _record_reference_list(session: Session, code: str) -> None:
     )
 
 
+def _load_registry(session: Session, seed: InstitutionRegistrySeed) -> None:
+    """Create or update the registry's institutions by code (an unchanged one stays as it is)."""
+    institutions.upsert_many(
+        session,
+        [
+            InstitutionCreate(
+                code=i.code, name=i.name, kind=i.kind, sector=i.sector, parent=i.parent
+            )
+            for i in seed.institutions
+        ],
+        LOADER_CLIENT,
+    )
+
+
 def _load_offer(session: Session, data: dict[str, Any]) -> None:
     for raw in data.get("programmes", []):
         _upsert_offering(session, Programme, ProgrammeCreate.model_validate(raw))
@@ -190,6 +213,8 @@ def load_file(session: Session, path: Path) -> FileResult:
         return FileResult(path.name, kind, "unchanged", version)
     if kind == "reference_lists":
         _load_reference(session, ReferenceSeed.model_validate(data))
+    elif kind == "institution_registry":
+        _load_registry(session, InstitutionRegistrySeed.model_validate(data))
     elif kind == "learning_offer":
         _load_offer(session, data)
     elif kind == "competency_framework":

@@ -28,6 +28,22 @@ class SeedInstitution(Seed):
     parent: str | None = None
 
 
+class InstitutionRegistrySeed(Seed):
+    """Institutions beyond those a plan names (ministries, municipalities), with their source."""
+
+    kind: Literal["institution_registry"]
+    source: LocalizedText
+    institutions: list[SeedInstitution] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> InstitutionRegistrySeed:
+        codes = [i.code for i in self.institutions]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"codes appear more than once: {', '.join(duplicates)}")
+        return self
+
+
 TARGET_KINDS = {
     "count",
     "min_count",

@@ -85,6 +85,27 @@ def resort_of(institution: InstitutionInfo | None) -> str:
     return NO_RESORT
 
 
+def with_resorts(rows: Iterable[InstitutionInfo]) -> dict[str, InstitutionInfo]:
+    """Institutions by code, each with the head of its resort: the top of its parent chain.
+
+    A ministry heads its own resort, and so does an institution others are placed under (the
+    State Chancellery heads the Prime Minister's: VAS, PKC, KNAB), so its own staff count in it.
+    A parent the catalog does not list is kept as the resort.
+    """
+    by_code = {row.code: row for row in rows}
+    heads = {row.resort for row in by_code.values() if row.resort}
+    found: dict[str, InstitutionInfo] = {}
+    for code, row in by_code.items():
+        top, seen = code, {code}
+        while (up := by_code[top].resort if top in by_code else None) and up not in seen:
+            seen.add(up)
+            top = up
+        heads_own = row.kind == "ministry" or code in heads
+        resort = top if top != code or heads_own else None
+        found[code] = row if resort == row.resort else row.model_copy(update={"resort": resort})
+    return found
+
+
 def in_set(institution: InstitutionInfo, chosen: InstitutionSet) -> bool:
     """Whether an institution belongs to a coverage rule's set."""
     if chosen.codes is not None and institution.code not in chosen.codes:

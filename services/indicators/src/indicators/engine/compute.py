@@ -21,6 +21,7 @@ from indicators.engine.computation import (
     in_set,
     key_of,
     resort_of,
+    with_resorts,
 )
 from indicators.engine.kinds import REGISTRY
 from indicators.engine.results import IndicatorResult
@@ -44,6 +45,7 @@ __all__ = [
     "in_set",
     "key_of",
     "resort_of",
+    "with_resorts",
 ]
 
 

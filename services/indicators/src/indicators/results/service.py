@@ -22,7 +22,7 @@ from sqlmodel import Session
 from indicators.definitions import service as definitions
 from indicators.definitions.models import IndicatorDefinition
 from indicators.definitions.spec import DefinitionSpec
-from indicators.engine.compute import Dataset, Params, compute, counted_query
+from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
 from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult
 from indicators.observations import service as observations
@@ -128,7 +128,7 @@ class CatalogCache:
             await _guard(self._follow_version())
             if self._institutions is None or not self._fresh(self._institutions[0]):
                 rows = await _guard(self.catalog.institutions())
-                fetched = {row.code: row for row in rows}
+                fetched = with_resorts(rows)
                 if self._institutions is None or self._institutions[1] != fetched:
                     self.generation += 1
                 self._institutions = (time.monotonic(), fetched)
