@@ -69,18 +69,17 @@ from indicators.results.service import ResultCache
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpRecordsSource, ServiceToken, target_from_catalog
 from indicators.sources.memory import MemoryCatalog
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from learning_records.main import migrations
+from pilnveide_contracts.records import (
+    AggregationFilter,
     AggregationQuery,
     AggregationResult,
     HeadcountFilter,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
-    InstitutionInfo,
     MembersResult,
-    RecordsFilter,
 )
-from learning_records.main import migrations
 from pilnveide_kit.testing import TokenFactory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -559,7 +558,9 @@ KEYS = {"institution": INSTITUTION, "position_group": "emp.position_group",
         "sector": "emp.sector", "year": YEAR}  # fmt: skip
 
 
-def where_sql(chosen: RecordsFilter, params: dict[str, Any], *, assessments: bool = False) -> str:
+def where_sql(
+    chosen: AggregationFilter, params: dict[str, Any], *, assessments: bool = False
+) -> str:
     """FROM … WHERE over learning-records' tables for a contract filter (the contract's meaning);
     with `assessments`, over competency assessments (dated on `assessed_on`)."""
     day = "e.status_date"

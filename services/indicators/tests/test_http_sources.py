@@ -12,7 +12,7 @@ import pytest
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpCatalogSource, HttpRecordsSource, ServiceToken
 from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
-from indicators.sources.types import AggregationQuery, HeadcountQuery, Period, RecordsFilter
+from pilnveide_contracts.records import AggregationFilter, AggregationQuery, HeadcountQuery, Period
 
 
 class Upstream:
@@ -124,7 +124,7 @@ def test_records_source_sends_the_contract_body_with_a_fixed_token() -> None:
     source = HttpRecordsSource(_client(upstream), token)
     query = AggregationQuery(
         metric="people",
-        filter=RecordsFilter(
+        filter=AggregationFilter(
             course_tags=["measure:1.5"],
             period=Period(from_=date(2021, 1, 1), to=date(2024, 12, 31)),
             test_passed=True,

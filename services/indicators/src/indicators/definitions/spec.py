@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from indicators.sources.types import Frequency, HeadcountFilter, RecordsFilter, Target
+from indicators.sources.types import Target
+from pilnveide_contracts.records import AggregationFilter, Frequency, HeadcountFilter
 
 Kind = Literal[
     "distinct_people",
@@ -102,7 +103,7 @@ class DefinitionSpec(BaseModel):
     title: str | None = None
     #: The plan's words this definition measures (the Latvian text, quoted).
     text: str | None = None
-    filter: RecordsFilter = Field(default_factory=RecordsFilter)
+    filter: AggregationFilter = Field(default_factory=AggregationFilter)
     #: The status rule (see StatusRule); an explicit `filter.statuses` list overrides it.
     counts: StatusRule | None = None
     #: What people are counted from: enrolments, or competency assessments (3.1.1's

@@ -18,20 +18,18 @@ from indicators.definitions.spec import DefinitionSpec, InstitutionSet
 from indicators.engine.results import BreakdownRow, IndicatorResult, Observation
 from indicators.engine.status import exact, judge, judge_years, overall_of_years
 from indicators.sources.protocols import RecordsSource
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo, InstitutionInfo, Target
+from pilnveide_contracts.records import (
+    AggregationFilter,
     AggregationQuery,
     AggregationResult,
     Group,
+    GroupKey,
     HeadcountFilter,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
-    InstitutionInfo,
     Metric,
     Period,
-    RecordsDimension,
-    RecordsFilter,
-    Target,
 )
 
 RECORDS_DIMENSIONS: set[str] = {
@@ -215,7 +213,7 @@ class Computation:
 
     def records_filter(
         self, *, start: date | None = None, end: date | None = None, people_at: date | None = None
-    ) -> RecordsFilter:
+    ) -> AggregationFilter:
         """The definition's filter for a period, with the caller's institution scope applied."""
         chosen = self.spec.filter.model_copy(deep=True)
         chosen.statuses = self.spec.statuses(self.dataset.learned_statuses)
@@ -258,7 +256,7 @@ class Computation:
     async def aggregate(
         self,
         metric: Metric,
-        records_filter: RecordsFilter,
+        records_filter: AggregationFilter,
         group_by: Sequence[str] = (),
         *,
         frequency: Any = None,
@@ -266,12 +264,12 @@ class Computation:
         """One aggregation; an empty institution scope answers zero without asking."""
         metric = self.metric_of(metric)
         if records_filter.institutions == []:
-            return AggregationResult(metric=metric, groups=[], total=0)
+            return AggregationResult(metric=metric, groups=[], total=0, cutoff_seq=0)
         answer = await self.records.aggregate(
             AggregationQuery(
                 metric=metric,
                 filter=records_filter,
-                group_by=cast(list[RecordsDimension], list(group_by)),
+                group_by=cast(list[GroupKey], list(group_by)),
                 frequency=frequency,
             )
         )
@@ -281,7 +279,7 @@ class Computation:
     async def aggregate_sets(
         self,
         metric: Metric,
-        records_filter: RecordsFilter,
+        records_filter: AggregationFilter,
         sets: Sequence[Sequence[str]],
         *,
         frequency: Any = None,
@@ -289,14 +287,14 @@ class Computation:
         """One aggregation answering every grouping set at once: the answer, groups per set."""
         metric = self.metric_of(metric)
         if records_filter.institutions == []:
-            return AggregationResult(metric=metric, groups=[], total=0), [[] for _ in sets]
+            return AggregationResult(metric=metric, groups=[], total=0, cutoff_seq=0), [
+                [] for _ in sets
+            ]
         answer = await self.records.aggregate(
             AggregationQuery(
                 metric=metric,
                 filter=records_filter,
-                group_by_sets=cast(list[list[RecordsDimension]], [list(k) for k in sets])
-                if sets
-                else None,
+                group_by_sets=cast(list[list[GroupKey]], [list(k) for k in sets]) if sets else None,
                 frequency=frequency,
             )
         )
@@ -308,7 +306,9 @@ class Computation:
     ) -> tuple[HeadcountResult, list[list[Group]]]:
         """One headcount question answering every grouping set at once."""
         if headcount_filter.institutions == []:
-            return HeadcountResult(as_of=as_of, groups=[], total=0), [[] for _ in sets]
+            return HeadcountResult(as_of=as_of, groups=[], total=0, cutoff_seq=0), [
+                [] for _ in sets
+            ]
         answer = await self.records.headcounts(
             HeadcountQuery(
                 as_of=as_of,
@@ -324,7 +324,7 @@ class Computation:
     ) -> HeadcountResult:
         """One headcount question; an empty institution scope answers zero without asking."""
         if headcount_filter.institutions == []:
-            return HeadcountResult(as_of=as_of, groups=[], total=0)
+            return HeadcountResult(as_of=as_of, groups=[], total=0, cutoff_seq=0)
         answer = await self.records.headcounts(
             HeadcountQuery(as_of=as_of, filter=headcount_filter, group_by=cast(Any, list(group_by)))
         )

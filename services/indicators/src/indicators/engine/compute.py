@@ -26,12 +26,12 @@ from indicators.engine.computation import (
 from indicators.engine.kinds import REGISTRY
 from indicators.engine.results import IndicatorResult
 from indicators.sources.protocols import RecordsSource
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo
+from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
 )
 
 __all__ = [

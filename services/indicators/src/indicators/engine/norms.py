@@ -18,13 +18,13 @@ from fractions import Fraction
 from pydantic import BaseModel, Field
 
 from indicators.sources.protocols import RecordsSource
-from indicators.sources.types import (
+from indicators.sources.types import InstitutionInfo
+from pilnveide_contracts.records import (
+    AggregationFilter,
     AggregationQuery,
     HeadcountFilter,
     HeadcountQuery,
-    InstitutionInfo,
     Period,
-    RecordsFilter,
 )
 
 HOURS_PER_MONTH_MIN = 2.0
@@ -84,8 +84,8 @@ async def annex3_norms(
     if chosen == []:
         return result
 
-    def people_filter(statuses: list[str]) -> RecordsFilter:
-        return RecordsFilter(
+    def people_filter(statuses: list[str]) -> AggregationFilter:
+        return AggregationFilter(
             statuses=statuses,
             period=Period(from_=date(year, 1, 1), to=end),
             institutions=chosen,

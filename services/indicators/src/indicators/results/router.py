@@ -22,7 +22,7 @@ from indicators.results.service import (
     PlanProgress,
     ProgressCounts,
 )
-from indicators.sources.types import Member
+from pilnveide_contracts.records import Member
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32

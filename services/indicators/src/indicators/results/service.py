@@ -34,7 +34,8 @@ from indicators.sources.protocols import (
     RecordsSource,
     SourceUnavailable,
 )
-from indicators.sources.types import IndicatorInfo, InstitutionInfo, Member
+from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from pilnveide_contracts.records import Member
 from pilnveide_kit.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
@@ -440,7 +441,7 @@ class IndicatorsService:
             definition_version=definition.version,
             cutoff_seq=cutoff,
             metric=query.metric,
-            filter=query.filter.wire(),
+            filter=query.filter.model_dump(mode="json", by_alias=True, exclude_none=True),
             members=members,
         )
 

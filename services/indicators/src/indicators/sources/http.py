@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -19,20 +20,22 @@ from tenacity import (
 
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo, InstitutionInfo, Target, YearTarget
+from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
-    InstitutionInfo,
     MembersResult,
-    Target,
-    YearTarget,
 )
 from pilnveide_kit.http import async_client
 
 PAGE_LIMIT = 500
+
+
+def _wire(question: BaseModel) -> dict[str, Any]:
+    """A contract question's JSON body (nulls left out: an absent key restricts nothing)."""
+    return question.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class ServiceToken:
@@ -177,12 +180,12 @@ class HttpRecordsSource:
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
         """`POST /v1/aggregations/query`."""
-        body = await self.upstream.json("POST", "/v1/aggregations/query", json=query.wire())
+        body = await self.upstream.json("POST", "/v1/aggregations/query", json=_wire(query))
         return AggregationResult.model_validate(body)
 
     async def headcounts(self, query: HeadcountQuery) -> HeadcountResult:
         """`POST /v1/aggregations/headcounts`."""
-        body = await self.upstream.json("POST", "/v1/aggregations/headcounts", json=query.wire())
+        body = await self.upstream.json("POST", "/v1/aggregations/headcounts", json=_wire(query))
         return HeadcountResult.model_validate(body)
 
     async def head(self) -> int:
@@ -192,7 +195,7 @@ class HttpRecordsSource:
 
     async def members(self, query: AggregationQuery) -> MembersResult:
         """Proposed `POST /v1/aggregations/members` (404/405 there: not offered)."""
-        answer = await self.upstream.call("POST", "/v1/aggregations/members", json=query.wire())
+        answer = await self.upstream.call("POST", "/v1/aggregations/members", json=_wire(query))
         if answer.status_code in (404, 405, 501):
             raise ExplainUnavailable("learning-records offers no members endpoint")
         if answer.status_code != 200:

@@ -12,17 +12,16 @@ from datetime import date
 from typing import Any
 
 from indicators.sources.protocols import ExplainUnavailable
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from pilnveide_contracts.records import (
+    AggregationFilter,
     AggregationQuery,
     AggregationResult,
     Group,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
-    InstitutionInfo,
     Member,
     MembersResult,
-    RecordsFilter,
 )
 
 
@@ -107,7 +106,7 @@ class MemoryRecords:
         ]
         return max(valid, key=lambda e: e.valid_from) if valid else None
 
-    def _matches(self, enrolment: Enrolment, chosen: RecordsFilter) -> Employment | None:
+    def _matches(self, enrolment: Enrolment, chosen: AggregationFilter) -> Employment | None:
         if enrolment.person in self.erased:
             return None
         if chosen.courses is not None and enrolment.course not in chosen.courses:
@@ -141,7 +140,7 @@ class MemoryRecords:
             return None
         return job
 
-    def _did_all(self, person: str, chosen: RecordsFilter) -> bool:
+    def _did_all(self, person: str, chosen: AggregationFilter) -> bool:
         tag = chosen.all_courses_of
         courses = {c for c, tags in self.course_tags.items() if tag in tags}
         courses |= {e.course for e in self.enrolments if tag in e.course_tags}
@@ -156,7 +155,7 @@ class MemoryRecords:
         return bool(courses) and courses <= done
 
     def _matching(
-        self, chosen: RecordsFilter, metric: str = "people"
+        self, chosen: AggregationFilter, metric: str = "people"
     ) -> list[tuple[Enrolment, Employment]]:
         rows = self.enrolments
         if metric == "assessed_people":
@@ -339,7 +338,7 @@ class MemoryRecords:
         self.seq += 1
 
 
-def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
+def _person_matches(job: Employment, chosen: AggregationFilter) -> bool:
     if chosen.institutions is not None and job.institution not in chosen.institutions:
         return False
     if chosen.sectors is not None and job.sector not in chosen.sectors:

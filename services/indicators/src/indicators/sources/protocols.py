@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from indicators.sources.types import (
+from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
-    IndicatorInfo,
-    InstitutionInfo,
     MembersResult,
 )
 

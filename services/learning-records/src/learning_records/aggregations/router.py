@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from learning_records.aggregations.schemas import (
+from learning_records.aggregations.service import aggregate, headcounts, members
+from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
     MembersResult,
 )
-from learning_records.aggregations.service import aggregate, headcounts, members
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 

@@ -38,7 +38,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from learning_records.aggregations.schemas import (
+from learning_records.changes.service import head
+from learning_records.employment.models import Employment, Headcount, RoleAssignment
+from learning_records.enrolments.models import CourseTag, Enrolment
+from learning_records.people.access import institution_visible, record_visible, role_visible
+from learning_records.people.models import Person
+from learning_records.reference.models import CatalogCourseTag
+from learning_records.reference.service import has_courses, known_courses_query
+from learning_records.results.models import CompetencyAssessment, TestAttempt
+from pilnveide_contracts.records import (
     AggregationFilter,
     AggregationQuery,
     AggregationResult,
@@ -48,14 +56,6 @@ from learning_records.aggregations.schemas import (
     Member,
     MembersResult,
 )
-from learning_records.changes.service import head
-from learning_records.employment.models import Employment, Headcount, RoleAssignment
-from learning_records.enrolments.models import CourseTag, Enrolment
-from learning_records.people.access import institution_visible, record_visible, role_visible
-from learning_records.people.models import Person
-from learning_records.reference.models import CatalogCourseTag
-from learning_records.reference.service import has_courses, known_courses_query
-from learning_records.results.models import CompetencyAssessment, TestAttempt
 from pilnveide_kit.auth import Principal
 
 

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from learning_records.changes.service import changes_after, head, visible_changes_after
 from learning_records.models import as_utc
+from pilnveide_contracts.records import ChangePublic, ChangesPage, FeedHead
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_BIGINT
 
 router = APIRouter(prefix="/v1/changes", tags=["changes"])
-
-
-class ChangePublic(BaseModel):
-    """One accepted write: entity, operation (create, update, delete, erase) and record id."""
-
-    seq: int
-    entity: str
-    op: str
-    key: str
-    at: datetime
-
-
-class ChangesPage(BaseModel):
-    """Changes after a sequence number; pass next_after as `after` for the next page."""
-
-    data: list[ChangePublic]
-    next_after: int
-    last_seq: int
-
-
-class FeedHead(BaseModel):
-    """The last sequence number of the feed."""
-
-    last_seq: int
 
 
 @router.get("", response_model=ChangesPage, summary="Changes after a sequence number")

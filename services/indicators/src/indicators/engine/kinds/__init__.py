@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from indicators.engine.computation import Computation
 from indicators.engine.kinds import counted, coverage, frequency, headcount, manual, share
 from indicators.engine.results import IndicatorResult
-from indicators.sources.types import AggregationQuery
+from pilnveide_contracts.records import AggregationQuery
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from indicators.engine.computation import (
 )
 from indicators.engine.results import Breakdown, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery, AggregationResult, Metric
+from pilnveide_contracts.records import AggregationQuery, AggregationResult, Metric
 
 
 async def compute_counted(run: Computation) -> IndicatorResult:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from indicators.engine.computation import NO_RESORT, Computation, group_key, in_set, resort_of
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, Shortfall
-from indicators.sources.types import AggregationQuery
+from pilnveide_contracts.records import AggregationQuery
 
 
 async def compute_coverage(run: Computation) -> IndicatorResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from indicators.engine.computation import RECORDS_DIMENSIONS, Computation, group_key
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery
+from pilnveide_contracts.records import AggregationQuery
 
 
 async def compute_frequency(run: Computation) -> IndicatorResult:
@@ -24,7 +24,7 @@ async def compute_frequency(run: Computation) -> IndicatorResult:
         frequency=spec.frequency,
     )
     answers = dict(zip(["year", *grouped], per_set, strict=True))
-    per_year = {int(g.key["year"]): g.value for g in answers["year"]}
+    per_year = {int(g.key["year"] or 0): g.value for g in answers["year"]}
     value = per_year.get(reference_year, 0.0)
     result = run.result(
         value=value, numerator=value, unit="people", extra={"reference_year": reference_year}
@@ -45,7 +45,7 @@ async def compute_frequency(run: Computation) -> IndicatorResult:
         source = "institution" if dim == "resort" else dim
         if source not in answers:
             continue
-        groups = [g for g in answers[source] if int(g.key.get("year", 0)) == reference_year]
+        groups = [g for g in answers[source] if int(g.key.get("year") or 0) == reference_year]
         if dim == "resort":
             pairs = {group_key(g, "institution"): (g.value, None) for g in groups}
             result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))

@@ -11,7 +11,7 @@ from indicators.engine.computation import (
 )
 from indicators.engine.results import Breakdown, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery
+from pilnveide_contracts.records import AggregationQuery
 
 
 async def compute_headcount(run: Computation) -> IndicatorResult:

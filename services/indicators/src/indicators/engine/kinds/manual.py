@@ -5,7 +5,7 @@ from __future__ import annotations
 from indicators.engine.computation import Computation
 from indicators.engine.results import IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery
+from pilnveide_contracts.records import AggregationQuery
 
 
 async def compute_manual(run: Computation) -> IndicatorResult:

@@ -17,12 +17,12 @@ from indicators.engine.computation import (
     year_end,
 )
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, SeriesPoint
-from indicators.sources.types import AggregationQuery, Group, RecordsFilter
+from pilnveide_contracts.records import AggregationFilter, AggregationQuery, Group
 
 
 def numerator_filter(
     run: Computation, start: date | None, end: date, people_at: date
-) -> RecordsFilter:
+) -> AggregationFilter:
     """The share's numerator: the definition's filter within the denominator's population."""
     chosen = run.records_filter(start=start, end=end, people_at=people_at)
     denominator = run.spec.denominator
@@ -148,7 +148,7 @@ async def compute_share(run: Computation) -> IndicatorResult:
             year_num = float(answers[f"ynum:{year}"].total)
         else:
             year_num = next(
-                (g.value for g in groups_of["num:year"] if int(g.key["year"]) == year), 0.0
+                (g.value for g in groups_of["num:year"] if int(g.key["year"] or 0) == year), 0.0
             )
         result.per_year.append(
             SeriesPoint(

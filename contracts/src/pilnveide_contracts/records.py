@@ -1,9 +1,15 @@
-"""Requests and answers of the aggregation endpoints the indicators service calls."""
+"""What learning-records offers the indicators service (docs/contracts/records-for-indicators.md).
+
+`POST /v1/aggregations/query` and `/members` take an `AggregationQuery`, `/headcounts` a
+`HeadcountQuery`; `GET /v1/changes` answers a `ChangesPage`, `/v1/changes/head` a `FeedHead`.
+The validators state which questions are well-formed (a malformed one is a 422 at the
+provider and a ValueError at the consumer); they compute nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -30,7 +36,9 @@ ENROLMENT_KEYS = (
 ASSESSMENT_KEYS = ("frameworks", "methods")
 #: How many groupings one question may ask for.
 MAX_SETS = 16
-GroupKey = Literal["institution", "position_group", "sector", "year", "management_level"]
+#: What an aggregation can group by. `resort` is the resort of the group's institution (the top
+#: of its parent chain in the catalog's registry), so a person is counted once per resort.
+GroupKey = Literal["institution", "resort", "position_group", "sector", "year", "management_level"]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
 #: Most values one filter key may list (every institution of the state is a few hundred; the
 #: bound keeps a question within the database's parameter limit).
@@ -75,10 +83,10 @@ class AggregationFilter(BaseModel):
     courses: FilterValues | None = None
     #: The course carries at least one of these tags.
     course_tags: FilterValues | None = None
-    #: The course carries every one of these tags.
+    #: The course carries every one of these tags (e.g. `measure:1.1` and `specialised`).
     course_tags_all: list[str] | None = Field(default=None, max_length=20)
     #: Count a person only once they have an enrolment (in `statuses`, by the period's end) in
-    #: every course carrying this tag, e.g. all modules of a programme.
+    #: every course carrying this tag, e.g. all modules of a programme (`programme:LEAD-MID`).
     all_courses_of: str | None = Field(default=None, max_length=64)
     statuses: FilterValues | None = None
     test_passed: bool | None = None
@@ -96,7 +104,11 @@ class AggregationFilter(BaseModel):
 
 
 class Frequency(BaseModel):
-    """How many matching enrolments a person must have in a calendar year."""
+    """How many matching enrolments a person must have in a calendar year (inclusive bounds).
+
+    A person's enrolments of the year are counted together, whichever groups they fall in;
+    `min_per_year` is 1 unless given: "at least one a year".
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -112,7 +124,7 @@ class AggregationQuery(BaseModel):
     metric: Metric
     filter: AggregationFilter = Field(default_factory=AggregationFilter)
     frequency: Frequency | None = None
-    group_by: list[GroupKey] = Field(default_factory=list, max_length=5)
+    group_by: list[GroupKey] = Field(default_factory=list, max_length=6)
     #: Several groupings answered in one pass; each group says which set it belongs to.
     group_by_sets: list[list[GroupKey]] | None = Field(default=None, max_length=MAX_SETS)
 
@@ -211,3 +223,27 @@ class MembersResult(BaseModel):
 
     members: list[Member]
     cutoff_seq: int
+
+
+class ChangePublic(BaseModel):
+    """One accepted write: entity, operation (create, update, delete, erase) and record id."""
+
+    seq: int
+    entity: str
+    op: str
+    key: str
+    at: datetime
+
+
+class ChangesPage(BaseModel):
+    """Changes after a sequence number; pass next_after as `after` for the next page."""
+
+    data: list[ChangePublic]
+    next_after: int
+    last_seq: int
+
+
+class FeedHead(BaseModel):
+    """The last sequence number of the feed."""
+
+    last_seq: int
