@@ -25,6 +25,7 @@ def _plan(catalog: MemoryCatalog, records: MemoryRecords) -> None:
         InstitutionInfo(code="VID", name="VID", sector="state", kind="subordinate", resort="FM"),
         InstitutionInfo(code="TM", name="Tieslietu ministrija", sector="state", kind="ministry"),
     ]
+    records.institutions = list(catalog.institution_rows)  # records' copy of the catalog
     catalog.indicator_rows = [
         IndicatorInfo(
             code="1.5.1",

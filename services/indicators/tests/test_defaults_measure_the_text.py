@@ -113,6 +113,7 @@ def result(
         deadline_year=deadline,
         target=target or Target(),
     )
+    records.institutions = records.institutions or list(INSTITUTIONS.values())
     return asyncio.run(
         compute(
             code,

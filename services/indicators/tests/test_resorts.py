@@ -54,6 +54,7 @@ def test_the_chancellerys_own_expert_covers_its_resort() -> None:
 
     records = MemoryRecords(
         employments=[job("p1", "VK"), job("p2", "IUB")],
+        institutions=SERVED,
         enrolments=[
             Enrolment(person=p, course="PROC", status="completed", status_date=date(2023, 5, 1))
             for p in ("p1", "p2")

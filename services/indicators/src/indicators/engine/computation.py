@@ -32,8 +32,11 @@ from pilnveide_contracts.records import (
     Period,
 )
 
+#: What learning-records groups by. `resort` too: it counts each person once per resort (a
+#: person who moved inside a resort is one person of it, not one per institution row).
 RECORDS_DIMENSIONS: set[str] = {
     "institution",
+    "resort",
     "position_group",
     "sector",
     "year",
@@ -149,6 +152,8 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
 
 def key_of(dimension: str, value: Any) -> str:
     """A breakdown row's key for a group value; None gets an explicit key, never "None"."""
+    if value is None and dimension == "resort":
+        return NO_RESORT
     if value is None:
         return NO_EMPLOYMENT if dimension in ("institution", "sector") else UNSPECIFIED
     return str(value)
@@ -368,30 +373,32 @@ class Computation:
         ]
         return sorted(rows, key=lambda r: r.key)
 
+    def per_resort(self, by_institution: Mapping[str, float]) -> dict[str, float]:
+        """Sums of additive institution values (headcounts) per resort; never people counts,
+        which records counts per resort (a person in two institutions of one is one)."""
+        sums: dict[str, float] = defaultdict(float)
+        for code, value in by_institution.items():
+            sums[resort_of(self.dataset.institutions.get(code))] += value
+        return dict(sums)
+
     def resort_rows(
-        self, by_institution: Mapping[str, tuple[float, float | None]]
+        self,
+        numerators: Mapping[str, float],
+        denominators: Mapping[str, float] | None = None,
     ) -> list[BreakdownRow]:
-        """Resort rows as sums of institution numerators and denominators."""
-        numerators: dict[str, float] = defaultdict(float)
-        denominators: dict[str, float | None] = {}
-        for code, (numerator, denominator) in by_institution.items():
-            resort = resort_of(self.dataset.institutions.get(code))
-            numerators[resort] += numerator
-            if denominator is None or denominators.get(resort, 0.0) is None:
-                denominators[resort] = None
-            else:
-                denominators[resort] = (denominators.get(resort) or 0.0) + denominator
+        """Resort rows from values per resort (with a denominator per resort: shares)."""
         rows = []
-        for resort in sorted(numerators):
-            denominator = denominators.get(resort)
+        for resort in sorted(set(numerators) | set(denominators or {})):
+            numerator = numerators.get(resort, 0.0)
+            denominator = None if denominators is None else denominators.get(resort)
             rows.append(
                 BreakdownRow(
                     key=resort,
                     name=self.name("resort", resort),
-                    value=share_of(numerators[resort], denominator)
+                    value=share_of(numerator, denominator)
                     if denominator is not None
-                    else numerators[resort],
-                    numerator=numerators[resort],
+                    else numerator,
+                    numerator=numerator,
                     denominator=denominator,
                 )
             )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from indicators.engine.computation import with_resorts
 from indicators.sources.protocols import ExplainUnavailable
 from indicators.sources.types import IndicatorInfo, InstitutionInfo
 from pilnveide_contracts.records import (
@@ -90,10 +91,17 @@ class MemoryRecords:
     assessments: list[Assessment] = field(default_factory=list)
     #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
     course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Its copy of the catalog's institutions (`resort`: the catalog's parent), for `resort`.
+    institutions: list[InstitutionInfo] = field(default_factory=list)
     erased: set[str] = field(default_factory=set)
     seq: int = 1
     offers_members: bool = True
     calls: int = 0
+
+    def resort(self, institution: str) -> str | None:
+        """The institution's resort: the top of its parent chain (None: in no resort)."""
+        found = with_resorts(self.institutions).get(institution)
+        return found.resort if found is not None else None
 
     def employment_on(self, person: str, day: date) -> Employment | None:
         """The person's employment valid on a day (the latest started, when several are)."""
@@ -207,7 +215,7 @@ class MemoryRecords:
             unit = _unit(query.metric, enrolment, job)
             if unit is None:
                 continue
-            key = tuple(_attribute(d, enrolment, job) for d in dims)
+            key = tuple(self._attribute(d, enrolment, job) for d in dims)
             bucket = groups.setdefault(key, set() if _distinct(query.metric) else [])
             _add(bucket, unit)
             _add(everything, unit)
@@ -231,17 +239,19 @@ class MemoryRecords:
         )
         for enrolment, job in matching:
             per_person_year[(enrolment.person, enrolment.status_date.year)].append((enrolment, job))
-        low = query.frequency.min_per_year if query.frequency else None
+        low = query.frequency.min_per_year if query.frequency else 1
         high = query.frequency.max_per_year if query.frequency else None
         dims = list(query.group_by) or ["year"]
         groups: dict[tuple[Any, ...], set[str]] = defaultdict(set)
         everyone: set[str] = set()
         for (person, _year), items in per_person_year.items():
-            count = len(items)
-            if (low is not None and count < low) or (high is not None and count > high):
+            # All the person's enrolments of the year count together, whatever their groups;
+            # the person is then in every group of the year they have one in.
+            count = len({id(enrolment) for enrolment, _job in items})
+            if count < low or (high is not None and count > high):
                 continue
-            enrolment, job = max(items, key=lambda item: item[0].status_date)
-            groups[tuple(_attribute(d, enrolment, job) for d in dims)].add(person)
+            for enrolment, job in items:
+                groups[tuple(self._attribute(d, enrolment, job) for d in dims)].add(person)
             everyone.add(person)
         return AggregationResult(
             metric=query.metric,
@@ -333,6 +343,13 @@ class MemoryRecords:
             cutoff_seq=self.seq,
         )
 
+    def _attribute(self, dimension: str, enrolment: Enrolment, job: Employment) -> Any:
+        if dimension == "year":
+            return enrolment.status_date.year
+        if dimension == "resort":
+            return self.resort(job.institution)
+        return getattr(job, dimension)
+
     def change(self) -> None:
         """Move the change feed on (as any write in learning-records would)."""
         self.seq += 1
@@ -382,12 +399,6 @@ def _add(bucket: set[Any] | list[float], unit: Any) -> None:
 
 def _measure(bucket: set[Any] | list[float]) -> float:
     return float(len(bucket)) if isinstance(bucket, set) else float(sum(bucket))
-
-
-def _attribute(dimension: str, enrolment: Enrolment, job: Employment) -> Any:
-    if dimension == "year":
-        return enrolment.status_date.year
-    return getattr(job, dimension)
 
 
 @dataclass

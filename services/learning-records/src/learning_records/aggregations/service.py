@@ -15,7 +15,7 @@ catalog lacks is not counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -44,7 +44,11 @@ from learning_records.enrolments.models import CourseTag, Enrolment
 from learning_records.people.access import institution_visible, record_visible, role_visible
 from learning_records.people.models import Person
 from learning_records.reference.models import CatalogCourseTag
-from learning_records.reference.service import has_courses, known_courses_query
+from learning_records.reference.service import (
+    has_courses,
+    institution_resorts,
+    known_courses_query,
+)
 from learning_records.results.models import CompetencyAssessment, TestAttempt
 from pilnveide_contracts.records import (
     AggregationFilter,
@@ -81,10 +85,11 @@ def _matching(
     known_courses: bool,
     sessions: bool = False,
     assessments: bool = False,
+    resorts: Mapping[str, str] | None = None,
 ) -> Any:
     """One row per matching enrolment (or competency assessment) and attribute combination;
     the metrics count over it. With `known_courses`, only enrolments in courses of the catalog
-    copy match."""
+    copy match. `resorts` (institution -> resort) gives the `resort` key when grouped by."""
     e: Any = (
         aliased(CompetencyAssessment, name="a") if assessments else aliased(Enrolment, name="e")
     )
@@ -97,6 +102,8 @@ def _matching(
     # institution take it from the employment valid on the day.
     institution = func.coalesce(col(e.institution), col(emp.institution))
     keys: dict[str, Any] = {
+        # A person who moved between institutions of one resort is one person of the resort.
+        "resort": case(dict(resorts), value=institution) if resorts else null(),
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
         "year": cast(extract("year", dated), Integer),
@@ -230,15 +237,16 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     """The metric over matching enrolments, per group of every set and in total, in one query."""
     _consistent_snapshot(session)
     cutoff = head(session)
+    sets = query.sets()
     matching = _matching(
         query.filter,
         principal,
         known_courses=has_courses(session),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
+        resorts=institution_resorts(session) if "resort" in _union_names(sets) else None,
     )
     postgres = session.connection().dialect.name == "postgresql"
-    sets = query.sets()
     total: float | int
     if query.metric == "assessed_people":
         groups, total = _plain(session, "people", matching, sets, postgres)
@@ -384,54 +392,31 @@ def _frequency(
     sets: list[list[str]],
     postgres: bool,
 ) -> tuple[list[Group], float | int]:
+    """People whose matching enrolments of a calendar year, all counted together whichever
+    groups they fall in, lie within the bounds; each is then counted in every group of that
+    year they have a matching enrolment in. Every set is per year; without sets, the years."""
     frequency = query.frequency
     assert frequency is not None
-    # Each set is counted per calendar year; the last set (the years alone) gives the total.
-    every = [keys if "year" in keys else [*keys, "year"] for keys in sets or [["year"]]]
-    if ["year"] not in every:
-        every.append(["year"])
     count = func.count(distinct(matching.c.enrolment_id))
-
-    def having() -> Any:
-        bounds = [count >= frequency.min_per_year]
-        if frequency.max_per_year is not None:
-            bounds.append(count <= frequency.max_per_year)
-        return and_(*bounds)
-
-    meeting = _grouped(
-        matching,
-        [[*keys, "person_id"] for keys in every],
-        [count.label("enrolments")],
-        postgres,
-        having,
-    ).cte("meeting")
-    names = _union_names(every)
-    keyed = [meeting.c.set_idx, *[meeting.c[name] for name in names]]
-    years_only = every.index(["year"])
-    statement = union_all(
-        select(*keyed, func.count(distinct(meeting.c.person_id)).label("value")).group_by(*keyed),
-        select(
-            literal(-1).label("set_idx"),
-            *[null().label(name) for name in names],
-            func.count(distinct(meeting.c.person_id)).label("value"),
-        ).where(meeting.c.set_idx == years_only),
+    bounds = [count >= frequency.min_per_year]
+    if frequency.max_per_year is not None:
+        bounds.append(count <= frequency.max_per_year)
+    meeting = (
+        select(matching.c.person_id, matching.c.year)
+        .group_by(matching.c.person_id, matching.c.year)
+        .having(and_(*bounds))
+        .subquery("meeting")
     )
-    total = 0
-    groups: list[Group] = []
-    asked = len(sets) if sets else 1
-    for row in session.execute(statement).all():
-        index = int(row.set_idx)
-        if index == -1:
-            total = int(row.value or 0)
-        elif index < asked:
-            groups.append(
-                Group(
-                    key={name: getattr(row, name) for name in every[index]},
-                    value=int(row.value or 0),
-                    set=index,
-                )
-            )
-    return sorted(groups, key=_sort_key), total
+    counted = (
+        select(*matching.c)
+        .join(
+            meeting,
+            and_(meeting.c.person_id == matching.c.person_id, meeting.c.year == matching.c.year),
+        )
+        .subquery("counted")
+    )
+    every = [keys if "year" in keys else [*keys, "year"] for keys in sets or [["year"]]]
+    return _plain(session, "people", counted, every, postgres)
 
 
 def members(session: Session, query: AggregationQuery, principal: Principal) -> MembersResult:

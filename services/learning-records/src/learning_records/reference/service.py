@@ -125,6 +125,34 @@ def known_courses_query() -> Any:
     return select(col(CatalogEntry.code)).where(col(CatalogEntry.entity) == "course")
 
 
+def institution_resorts(session: Session) -> dict[str, str]:
+    """Each institution of the copy with its resort: the top of its parent chain.
+
+    A ministry heads its own resort, and so does an institution others are placed under (the
+    State Chancellery heads the Prime Minister's: VAS, PKC, KNAB), so its own staff count in it.
+    A parent the catalog does not list is kept as the resort; an institution with no parent
+    that heads nothing (a university, a municipality) is in no resort and is left out. The
+    indicators service resolves resorts from the catalog the same way (`with_resorts`).
+    """
+    rows = session.execute(
+        select(col(CatalogEntry.code), col(CatalogEntry.data)).where(
+            col(CatalogEntry.entity) == "institution"
+        )
+    ).all()
+    parents = {code: (data.get("parent") or None) for code, data in rows}
+    kinds = {code: data.get("kind") for code, data in rows}
+    heads = {parent for parent in parents.values() if parent}
+    found: dict[str, str] = {}
+    for code in parents:
+        top, seen = code, {code}
+        while (up := parents.get(top)) and up not in seen:
+            seen.add(up)
+            top = up
+        if top != code or kinds[code] == "ministry" or code in heads:
+            found[code] = top
+    return found
+
+
 @dataclass(frozen=True)
 class FrameworkScale:
     """A framework's competency codes and its proficiency levels."""

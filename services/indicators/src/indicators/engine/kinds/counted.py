@@ -8,7 +8,6 @@ from typing import Any
 from indicators.engine.computation import (
     RECORDS_DIMENSIONS,
     Computation,
-    group_key,
     needs_years,
     year_end,
 )
@@ -30,9 +29,8 @@ async def compute_counted(run: Computation) -> IndicatorResult:
         metric, unit, additive = spec.metric, spec.metric, spec.metric != "sessions"
     dims = run.dimensions()
     with_years = needs_years(run, dims)
+    # Resorts are records' groups too: a person is counted once per resort.
     queried = {d for d in dims if d in RECORDS_DIMENSIONS}
-    if "resort" in dims:
-        queried.add("institution")
     if with_years:
         queried.add("year")
     base = run.records_filter()
@@ -54,15 +52,7 @@ async def compute_counted(run: Computation) -> IndicatorResult:
         extra[f"{spec.represented}_represented"] = answers["represented"].total
     result = run.result(value=total.total, numerator=total.total, unit=unit, extra=extra)
     for dim in dims:
-        if dim == "resort":
-            by_institution = {
-                group_key(g, "institution"): (g.value, None) for g in by_dim["institution"]
-            }
-            rows = run.resort_rows(by_institution)
-            for row in rows:
-                row.denominator = None
-            result.breakdowns.append(Breakdown(dimension="resort", rows=rows))
-        elif dim in by_dim:
+        if dim in by_dim:
             result.breakdowns.append(
                 Breakdown(dimension=dim, rows=run.rows_from_groups(dim, by_dim[dim]))
             )

@@ -30,19 +30,17 @@ async def compute_coverage(run: Computation) -> IndicatorResult:
         people_filter.institutions = chosen_codes
     else:
         people_filter.institutions = sorted(set(people_filter.institutions) & set(chosen_codes))
-    total, (by_institution,) = await run.aggregate_sets("people", people_filter, [["institution"]])
+    # Per resort, records counts distinct people of the resort (one who moved inside it is one).
+    unit_name = "resort" if per_resort else "institution"
+    total, (groups,) = await run.aggregate_sets("people", people_filter, [[unit_name]])
     counts: dict[str, float] = defaultdict(float)
-    for group in by_institution:
-        counts[group_key(group, "institution")] += group.value
+    for group in groups:
+        counts[group_key(group, unit_name)] += group.value
     if per_resort:
-        units: dict[str, float] = defaultdict(float)
-        for institution in chosen:
-            units[resort_of(institution)] += counts.get(institution.code, 0.0)
+        units = {resort: counts.get(resort, 0.0) for resort in {resort_of(i) for i in chosen}}
         units.pop(NO_RESORT, None)
-        unit_name = "resort"
     else:
         units = {code: counts.get(code, 0.0) for code in chosen_codes}
-        unit_name = "institution"
     covered = [code for code, n in units.items() if n >= rule.per_unit_min]
     size = len(units)
     result = run.result(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indicators.engine.computation import RECORDS_DIMENSIONS, Computation, group_key
+from indicators.engine.computation import RECORDS_DIMENSIONS, Computation
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
 from pilnveide_contracts.records import AggregationQuery
@@ -15,8 +15,6 @@ async def compute_frequency(run: Computation) -> IndicatorResult:
     dims = run.dimensions()
     base = run.records_filter()
     grouped = sorted({d for d in dims if d in RECORDS_DIMENSIONS and d != "year"})
-    if "resort" in dims and "institution" not in grouped:
-        grouped = sorted([*grouped, "institution"])
     _answer, per_set = await run.aggregate_sets(
         "people_with_frequency",
         base,
@@ -42,17 +40,10 @@ async def compute_frequency(run: Computation) -> IndicatorResult:
                 )
             )
             continue
-        source = "institution" if dim == "resort" else dim
-        if source not in answers:
+        if dim not in answers:
             continue
-        groups = [g for g in answers[source] if int(g.key.get("year") or 0) == reference_year]
-        if dim == "resort":
-            pairs = {group_key(g, "institution"): (g.value, None) for g in groups}
-            result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))
-        else:
-            result.breakdowns.append(
-                Breakdown(dimension=dim, rows=run.rows_from_groups(dim, groups))
-            )
+        groups = [g for g in answers[dim] if int(g.key.get("year") or 0) == reference_year]
+        result.breakdowns.append(Breakdown(dimension=dim, rows=run.rows_from_groups(dim, groups)))
     return run.judge(result, exact(value))
 
 

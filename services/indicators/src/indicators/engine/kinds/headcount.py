@@ -26,11 +26,11 @@ async def compute_headcount(run: Computation) -> IndicatorResult:
     result = run.result(value=answer.total, numerator=answer.total, unit="people")
     for dim in dims:
         if dim == "resort":
-            pairs = {
-                group_key(group, "institution"): (group.value, None)
-                for group in by_dim["institution"]
-            }
-            result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))
+            # Headcounts add up: a resort's is the sum of its institutions'.
+            sums = run.per_resort(
+                {group_key(group, "institution"): group.value for group in by_dim["institution"]}
+            )
+            result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(sums)))
         else:
             result.breakdowns.append(
                 Breakdown(dimension=dim, rows=run.rows_from_groups(dim, by_dim[dim]))

@@ -56,15 +56,18 @@ async def compute_share(run: Computation) -> IndicatorResult:
     by_headcount = denominator.source == "headcount"
 
     grouped = {d for d in dims if d in RECORDS_DIMENSIONS and d != "year"}
-    if "resort" in dims:
-        grouped.add("institution")
     years = run.years() if with_years else []
     # People who learnt in each year, over the headcount at that year's end: the numerator's
     # breakdowns (and the last year, counted on the count date) in one question, the
     # denominator's breakdowns in another; an earlier year's numerator is its own question with
     # people's roles and jobs as of that year's end (a role held then but not now counts).
     numerator_sets = sorted(grouped) + (["year"] if years else [])
-    denominator_sets = [d for d in sorted(grouped) if d in HEADCOUNT_DIMENSIONS]
+    # Headcounts add up, so a resort's denominator is its institutions' sum; its numerator is
+    # records' count of distinct people in the resort.
+    denominator_sets = sorted(
+        {d for d in grouped if d in HEADCOUNT_DIMENSIONS}
+        | ({"institution"} if "resort" in grouped else set())
+    )
     jobs: dict[str, Any] = {
         "num": run.aggregate_sets("people", counted_filter, [[d] for d in numerator_sets])
     }
@@ -109,17 +112,17 @@ async def compute_share(run: Computation) -> IndicatorResult:
         if dim == "year":
             continue
         if dim == "resort":
-            nums = {group_key(g, "institution"): g.value for g in groups_of["num:institution"]}
+            nums = {group_key(g, "resort"): g.value for g in groups_of["num:resort"]}
             dens = (
-                {group_key(g, "institution"): g.value for g in groups_of["den:institution"]}
-                if "den:institution" in groups_of
-                else {}
+                run.per_resort(
+                    {group_key(g, "institution"): g.value for g in groups_of["den:institution"]}
+                )
+                if by_headcount
+                else None
             )
-            pairs: dict[str, tuple[float, float | None]] = {
-                code: (nums.get(code, 0.0), dens.get(code) if by_headcount else None)
-                for code in set(nums) | set(dens)
-            }
-            result.breakdowns.append(Breakdown(dimension="resort", rows=run.resort_rows(pairs)))
+            result.breakdowns.append(
+                Breakdown(dimension="resort", rows=run.resort_rows(nums, dens))
+            )
             continue
         if f"num:{dim}" not in groups_of:
             continue
