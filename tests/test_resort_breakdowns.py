@@ -31,6 +31,7 @@ from indicators.engine.compute import Dataset, Params, compute, with_resorts
 from indicators.engine.results import IndicatorResult
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpRecordsSource, ServiceToken
+from indicators.sources.memory import Employment, Enrolment, MemoryRecords
 from indicators.sources.types import IndicatorInfo, InstitutionInfo
 from learning_records.main import create_app as create_records
 from learning_records.main import migrations as records_migrations
@@ -38,6 +39,7 @@ from learning_records.models import metadata as records_metadata
 from learning_records.people.pseudonyms import synthetic_personal_code
 from learning_records.reference.sync import CatalogSync
 from learning_records.settings import LearningRecordsSettings
+from pilnveide_contracts.records import AggregationQuery, AggregationResult
 from pilnveide_kit.testing import (
     TestClientTransport,
     TokenFactory,
@@ -236,3 +238,65 @@ def test_the_indicators_engine_takes_resort_rows_from_records(
     assert result.value == 3
     assert rows["institution"] == BY_INSTITUTION
     assert rows["resort"] == BY_RESORT
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        {"metric": "people", "group_by_sets": [["institution"], ["resort"], ["resort", "year"]]},
+        {
+            "metric": "people_with_frequency",
+            "frequency": {"min_per_year": 2, "max_per_year": 2},
+            "group_by_sets": [["institution"], ["resort"]],
+        },
+        {"metric": "people_with_frequency", "group_by": ["resort"]},
+        {"metric": "enrolments", "group_by": ["resort"]},
+    ],
+)
+def test_the_in_memory_double_answers_as_records_does(
+    world: tuple[TestClient, Any], tokens: TokenFactory, question: dict[str, Any]
+) -> None:
+    """The indicators' test double, given the same people, answers exactly as records."""
+    records, catalog = world
+    served = catalog.get(
+        "/v1/institutions", params={"limit": 500}, headers=tokens.headers("catalog:read")
+    ).json()["data"]
+    pseudonyms = {synthetic_personal_code(n): f"p{n}" for n in (1, 2, 3)}
+    double = MemoryRecords(
+        employments=[
+            Employment(
+                person=pseudonyms[e["personal_code"]],
+                institution=e["institution"],
+                valid_from=date.fromisoformat(e["valid_from"]),
+                valid_to=date.fromisoformat(e["valid_to"]) if e["valid_to"] else None,
+            )
+            for e in EMPLOYMENTS
+        ],
+        enrolments=[
+            Enrolment(
+                person=pseudonyms[e["personal_code"]],
+                course=e["course_code"],
+                status=e["status"],
+                status_date=date.fromisoformat(e["completed_on"]),
+            )
+            for e in ENROLMENTS
+        ],
+        institutions=[
+            InstitutionInfo(code=i["code"], kind=i["kind"], resort=i["parent"]) for i in served
+        ],
+    )
+    query = AggregationQuery.model_validate(question)
+    answer = records.post(
+        "/v1/aggregations/query",
+        json=query.model_dump(mode="json", exclude_none=True),
+        headers=tokens.headers("records:read"),
+    )
+    assert answer.status_code == 200, answer.text
+    expected = AggregationResult.model_validate(answer.json())
+    found = asyncio.run(double.aggregate(query))
+
+    def groups(result: AggregationResult) -> set[tuple[Any, ...]]:
+        return {(g.set, tuple(sorted(g.key.items())), float(g.value)) for g in result.groups}
+
+    assert groups(found) == groups(expected) and found.groups
+    assert float(found.total) == float(expected.total)

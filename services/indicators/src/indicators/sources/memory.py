@@ -241,7 +241,8 @@ class MemoryRecords:
             per_person_year[(enrolment.person, enrolment.status_date.year)].append((enrolment, job))
         low = query.frequency.min_per_year if query.frequency else 1
         high = query.frequency.max_per_year if query.frequency else None
-        dims = list(query.group_by) or ["year"]
+        # Every grouping is per calendar year (`year` is added to one that lacks it).
+        dims = [*query.group_by, *([] if "year" in query.group_by else ["year"])]
         groups: dict[tuple[Any, ...], set[str]] = defaultdict(set)
         everyone: set[str] = set()
         for (person, _year), items in per_person_year.items():
