@@ -271,7 +271,6 @@ def _grouped(
     sets: Sequence[Sequence[str]],
     aggregates: Sequence[Any],
     postgres: bool,
-    having: Callable[[], Any] | None = None,
 ) -> Any:
     """Groups of every set in one statement, each row tagged with its set's index (`set_idx`).
 
@@ -291,7 +290,7 @@ def _grouped(
             *[column.label(name) for column, name in zip(columns, names, strict=True)],
             *aggregates,
         ).group_by(func.grouping_sets(*[tuple_(*[source.c[n] for n in keys]) for keys in sets]))
-        return statement.having(having()) if having is not None else statement
+        return statement
     branches = []
     for index, keys in enumerate(sets):
         branch = select(
@@ -301,8 +300,6 @@ def _grouped(
         )
         if keys:
             branch = branch.group_by(*[source.c[name] for name in keys])
-        if having is not None:
-            branch = branch.having(having())
         branches.append(branch)
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
