@@ -27,6 +27,7 @@ from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.errors import BadRequest
+from pilnveide_kit.languages import preferred_language
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -56,23 +57,7 @@ def language(
     ] = None,
 ) -> str:
     """lv or en, whichever Accept-Language prefers (lv when it names neither)."""
-    best: tuple[float, str] = (0.0, "lv")
-    for part in (accept_language or "").split(","):
-        tag, _, rest = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("lv", "en"):
-            continue
-        quality = 1.0
-        for param in rest.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > best[0]:
-            best = (quality, primary)
-    return best[1]
+    return preferred_language(accept_language, ("lv", "en")) or "lv"
 
 
 Language = Annotated[str, Depends(language)]
