@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from indicators.access import results_scope
 from indicators.definitions.spec import DEFAULT_BREAKDOWNS
 from indicators.engine.compute import Params
 from indicators.engine.norms import NormsResult
@@ -136,7 +137,7 @@ def params_of(
         period_to=end,
         breakdowns=parse_breakdowns(breakdown),
         detail=detail,
-        scope=principal.institutions,
+        scope=results_scope(principal),
         series=series,
         lang=lang,
     )
@@ -319,7 +320,7 @@ async def get_annex3_norms(
     format: Format = None,
 ) -> Any:
     """Learning hours per employee a month (norm ≥ 2 h), learning share, concentration, no-shows."""
-    norms = await service.norms(year, as_of or date.today(), principal.institutions)
+    norms = await service.norms(year, as_of or date.today(), results_scope(principal))
     if export.wants_csv(request, format):
         return export.csv_response(export.norms_rows(norms), f"norms-{year}.csv")
     return norms
