@@ -7,434 +7,74 @@ competency assessments and headcounts. One person works in both (each side holds
 records of them). Then B attacks: the "claiming" attack (an employment of A's person, then
 history, HR pull, counts, erasure and a display-name change), every read with A's codes, every
 write with A's source ids, and finally every records route discovered from the app's OpenAPI
-document. Each answer is searched for A's data, and A's rows are compared with a snapshot.
+document. Each answer is searched for A's data, and A's rows are compared with a snapshot. The
+claiming attack is also read back through the indicators service (which reads the records with
+its own unrestricted client): A's learner is never counted under B.
 
-The xAPI routes have their own partition tests (services/learning-records/tests/xapi).
+The worlds and the stack are tests/worlds.py's; the indicators routes are walked in
+test_isolation_indicators.py, the xAPI routes in test_isolation_xapi.py and
+services/learning-records/tests/xapi.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
-from gateway.clients.secrets import SecretHasher
-from gateway.clients.service import ensure_admin_client
-from gateway.main import create_app as create_gateway
-from gateway.settings import GatewaySettings
-from learning_records.main import create_app as create_records
-from learning_records.people.pseudonyms import synthetic_personal_code
-from learning_records.settings import LearningRecordsSettings
-from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.testing import TestClientTransport, TokenFactory
+from pilnveide_kit.testing import TokenFactory
 
-A, B = "VK", "FM"
-A_CODE, SHARED_CODE, B_CODE = (synthetic_personal_code(n) for n in (101, 102, 103))
-ADMIN_ID, ADMIN_SECRET = "iso-admin", "iso-admin-secret-0123456789abcdef0123"
-WRITER_SCOPES = "records:read records:write"
-
-#: Strings that occur only in A's records: none may reach B in any answer.
-A_MARKERS = (
-    "hr-vk",
-    "lms-vk",
-    "vk-emp",
-    "Anna Avotiņa",
-    "Sandra Ābele",
-    "VK-ONLY",
-    "vk-analysts",
-    "vk-trust",
-    "VK-CERT",
-    "vk-framework",
-    "vk-competency",
+from .worlds import (
+    A_CODE,
+    A,
+    B,
+    Caller,
+    Stack,
+    a_items,
+    a_rows,
+    assert_no_a_data,
+    indicators_database,
+    learners_counted,
+    seeded_catalog,
+    two_worlds,
 )
 
 
-def _a_items() -> dict[str, list[dict[str, Any]]]:
-    """A's world, by write kind (every item names A's institution)."""
-    a = {"personal_code": A_CODE, "institution": A}
-    shared = {"personal_code": SHARED_CODE, "institution": A}
-    lms = {"source_system": "lms-vk"}
-    return {
-        "people": [
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-emp-1",
-                **a,
-                "display_name": "Anna Avotiņa",
-            },
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-emp-2",
-                **shared,
-                "display_name": "Sandra Ābele",
-            },
-        ],
-        "employment": [
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-emp-1-job",
-                **a,
-                "sector": "state",
-                "position_group": "vk-analysts",
-                "valid_from": "2020-01-01",
-                "roles": [{"role": "vk-trust-person"}],
-            },
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-emp-2-job",
-                **shared,
-                "sector": "state",
-                "valid_from": "2020-01-01",
-                "valid_to": "2024-06-30",
-            },
-        ],
-        "enrolments": [
-            {
-                **lms,
-                "external_id": "vk-enr-1",
-                **a,
-                "course_code": "VK-ONLY-101",
-                "status": "completed",
-                "completed_on": "2024-03-01",
-                "hours": 8,
-            },
-            {
-                **lms,
-                "external_id": "vk-enr-2",
-                **shared,
-                "course_code": "VK-ONLY-101",
-                "status": "completed",
-                "completed_on": "2024-04-01",
-                "hours": 8,
-            },
-        ],
-        "results": [
-            {
-                **lms,
-                "external_id": "vk-test-1",
-                **a,
-                "course_code": "VK-ONLY-101",
-                "attempted_on": "2024-03-01",
-                "passed": True,
-                "score": 90,
-            }
-        ],
-        "certificates": [
-            {
-                **lms,
-                "external_id": "vk-cert-1",
-                **a,
-                "course_code": "VK-ONLY-101",
-                "certificate_number": "VK-CERT-0001",
-                "issued_on": "2024-03-02",
-            }
-        ],
-        "feedback": [
-            {
-                **lms,
-                "external_id": "vk-fb-1",
-                **a,
-                "course_code": "VK-ONLY-101",
-                "kind": "immediate",
-                "submitted_on": "2024-03-02",
-                "rating": 5,
-            }
-        ],
-        "assessments": [
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-assess-1",
-                **a,
-                "framework": "vk-framework",
-                "competency": "vk-competency",
-                "level": 4,
-                "method": "manager",
-                "assessed_on": "2024-02-01",
-            }
-        ],
-        "headcounts": [
-            {
-                "source_system": "hr-vk",
-                "external_id": "vk-hc-2024",
-                "institution": A,
-                "sector": "state",
-                "as_of": "2024-01-01",
-                "headcount": 400,
-            }
-        ],
-    }
+@pytest.fixture(scope="module")
+def catalog(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The catalog indicators read (institutions, the plan), loaded once for the module."""
+    with seeded_catalog(tokens, tmp_path_factory.mktemp("catalog")) as client:
+        yield client
 
 
-def _b_items() -> dict[str, list[dict[str, Any]]]:
-    """B's world: its own employee, and its own records of the person both institutions employ."""
-    b = {"personal_code": B_CODE, "institution": B}
-    shared = {"personal_code": SHARED_CODE, "institution": B}
-    return {
-        "people": [
-            {
-                "source_system": "hr-fm",
-                "external_id": "fm-emp-1",
-                **b,
-                "display_name": "Bruno Kalniņš",
-            },
-            {
-                "source_system": "hr-fm",
-                "external_id": "fm-emp-2",
-                **shared,
-                "display_name": "S. Ā. (FM)",
-            },
-        ],
-        "employment": [
-            {
-                "source_system": "hr-fm",
-                "external_id": "fm-emp-1-job",
-                **b,
-                "sector": "state",
-                "valid_from": "2021-01-01",
-            },
-            {
-                "source_system": "hr-fm",
-                "external_id": "fm-emp-2-job",
-                **shared,
-                "sector": "state",
-                "valid_from": "2024-07-01",
-            },
-        ],
-        "enrolments": [
-            {
-                "source_system": "lms-fm",
-                "external_id": "fm-enr-1",
-                **b,
-                "course_code": "FM-COURSE-1",
-                "status": "completed",
-                "completed_on": "2024-05-01",
-                "hours": 4,
-            }
-        ],
-        "headcounts": [
-            {
-                "source_system": "hr-fm",
-                "external_id": "fm-hc-2024",
-                "institution": B,
-                "sector": "state",
-                "as_of": "2024-01-01",
-                "headcount": 55,
-            }
-        ],
-    }
-
-
-# --- the stack: the records service, and the gateway in front of it ---------------------------
-
-
-@dataclass
-class Caller:
-    """One client, through the gateway (prefix /records) or straight at the service."""
-
-    http: TestClient
-    prefix: str
-    headers: dict[str, str]
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        """GET a records path."""
-        return self.http.get(self.prefix + path, headers=self.headers, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        """POST to a records path."""
-        return self.http.post(self.prefix + path, headers=self.headers, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Any method on a records path."""
-        return self.http.request(method, self.prefix + path, headers=self.headers, **kwargs)
-
-
-@dataclass
-class Stack:
-    """The running apps, the records database, and the callers of each institution."""
-
-    records: TestClient
-    gateway: TestClient
-    engine: Engine
-    a: Caller
-    b: Caller
-    #: B with every records scope it could hold (direct: even records:erase in its token).
-    b_all: Caller
-    #: An unrestricted reader (the indicators service, a central analyst).
-    central: Caller
-    admin: dict[str, str]
-    pseudonyms: dict[str, str] = field(default_factory=dict)
-
-
-def _gateway_token(gateway: TestClient, client_id: str, secret: str, scope: str) -> str:
-    answer = gateway.post(
-        "/auth/token",
-        data={"grant_type": "client_credentials", "scope": scope},
-        auth=(client_id, secret),
-    )
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["access_token"])
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture(scope="module")
+def indicators_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The indicators database with the plan's definitions (B's writes must leave it alone)."""
+    return indicators_database(tmp_path_factory.mktemp("indicators"))
 
 
 @pytest.fixture(params=["gateway", "direct"])
-def stack(request: pytest.FixtureRequest, tokens: TokenFactory, tmp_path: Path) -> Iterator[Stack]:
-    """A fresh records database and gateway; callers through the gateway or directly."""
-    with ExitStack() as exits:
-        settings = LearningRecordsSettings(
-            database_url=f"sqlite:///{tmp_path / 'records'}.db",
-            environment="test",
-            auth_jwks_json=tokens.jwks_json,
-            auth_jwks_file=None,
-        )
-        records = exits.enter_context(
-            TestClient(create_records(settings), raise_server_exceptions=False)
-        )
-        gateway_settings = GatewaySettings(
-            environment="test",
-            database_url=f"sqlite:///{tmp_path / 'gateway'}.db",
-            argon2_time_cost=1,
-            argon2_memory_kib=64,
-            argon2_parallelism=1,
-            admin_client_id=ADMIN_ID,
-            admin_client_secret=ADMIN_SECRET,
-            rate_limit_per_s=10_000.0,
-            rate_limit_burst=10_000,
-            signing_key_pem=tokens.private_pem,
-            signing_kid=tokens.kid,
-            catalog_url="http://catalog.iso",
-            records_url="http://records.iso",
-            indicators_url="http://indicators.iso",
-        )
-        gateway = exits.enter_context(
-            TestClient(
-                create_gateway(
-                    gateway_settings, upstream_transports={"records": TestClientTransport(records)}
-                ),
-                raise_server_exceptions=False,
-            )
-        )
-        engine = make_engine(gateway_settings.database_url)
-        with session_scope(engine) as session:
-            ensure_admin_client(session, SecretHasher(gateway_settings), ADMIN_ID, ADMIN_SECRET)
-        engine.dispose()
-        admin = _bearer(_gateway_token(gateway, ADMIN_ID, ADMIN_SECRET, "admin"))
-        secrets: dict[str, str] = {}
-        for client_id, scopes, institutions in (
-            ("iso-a", WRITER_SCOPES.split(), [A]),
-            ("iso-b", WRITER_SCOPES.split(), [B]),
-            ("iso-central", ["records:read", "records:erase"], None),
-        ):
-            created = gateway.post(
-                "/admin/clients",
-                json={
-                    "client_id": client_id,
-                    "name": client_id,
-                    "scopes": scopes,
-                    "institutions": institutions,
-                },
-                headers=admin,
-            )
-            assert created.status_code == 201, created.text
-            secrets[client_id] = created.json()["client_secret"]
-        records_engine: Engine = records.app.state.engine  # type: ignore[attr-defined]
-        if request.param == "gateway":
-
-            def caller(client_id: str, scope: str) -> Caller:
-                token = _gateway_token(gateway, client_id, secrets[client_id], scope)
-                return Caller(gateway, "/records", _bearer(token))
-
-            a, b = caller("iso-a", WRITER_SCOPES), caller("iso-b", WRITER_SCOPES)
-            b_all = b
-            central = caller("iso-central", "records:read records:erase")
-        else:
-            a = Caller(records, "", tokens.headers(WRITER_SCOPES, institutions=[A]))
-            b = Caller(records, "", tokens.headers(WRITER_SCOPES, institutions=[B]))
-            b_all = Caller(
-                records,
-                "",
-                tokens.headers(WRITER_SCOPES + " records:erase", institutions=[B]),
-            )
-            central = Caller(records, "", tokens.headers("records:read records:erase"))
-        built = Stack(records, gateway, records_engine, a, b, b_all, central, admin)
-        _build_worlds(built)
+def stack(
+    request: pytest.FixtureRequest,
+    tokens: TokenFactory,
+    tmp_path: Path,
+    catalog: TestClient,
+    indicators_url: str,
+) -> Iterator[Stack]:
+    """A's and B's worlds; callers through the gateway or directly at the services."""
+    with two_worlds(
+        tokens,
+        tmp_path,
+        through_gateway=request.param == "gateway",
+        catalog=catalog,
+        indicators_url=indicators_url,
+    ) as built:
         yield built
-
-
-def _write_all(caller: Caller, items: dict[str, list[dict[str, Any]]]) -> None:
-    for kind, batch in items.items():
-        answer = caller.post(f"/v1/{kind}/bulk", json=batch)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["counts"]["accepted"] == len(batch), answer.text
-
-
-def _build_worlds(stack: Stack) -> None:
-    _write_all(stack.a, _a_items())
-    _write_all(stack.b, _b_items())
-    for name, code, caller in (
-        ("a", A_CODE, stack.a),
-        ("shared", SHARED_CODE, stack.a),
-        ("b", B_CODE, stack.b),
-    ):
-        found = caller.post("/v1/people/lookup", json={"personal_code": code})
-        assert found.status_code == 200, found.text
-        stack.pseudonyms[name] = found.json()["pseudonym"]
-
-
-# --- what B must never see or change ----------------------------------------------------------
-
-#: A's rows, table by table (roles and status steps through their parents).
-_SNAPSHOT_QUERIES = {
-    table: f"SELECT * FROM {table} WHERE institution = :a ORDER BY id"
-    for table in (
-        "person_link",
-        "employment",
-        "enrolment",
-        "test_attempt",
-        "certificate",
-        "feedback",
-        "competency_assessment",
-        "headcount",
-    )
-} | {
-    "role_assignment": "SELECT * FROM role_assignment WHERE employment_id IN "
-    "(SELECT id FROM employment WHERE institution = :a) ORDER BY id",
-    "enrolment_status_change": "SELECT * FROM enrolment_status_change WHERE enrolment_id IN "
-    "(SELECT id FROM enrolment WHERE institution = :a) ORDER BY id",
-    "person": "SELECT * FROM person WHERE id IN (SELECT person_id FROM enrolment "
-    "WHERE institution = :a) ORDER BY id",
-}
-
-
-def a_rows(stack: Stack) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of A's, straight from the database."""
-    with stack.engine.connect() as connection:
-        return {
-            table: [tuple(row) for row in connection.execute(text(sql), {"a": A})]
-            for table, sql in _SNAPSHOT_QUERIES.items()
-        }
-
-
-def assert_no_a_data(answer: httpx.Response, *extra_markers: str) -> None:
-    """No string of A's records in an answer (a problem's `instance` echoes the path: ignored)."""
-    body = answer.text
-    if answer.headers.get("content-type", "").startswith("application/problem+json"):
-        problem = answer.json()
-        problem.pop("instance", None)
-        body = json.dumps(problem, ensure_ascii=False)
-    leaked = [m for m in (*A_MARKERS, *extra_markers) if m in body]
-    assert leaked == [], f"{answer.request.method} {answer.request.url}: {leaked} in {body[:500]}"
 
 
 def _count(caller: Caller, **query: Any) -> Any:
@@ -451,6 +91,7 @@ def test_claiming_attack(stack: Stack) -> None:
     before = a_rows(stack)
     b, pseudonym = stack.b, stack.pseudonyms["a"]
     people_before = _count(b, metric="people")["total"]
+    assert learners_counted(stack.central_indicators) == (3, {A: 2, B: 1})
     assert b.get(f"/v1/people/{pseudonym}/history").status_code == 404
     claim = {
         "source_system": "hr-fm",
@@ -490,6 +131,10 @@ def test_claiming_attack(stack: Stack) -> None:
     # …nor does B's employment move A's records into B's figures for a central reader.
     central = _count(stack.central, metric="people", filter={"institutions": [B]})
     assert central["total"] == 1
+    # Indicators read the records with their own unrestricted client: B's indicator counts
+    # B's one learner, and an unrestricted reader still counts A's two under A, not under B.
+    assert learners_counted(stack.b_indicators) == (1, {B: 1})
+    assert learners_counted(stack.central_indicators) == (3, {A: 2, B: 1})
 
     # Erasure: not a restricted client's to run, with or without records:erase in its token.
     for dry_run in (True, False):
@@ -580,7 +225,7 @@ def test_b_cannot_read_list_or_count_a_data(stack: Stack) -> None:
 def test_b_cannot_change_a_data(stack: Stack) -> None:
     """B writing A's source ids (as its own or as A's institution) changes nothing of A's."""
     before = a_rows(stack)
-    for kind, items in _a_items().items():
+    for kind, items in a_items().items():
         for item in items:
             for institution, status in ((B, 403), (A, 404)):
                 attempt = {**item, "institution": institution, "update": True}
@@ -646,7 +291,7 @@ def _query_value(name: str, stack: Stack) -> Any:
 
 def _bodies(path: str, stack: Stack) -> list[Any]:
     """What B sends to a POST route: A's codes, ids and items wherever the route takes them."""
-    a_items = _a_items()
+    forged_items = a_items()
     if path == "/v1/people/lookup":
         return [{"personal_code": A_CODE}]
     if path == "/v1/privacy/erasure":
@@ -662,10 +307,10 @@ def _bodies(path: str, stack: Stack) -> list[Any]:
     if path == "/v1/aggregations/headcounts":
         return [{"as_of": "2030-01-01", "filter": {"institutions": [A]}}, {"as_of": "2030-01-01"}]
     kind = path.removeprefix("/v1/").removesuffix("/bulk")
-    if kind in a_items:
+    if kind in forged_items:
         forged = [
             {**item, "institution": institution, "update": True}
-            for item in a_items[kind]
+            for item in forged_items[kind]
             for institution in (A, B)
         ]
         return [forged] if path.endswith("/bulk") else forged
