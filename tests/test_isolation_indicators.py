@@ -17,15 +17,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
-
-from pilnveide_kit.testing import TokenFactory
 
 from .worlds import (
     INDICATOR,
@@ -35,10 +30,7 @@ from .worlds import (
     Stack,
     a_rows,
     assert_no_a_data,
-    indicators_database,
     learners_counted,
-    seeded_catalog,
-    two_worlds,
 )
 
 #: Indicators of every computed kind the worlds touch (people, share, coverage, headcount),
@@ -54,41 +46,9 @@ QUERY = {
 WRITES = {"post", "put", "patch", "delete"}
 
 
-@pytest.fixture(scope="module")
-def catalog(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The catalog indicators read (institutions, the plan), loaded once for the module."""
-    with seeded_catalog(tokens, tmp_path_factory.mktemp("catalog")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def indicators_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The indicators database with the plan's definitions (B's writes must leave it alone)."""
-    return indicators_database(tmp_path_factory.mktemp("indicators"))
-
-
-@pytest.fixture(params=["gateway", "direct"])
-def stack(
-    request: pytest.FixtureRequest,
-    tokens: TokenFactory,
-    tmp_path: Path,
-    catalog: TestClient,
-    indicators_url: str,
-) -> Iterator[Stack]:
-    """A's and B's worlds; callers through the gateway or directly at the services."""
-    with two_worlds(
-        tokens,
-        tmp_path,
-        through_gateway=request.param == "gateway",
-        catalog=catalog,
-        indicators_url=indicators_url,
-    ) as built:
-        yield built
-
-
-def indicator_rows(stack: Stack) -> dict[str, list[tuple[Any, ...]]]:
+def indicator_rows(worlds: Stack) -> dict[str, list[tuple[Any, ...]]]:
     """Every definition and observation, straight from the indicators database."""
-    with stack.indicators_engine.connect() as connection:
+    with worlds.indicators_engine.connect() as connection:
         return {
             table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}"))]
             for table in ("indicator_definition", "indicator_observation")
@@ -145,11 +105,11 @@ def _summary(caller: Caller) -> dict[str, Any]:
     return {item["code"]: item for item in answer.json()["data"]}[INDICATOR]
 
 
-def test_b_reads_and_counts_only_b_in_indicators(stack: Stack) -> None:
+def test_b_reads_and_counts_only_b_in_indicators(worlds: Stack) -> None:
     """Value and breakdown, list, explain and Annex 3 norms: B's figures are B's institution's;
-    an unrestricted reader of the same stack (asked first, so a cache could leak) sees A's."""
-    b, central = stack.b_indicators, stack.central_indicators
-    a_people = {stack.pseudonyms["a"], stack.pseudonyms["shared"]}
+    an unrestricted reader of the same worlds (asked first, so a cache could leak) sees A's."""
+    b, central = worlds.b_indicators, worlds.central_indicators
+    a_people = {worlds.pseudonyms["a"], worlds.pseudonyms["shared"]}
 
     assert learners_counted(central) == (3, {A: 2, B: 1})
     assert learners_counted(b) == (1, {B: 1})
@@ -161,7 +121,7 @@ def test_b_reads_and_counts_only_b_in_indicators(stack: Stack) -> None:
     assert a_people <= {m["person"] for m in everyone["data"]}
     mine = _explain(b)
     assert mine["count"] == 1
-    assert [(m["person"], m["institution"]) for m in mine["data"]] == [(stack.pseudonyms["b"], B)]
+    assert [(m["person"], m["institution"]) for m in mine["data"]] == [(worlds.pseudonyms["b"], B)]
 
     central_norms, b_norms = _norms(central), _norms(b)
     assert central_norms[A]["hours"] == 16 and central_norms[A]["headcount"] == 400
@@ -169,14 +129,14 @@ def test_b_reads_and_counts_only_b_in_indicators(stack: Stack) -> None:
     assert (b_norms[B]["hours"], b_norms[B]["headcount"]) == (4, 55)
 
 
-def _definition(stack: Stack, code: str) -> tuple[dict[str, Any], str]:
-    answer = stack.central_indicators.get(f"/v1/definitions/{code}")
+def _definition(worlds: Stack, code: str) -> tuple[dict[str, Any], str]:
+    answer = worlds.central_indicators.get(f"/v1/definitions/{code}")
     assert answer.status_code == 200, answer.text
     return answer.json(), answer.headers["ETag"]
 
 
 def _calls(
-    stack: Stack, method: str, path: str, operation: dict[str, Any]
+    worlds: Stack, method: str, path: str, operation: dict[str, Any]
 ) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(url, query, request arguments) of every call B makes to one operation."""
     names = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
@@ -186,10 +146,10 @@ def _calls(
         url = path.replace("{code}", code)
         extra: dict[str, Any] = {}
         if path == "/v1/definitions" and method == "post":
-            spec, _etag = _definition(stack, INDICATOR)
+            spec, _etag = _definition(worlds, INDICATOR)
             extra["json"] = {"code": "9.9.9", "plan": spec["plan"], "spec": spec["spec"]}
         elif path == "/v1/definitions/{code}" and method in ("put", "delete"):
-            spec, etag = _definition(stack, code)
+            spec, etag = _definition(worlds, code)
             extra["headers"] = {"If-Match": etag}
             if method == "put":
                 extra["json"] = {"spec": spec["spec"], "note": "B's version"}
@@ -200,18 +160,18 @@ def _calls(
             yield url, query | ({"format": fmt} if fmt else {}), extra
 
 
-def test_every_indicators_route_as_b_shows_counts_and_changes_nothing_of_a(stack: Stack) -> None:
+def test_every_indicators_route_as_b_shows_counts_and_changes_nothing_of_a(worlds: Stack) -> None:
     """Each route of the indicators app, every code of CODES, JSON and CSV, called by B."""
-    document = stack.indicators.app.openapi()  # type: ignore[attr-defined]
-    a_people = (stack.pseudonyms["a"], stack.pseudonyms["shared"])
-    before_records, before_indicators = a_rows(stack), indicator_rows(stack)
+    document = worlds.indicators.app.openapi()  # type: ignore[attr-defined]
+    a_people = (worlds.pseudonyms["a"], worlds.pseudonyms["shared"])
+    before_records, before_indicators = a_rows(worlds), indicator_rows(worlds)
     called = refused = 0
     for path, operations in sorted(document["paths"].items()):
         for method, operation in operations.items():
             if method not in ("get", *WRITES):
                 continue
-            for url, query, extra in _calls(stack, method, path, operation):
-                answer = stack.b_indicators.request(method.upper(), url, params=query, **extra)
+            for url, query, extra in _calls(worlds, method, path, operation):
+                answer = worlds.b_indicators.request(method.upper(), url, params=query, **extra)
                 where = f"{method} {url} {query}: {answer.status_code} {answer.text[:300]}"
                 assert answer.status_code < 500, where
                 assert_no_a_data(answer, *a_people)
@@ -222,20 +182,20 @@ def test_every_indicators_route_as_b_shows_counts_and_changes_nothing_of_a(stack
                     refused += 1
                 called += 1
     assert called > 30 and refused >= 5, "the routes must be found"
-    assert a_rows(stack) == before_records
-    assert indicator_rows(stack) == before_indicators
+    assert a_rows(worlds) == before_records
+    assert indicator_rows(worlds) == before_indicators
 
 
-def test_checks_see_a_where_a_is(stack: Stack) -> None:
+def test_checks_see_a_where_a_is(worlds: Stack) -> None:
     """The leak checks are not blind: an unrestricted reader's answers name A where it is."""
-    central = stack.central_indicators
+    central = worlds.central_indicators
     shown = central.get(f"/v1/indicators/{INDICATOR}", params={**QUERY, "breakdown": "institution"})
     assert a_institution_shown(shown) != []
     as_csv = central.get("/v1/norms", params={"year": YEAR, "as_of": "2025-01-31", "format": "csv"})
     assert a_institution_shown(as_csv) != []
     # B's write is refused for its restriction, not for a missing scope: the same request of an
     # unrestricted client with the same scopes is stored.
-    spec, etag = _definition(stack, INDICATOR)
+    spec, etag = _definition(worlds, INDICATOR)
     replaced = central.request(
         "PUT",
         f"/v1/definitions/{INDICATOR}",
@@ -243,7 +203,7 @@ def test_checks_see_a_where_a_is(stack: Stack) -> None:
         headers={"If-Match": etag},
     )
     assert replaced.status_code == 200, replaced.text
-    refused = stack.b_indicators.request(
+    refused = worlds.b_indicators.request(
         "PUT",
         f"/v1/definitions/{INDICATOR}",
         json={"spec": spec["spec"], "note": "B's version"},

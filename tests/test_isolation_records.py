@@ -11,23 +11,17 @@ document. Each answer is searched for A's data, and A's rows are compared with a
 claiming attack is also read back through the indicators service (which reads the records with
 its own unrestricted client): A's learner is never counted under B.
 
-The worlds and the stack are tests/worlds.py's; the indicators routes are walked in
-test_isolation_indicators.py, the xAPI routes in test_isolation_xapi.py and
-services/learning-records/tests/xapi.
+The worlds and the stack are tests/worlds.py's (the `worlds` fixture, tests/conftest.py); the
+indicators routes are walked in test_isolation_indicators.py, the xAPI routes in
+test_isolation_xapi.py and services/learning-records/tests/xapi.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
-
-from pilnveide_kit.testing import TokenFactory
 
 from .worlds import (
     A_CODE,
@@ -38,43 +32,8 @@ from .worlds import (
     a_items,
     a_rows,
     assert_no_a_data,
-    indicators_database,
     learners_counted,
-    seeded_catalog,
-    two_worlds,
 )
-
-
-@pytest.fixture(scope="module")
-def catalog(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The catalog indicators read (institutions, the plan), loaded once for the module."""
-    with seeded_catalog(tokens, tmp_path_factory.mktemp("catalog")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def indicators_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The indicators database with the plan's definitions (B's writes must leave it alone)."""
-    return indicators_database(tmp_path_factory.mktemp("indicators"))
-
-
-@pytest.fixture(params=["gateway", "direct"])
-def stack(
-    request: pytest.FixtureRequest,
-    tokens: TokenFactory,
-    tmp_path: Path,
-    catalog: TestClient,
-    indicators_url: str,
-) -> Iterator[Stack]:
-    """A's and B's worlds; callers through the gateway or directly at the services."""
-    with two_worlds(
-        tokens,
-        tmp_path,
-        through_gateway=request.param == "gateway",
-        catalog=catalog,
-        indicators_url=indicators_url,
-    ) as built:
-        yield built
 
 
 def _count(caller: Caller, **query: Any) -> Any:
@@ -86,12 +45,12 @@ def _count(caller: Caller, **query: Any) -> Any:
 # --- the named attacks ------------------------------------------------------------------------
 
 
-def test_claiming_attack(stack: Stack) -> None:
+def test_claiming_attack(worlds: Stack) -> None:
     """B records an employment of A's person, then tries every door that used to open."""
-    before = a_rows(stack)
-    b, pseudonym = stack.b, stack.pseudonyms["a"]
+    before = a_rows(worlds)
+    b, pseudonym = worlds.b, worlds.pseudonyms["a"]
     people_before = _count(b, metric="people")["total"]
-    assert learners_counted(stack.central_indicators) == (3, {A: 2, B: 1})
+    assert learners_counted(worlds.central_indicators) == (3, {A: 2, B: 1})
     assert b.get(f"/v1/people/{pseudonym}/history").status_code == 404
     claim = {
         "source_system": "hr-fm",
@@ -129,16 +88,16 @@ def test_claiming_attack(stack: Stack) -> None:
     members = b.post("/v1/aggregations/members", json={"metric": "people"})
     assert pseudonym not in members.text
     # …nor does B's employment move A's records into B's figures for a central reader.
-    central = _count(stack.central, metric="people", filter={"institutions": [B]})
+    central = _count(worlds.central, metric="people", filter={"institutions": [B]})
     assert central["total"] == 1
     # Indicators read the records with their own unrestricted client: B's indicator counts
     # B's one learner, and an unrestricted reader still counts A's two under A, not under B.
-    assert learners_counted(stack.b_indicators) == (1, {B: 1})
-    assert learners_counted(stack.central_indicators) == (3, {A: 2, B: 1})
+    assert learners_counted(worlds.b_indicators) == (1, {B: 1})
+    assert learners_counted(worlds.central_indicators) == (3, {A: 2, B: 1})
 
     # Erasure: not a restricted client's to run, with or without records:erase in its token.
     for dry_run in (True, False):
-        erased = stack.b_all.post(
+        erased = worlds.b_all.post(
             "/v1/privacy/erasure", json={"personal_code": A_CODE, "dry_run": dry_run}
         )
         assert erased.status_code == 403, erased.text
@@ -160,19 +119,19 @@ def test_claiming_attack(stack: Stack) -> None:
     assert b.post("/v1/people", json={**overwrite, "institution": A}).status_code == 404
     own_link = {**overwrite, "source_system": "hr-fm", "external_id": "fm-claim-1", "update": False}
     assert b.post("/v1/people", json=own_link).status_code == 201
-    for reader in (stack.a, stack.central):
+    for reader in (worlds.a, worlds.central):
         seen = reader.get(f"/v1/people/{pseudonym}/history").json()["person"]["display_name"]
         assert seen == "Anna Avotiņa"
 
-    assert a_rows(stack) == before
-    a_history = stack.a.get(f"/v1/people/{pseudonym}/history").json()
+    assert a_rows(worlds) == before
+    a_history = worlds.a.get(f"/v1/people/{pseudonym}/history").json()
     assert [c["certificate_number"] for c in a_history["certificates"]] == ["VK-CERT-0001"]
     assert "claim-1" not in json.dumps(a_history)  # nor does A see B's records
 
 
-def test_b_cannot_read_list_or_count_a_data(stack: Stack) -> None:
+def test_b_cannot_read_list_or_count_a_data(worlds: Stack) -> None:
     """Every read of B's with A's codes and filters answers nothing of A's."""
-    b, a_person, shared = stack.b, stack.pseudonyms["a"], stack.pseudonyms["shared"]
+    b, a_person, shared = worlds.b, worlds.pseudonyms["a"], worlds.pseudonyms["shared"]
     for path in (f"/v1/people/{a_person}/history", f"/v1/people/{a_person}/competencies"):
         assert b.get(path).status_code == 404
     assert b.post("/v1/people/lookup", json={"personal_code": A_CODE}).status_code == 404
@@ -189,7 +148,7 @@ def test_b_cannot_read_list_or_count_a_data(stack: Stack) -> None:
     assert b_view["person"]["display_name"] == "S. Ā. (FM)"
     assert [j["external_id"] for j in b_view["employment"]] == ["fm-emp-2-job"]
     assert b_view["enrolments"] == []
-    a_view = stack.a.get(f"/v1/people/{shared}/history").json()
+    a_view = worlds.a.get(f"/v1/people/{shared}/history").json()
     assert a_view["person"]["display_name"] == "Sandra Ābele"
     assert [j["external_id"] for j in a_view["employment"]] == ["vk-emp-2-job"]
 
@@ -211,28 +170,28 @@ def test_b_cannot_read_list_or_count_a_data(stack: Stack) -> None:
     # The change feed: only the versions of B's own records.
     feed = b.get("/v1/changes", params={"limit": 10_000}).json()
     assert feed["data"], "B sees its own changes"
-    with stack.engine.connect() as connection:
+    with worlds.engine.connect() as connection:
         for change in feed["data"]:
             row = connection.execute(
                 text(f"SELECT institution FROM {change['entity']} WHERE id = :id"),
                 {"id": int(change["key"])},
             ).one()
             assert row[0] == B, change
-    everything = stack.central.get("/v1/changes", params={"limit": 10_000}).json()["data"]
+    everything = worlds.central.get("/v1/changes", params={"limit": 10_000}).json()["data"]
     assert len(everything) > len(feed["data"])
 
 
-def test_b_cannot_change_a_data(stack: Stack) -> None:
+def test_b_cannot_change_a_data(worlds: Stack) -> None:
     """B writing A's source ids (as its own or as A's institution) changes nothing of A's."""
-    before = a_rows(stack)
+    before = a_rows(worlds)
     for kind, items in a_items().items():
         for item in items:
             for institution, status in ((B, 403), (A, 404)):
                 attempt = {**item, "institution": institution, "update": True}
-                answer = stack.b.post(f"/v1/{kind}", json=attempt)
+                answer = worlds.b.post(f"/v1/{kind}", json=attempt)
                 assert answer.status_code == status, (kind, institution, answer.text)
                 assert_no_a_data(answer)
-        bulk = stack.b.post(
+        bulk = worlds.b.post(
             f"/v1/{kind}/bulk", json=[{**item, "institution": B, "update": True} for item in items]
         )
         assert bulk.status_code == 200
@@ -249,47 +208,47 @@ def test_b_cannot_change_a_data(stack: Stack) -> None:
         "status": "registered",
         "enrolled_on": "2024-09-01",
     }
-    assert stack.b.post("/v1/enrolments", json=by_link).status_code == 422
-    assert a_rows(stack) == before
+    assert worlds.b.post("/v1/enrolments", json=by_link).status_code == 422
+    assert a_rows(worlds) == before
 
 
-def test_only_an_unrestricted_client_may_hold_or_use_records_erase(stack: Stack) -> None:
+def test_only_an_unrestricted_client_may_hold_or_use_records_erase(worlds: Stack) -> None:
     """The gateway refuses to register a restricted eraser; the service refuses to obey one."""
     for restriction in ({"institutions": [B]}, {"resort": "FM"}):
-        created = stack.gateway.post(
+        created = worlds.gateway.post(
             "/admin/clients",
             json={"name": "eraser", "scopes": ["records:erase"], **restriction},
-            headers=stack.admin,
+            headers=worlds.admin,
         )
         assert created.status_code == 422, created.text
         assert "records:erase" in created.text
-    before = a_rows(stack)
+    before = a_rows(worlds)
     for path, body in (
-        ("/v1/privacy/erasure", {"pseudonym": stack.pseudonyms["a"], "dry_run": False}),
+        ("/v1/privacy/erasure", {"pseudonym": worlds.pseudonyms["a"], "dry_run": False}),
         ("/v1/privacy/retention", {"before": "2100-01-01", "dry_run": False}),
     ):
-        assert stack.b_all.post(path, json=body).status_code == 403
-    assert a_rows(stack) == before
-    dry = stack.central.post("/v1/privacy/erasure", json={"personal_code": A_CODE})
+        assert worlds.b_all.post(path, json=body).status_code == 403
+    assert a_rows(worlds) == before
+    dry = worlds.central.post("/v1/privacy/erasure", json={"personal_code": A_CODE})
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
     assert dry.json()["rows"]["certificate"] == 1
-    assert a_rows(stack) == before
+    assert a_rows(worlds) == before
 
 
 # --- every route ------------------------------------------------------------------------------
 
 
-def _query_value(name: str, stack: Stack) -> Any:
+def _query_value(name: str, worlds: Stack) -> Any:
     return {
         "institution": A,
-        "person": stack.pseudonyms["a"],
+        "person": worlds.pseudonyms["a"],
         "course_code": "VK-ONLY-101",
         "status": "completed",
         "format": "csv",
     }.get(name)
 
 
-def _bodies(path: str, stack: Stack) -> list[Any]:
+def _bodies(path: str, worlds: Stack) -> list[Any]:
     """What B sends to a POST route: A's codes, ids and items wherever the route takes them."""
     forged_items = a_items()
     if path == "/v1/people/lookup":
@@ -317,10 +276,10 @@ def _bodies(path: str, stack: Stack) -> list[Any]:
     return [{}]
 
 
-def test_every_records_route_as_b_shows_and_changes_nothing_of_a(stack: Stack) -> None:
+def test_every_records_route_as_b_shows_and_changes_nothing_of_a(worlds: Stack) -> None:
     """Each route of the records app (from its OpenAPI document), called by B with A's codes."""
-    document = stack.records.app.openapi()  # type: ignore[attr-defined]
-    before = a_rows(stack)
+    document = worlds.records.app.openapi()  # type: ignore[attr-defined]
+    before = a_rows(worlds)
     called = 0
     for path, operations in sorted(document["paths"].items()):
         if path.startswith("/xapi"):
@@ -333,17 +292,17 @@ def test_every_records_route_as_b_shows_and_changes_nothing_of_a(stack: Stack) -
             for parameter in operation.get("parameters", []):
                 name = parameter["name"]
                 if parameter["in"] == "path":
-                    value = A if name == "institution" else stack.pseudonyms["a"]
+                    value = A if name == "institution" else worlds.pseudonyms["a"]
                     url = url.replace("{" + name + "}", value)
-                elif parameter["in"] == "query" and _query_value(name, stack) is not None:
-                    query[name] = _query_value(name, stack)
-            bodies = _bodies(path, stack) if method in ("post", "put", "patch") else [None]
+                elif parameter["in"] == "query" and _query_value(name, worlds) is not None:
+                    query[name] = _query_value(name, worlds)
+            bodies = _bodies(path, worlds) if method in ("post", "put", "patch") else [None]
             for body in bodies:
-                answer = stack.b_all.request(
+                answer = worlds.b_all.request(
                     method.upper(), url, params=query, json=body if body is not None else None
                 )
                 assert answer.status_code < 500, f"{method} {url}: {answer.text[:300]}"
-                assert_no_a_data(answer, stack.pseudonyms["a"])
+                assert_no_a_data(answer, worlds.pseudonyms["a"])
                 called += 1
     assert called > 20, "the routes must be found"
-    assert a_rows(stack) == before
+    assert a_rows(worlds) == before
