@@ -20,18 +20,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.clients.secrets import SecretHasher
-from gateway.clients.service import ensure_admin_client
-from gateway.main import create_app as create_gateway
-from gateway.settings import GatewaySettings
 from learning_records.main import create_app as create_records
 from learning_records.main import migrations as records_migrations
 from learning_records.people.pseudonyms import synthetic_personal_code
-from learning_records.settings import LearningRecordsSettings
-from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.testing import TestClientTransport, TokenFactory, temporary_database
+from pilnveide_kit.testing import TokenFactory, temporary_database
 
-ADMIN_ID, ADMIN_SECRET = "iso-admin", "iso-admin-secret-0123456789abcdef"
+from .worlds import gateway_before, records_settings, register_clients
+
 PERSONAL = "https://pilnveide.lv/personal-code"
 ADL = "http://adlnet.gov/expapi/verbs/"
 COURSE = "https://pilnveide.lv/courses/DIGI-BASE"
@@ -85,71 +80,24 @@ class Stack:
 
 @pytest.fixture
 def stack(backend: str, tokens: TokenFactory, tmp_path: Path) -> Iterator[Stack]:
-    """learning-records on this backend, the gateway on SQLite, and four API clients."""
-    with ExitStack() as stack, temporary_database(backend, tmp_path, "iso_xapi") as url:
+    """learning-records on this backend, the gateway on SQLite, and three API clients."""
+    with ExitStack() as exits, temporary_database(backend, tmp_path, "iso_xapi") as url:
         records_migrations.upgrade(url)
-        records = stack.enter_context(
-            TestClient(
-                create_records(
-                    LearningRecordsSettings(
-                        database_url=url,
-                        environment="test",
-                        migrate_on_start=False,
-                        auth_jwks_json=tokens.jwks_json,
-                        auth_jwks_file=None,
-                    )
-                ),
-                raise_server_exceptions=False,
-            )
+        settings = records_settings(url, tokens, migrate_on_start=False)
+        records = exits.enter_context(
+            TestClient(create_records(settings), raise_server_exceptions=False)
         )
-        settings = GatewaySettings(
-            environment="test",
-            database_url=f"sqlite:///{tmp_path / 'gateway.db'}",
-            argon2_time_cost=1,
-            argon2_memory_kib=64,
-            argon2_parallelism=1,
-            admin_client_id=ADMIN_ID,
-            admin_client_secret=ADMIN_SECRET,
-            rate_limit_per_s=10_000.0,
-            rate_limit_burst=10_000,
-            records_url="http://records.iso",
-            catalog_url="http://catalog.iso",
-            indicators_url="http://indicators.iso",
-            signing_key_pem=tokens.private_pem,
-            signing_kid=tokens.kid,
+        gateway, admin = exits.enter_context(gateway_before(tokens, tmp_path, {"records": records}))
+        secrets = register_clients(
+            gateway,
+            admin,
+            [
+                ("lms-a", ["xapi:read", "xapi:write"], ["VK"]),
+                ("lms-b", ["xapi:read", "xapi:write"], ["VID"]),
+                ("central", ["xapi:read", "xapi:write", "records:write", "records:read"], None),
+            ],
         )
-        gateway = stack.enter_context(
-            TestClient(
-                create_gateway(
-                    settings, upstream_transports={"records": TestClientTransport(records)}
-                ),
-                raise_server_exceptions=False,
-            )
-        )
-        engine = make_engine(settings.database_url)
-        with session_scope(engine) as session:
-            ensure_admin_client(session, SecretHasher(settings), ADMIN_ID, ADMIN_SECRET)
-        engine.dispose()
-        world = Stack(gateway, records, {ADMIN_ID: ADMIN_SECRET})
-        admin = world.token(ADMIN_ID, "admin")
-        for client_id, scopes, institutions in (
-            ("lms-a", ["xapi:read", "xapi:write"], ["VK"]),
-            ("lms-b", ["xapi:read", "xapi:write"], ["VID"]),
-            ("central", ["xapi:read", "xapi:write", "records:write", "records:read"], None),
-        ):
-            created = gateway.post(
-                "/admin/clients",
-                json={
-                    "client_id": client_id,
-                    "name": client_id,
-                    "scopes": scopes,
-                    "institutions": institutions,
-                },
-                headers=admin,
-            )
-            assert created.status_code == 201, created.text
-            world.secrets[client_id] = created.json()["client_secret"]
-        yield world
+        yield Stack(gateway, records, secrets)
 
 
 def _ids(stack: Stack, client_id: str, **params: str) -> set[str]:

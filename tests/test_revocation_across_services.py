@@ -18,38 +18,24 @@ from fastapi.testclient import TestClient
 
 from catalog.main import create_app as create_catalog
 from catalog.settings import CatalogSettings
-from gateway.clients.secrets import SecretHasher
-from gateway.clients.service import ensure_admin_client
 from gateway.main import create_app as create_gateway
-from gateway.settings import GatewaySettings
-from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.testing import TokenFactory, serve_in_thread
 
-ADMIN_ID, ADMIN_SECRET = "revocation-admin", "revocation-admin-secret-0123456789"
+from .worlds import ADMIN_ID, ADMIN_SECRET, bootstrap_admin, gateway_settings
 
 
 @pytest.fixture(scope="module")
 def gateway_url(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The gateway over HTTP on 127.0.0.1 (no upstream is needed: services are called directly)."""
     workdir: Path = tmp_path_factory.mktemp("revocation")
-    settings = GatewaySettings(
-        environment="test",
-        database_url=f"sqlite:///{workdir / 'gateway'}.db",
-        signing_key_pem=tokens.private_pem,
-        signing_kid=tokens.kid,
+    settings = gateway_settings(
+        tokens,
+        f"sqlite:///{workdir / 'gateway'}.db",
         keys_dir=str(workdir / "keys"),
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        argon2_parallelism=1,
-        admin_client_id=ADMIN_ID,
-        admin_client_secret=ADMIN_SECRET,
         client_status_cache_s=0,
     )
     with serve_in_thread(create_gateway(settings)) as url:
-        engine = make_engine(settings.database_url)
-        with session_scope(engine) as session:
-            ensure_admin_client(session, SecretHasher(settings), ADMIN_ID, ADMIN_SECRET)
-        engine.dispose()
+        bootstrap_admin(settings)
         yield url
 
 

@@ -178,3 +178,35 @@ def test_list_is_in_indicator_order_and_paginated(client: TestClient, tokens: To
         f"/v1/definitions?limit=2&cursor={first['next_cursor']}", headers=reader
     ).json()
     assert [d["code"] for d in rest["data"]] == ["2.1.1"] and rest["next_cursor"] is None
+
+
+def test_a_restricted_client_changes_no_definition_or_observation(
+    client: TestClient, tokens: TokenFactory
+) -> None:
+    """Definitions and observations count for every institution: a client restricted to some
+    institutions is refused (403, the same with admin), and nothing is stored."""
+    _create(client, tokens)
+    reader = tokens.headers("indicators:read")
+    etag = client.get("/v1/definitions/1.1.1", headers=reader).headers["etag"]
+    for scope in ("indicators:write", "admin"):
+        restricted = tokens.headers(scope, institutions=["FM"], client_id="fm-hr")
+        attempts = [
+            ("POST", "/v1/definitions", {"code": "1.1.2", "spec": SPEC}, {}),
+            ("PUT", "/v1/definitions/1.1.1", {"spec": SPEC, "note": "FM's"}, {"If-Match": etag}),
+            ("DELETE", "/v1/definitions/1.1.1", None, {"If-Match": etag}),
+            (
+                "POST",
+                "/v1/indicators/1.1.1/observations",
+                {"value": 1, "observed_on": "2024-12-31", "source": "FM"},
+                {},
+            ),
+        ]
+        for method, path, body, extra in attempts:
+            answer = client.request(method, path, json=body, headers={**restricted, **extra})
+            assert answer.status_code == 403, (scope, method, path, answer.text)
+            assert answer.json()["type"].endswith("/global-data")
+    versions = client.get("/v1/definitions/1.1.1/versions", headers=reader).json()
+    assert [v["version"] for v in versions] == [1]
+    assert client.get("/v1/definitions/1.1.2", headers=reader).status_code == 404
+    observed = client.get("/v1/indicators/1.1.1/observations", headers=reader).json()
+    assert observed["data"] == []

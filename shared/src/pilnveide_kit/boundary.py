@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pilnveide_kit.asgi import passes_through
 from pilnveide_kit.errors import BadRequest, PayloadTooLarge, UnprocessableContent, problem_response
 
 #: Deepest nesting of arrays and objects a JSON body may have.
@@ -245,9 +246,7 @@ class InputBoundaryMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request, or refuse it with a problem before the application runs."""
-        if scope["type"] != "http" or (
-            self.skip_prefixes and str(scope.get("path", "")).startswith(self.skip_prefixes)
-        ):
+        if passes_through(scope, self.skip_prefixes):
             await self.app(scope, receive, send)
             return
         media_type = _media_type(scope)

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pilnveide_kit.asgi import passes_through
 from pilnveide_kit.errors import problem_response
 
 log = logging.getLogger("pilnveide.faults")
@@ -114,9 +115,7 @@ class RetryTransactionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request, and once more if its first answer was a retryable 503."""
-        if scope["type"] != "http" or (
-            self.skip_prefixes and str(scope.get("path", "")).startswith(self.skip_prefixes)
-        ):
+        if passes_through(scope, self.skip_prefixes):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []

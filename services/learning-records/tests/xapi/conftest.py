@@ -1,10 +1,11 @@
-"""Fixtures for the LRS tests: a client speaking xAPI with the development Basic credentials."""
+"""Fixtures for the LRS tests: a client speaking xAPI with the development Basic credentials,
+and the pieces of two institutions' worlds (their learners' employment, their LMS clients)."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from learning_records.xapi.settings import XapiSettings
+from pilnveide_kit.testing import TokenFactory
 
 KEY, SECRET = "lms-dev", "lms-dev-secret"
 
@@ -110,3 +112,35 @@ def lrs(app: FastAPI, xapi_settings: XapiSettings) -> Iterator[Lrs]:
     app.state.xapi_settings = xapi_settings
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Lrs(client)
+
+
+#: The scopes of an institution's LMS client.
+LMS_SCOPES = "xapi:read xapi:write"
+
+
+def restricted_lrs(client: TestClient, tokens: TokenFactory, **claims: Any) -> Lrs:
+    """An xAPI 2.0.0 client of an LMS with a bearer token of these claims (e.g. institutions,
+    client_id)."""
+    lrs = Lrs(client, version="2.0.0")
+    lrs.basic = "Bearer " + tokens.token(LMS_SCOPES, **claims)
+    return lrs
+
+
+def employ(client: TestClient, tokens: TokenFactory, learners: Iterable[tuple[str, str]]) -> None:
+    """Employ each (personal code, institution) since 2020, sent by an unrestricted HR feed."""
+    response = client.post(
+        "/v1/employment/bulk",
+        headers=tokens.headers("records:write records:read"),
+        json=[
+            {
+                "source_system": "hr",
+                "external_id": f"e-{institution}",
+                "personal_code": code,
+                "institution": institution,
+                "sector": "state",
+                "valid_from": "2020-01-01",
+            }
+            for code, institution in learners
+        ],
+    )
+    assert response.status_code == 200, response.text

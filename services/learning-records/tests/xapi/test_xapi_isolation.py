@@ -23,14 +23,13 @@ from learning_records.xapi.settings import XapiSettings
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.testing import TokenFactory
 
-from .conftest import Lrs
+from .conftest import Lrs, employ, restricted_lrs
 
 PERSONAL = "https://pilnveide.lv/personal-code"
 PSEUDONYM = "https://pilnveide.lv/pseudonym"
 ADL = "http://adlnet.gov/expapi/verbs/"
 COURSE = "https://pilnveide.lv/courses/DIGI-BASE"
 CODE_A, CODE_B = synthetic_personal_code(101), synthetic_personal_code(202)
-SCOPES = "xapi:read xapi:write"
 STATE_ID, PROFILE_ID = "progress", "settings"
 
 
@@ -56,12 +55,6 @@ def _voiding(target: str) -> dict[str, Any]:
         "verb": {"id": ADL + "voided"},
         "object": {"objectType": "StatementRef", "id": target},
     }
-
-
-def _lrs(client: TestClient, tokens: TokenFactory, **claims: Any) -> Lrs:
-    lrs = Lrs(client, version="2.0.0")
-    lrs.basic = "Bearer " + tokens.token(SCOPES, **claims)
-    return lrs
 
 
 @dataclass
@@ -115,23 +108,7 @@ def _build(lrs: Lrs, code: str, name: str) -> World:
 @pytest.fixture
 def people(client: TestClient, tokens: TokenFactory) -> None:
     """A's learner employed at VK, B's at VID (sent by an unrestricted HR feed)."""
-    writer = tokens.headers("records:write records:read")
-    response = client.post(
-        "/v1/employment/bulk",
-        headers=writer,
-        json=[
-            {
-                "source_system": "hr",
-                "external_id": f"e-{institution}",
-                "personal_code": code,
-                "institution": institution,
-                "sector": "state",
-                "valid_from": "2020-01-01",
-            }
-            for code, institution in ((CODE_A, "VK"), (CODE_B, "VID"))
-        ],
-    )
-    assert response.status_code == 200, response.text
+    employ(client, tokens, [(CODE_A, "VK"), (CODE_B, "VID")])
 
 
 @pytest.fixture
@@ -140,8 +117,8 @@ def worlds(
 ) -> tuple[World, World]:
     """A (client restricted to VK) and B (client restricted to VID), each with its data."""
     app.state.xapi_settings = XapiSettings(page_size=2)
-    a = _build(_lrs(client, tokens, institutions=["VK"], client_id="lms-a"), CODE_A, "A")
-    b = _build(_lrs(client, tokens, institutions=["VID"], client_id="lms-b"), CODE_B, "B")
+    a = _build(restricted_lrs(client, tokens, institutions=["VK"], client_id="lms-a"), CODE_A, "A")
+    b = _build(restricted_lrs(client, tokens, institutions=["VID"], client_id="lms-b"), CODE_B, "B")
     return a, b
 
 
@@ -253,13 +230,13 @@ def test_unrestricted_and_multi_institution_clients(
     """Unrestricted: everything, and the old immutability rules (same content: no-op);
     a client of VK and VID: both worlds; their own statements are hidden from A and B."""
     a, b = worlds
-    everyone = _lrs(client, tokens, client_id="central")
+    everyone = restricted_lrs(client, tokens, client_id="central")
     assert _ids(everyone) == set(a.statements) | set(b.statements)
     taken = everyone.get("/statements", params={"statementId": a.statements[1]}).json()
     same = {k: v for k, v in taken.items() if k not in ("stored", "authority", "version")}
     again = everyone.put("/statements", params={"statementId": taken["id"]}, json=same)
     assert again.status_code == 204
-    both = _lrs(client, tokens, institutions=["VK", "VID"], client_id="shared-lms")
+    both = restricted_lrs(client, tokens, institutions=["VK", "VID"], client_id="shared-lms")
     assert _ids(both) == set(a.statements) | set(b.statements)
     shared = _statement(CODE_A, "experienced")
     assert both.post("/statements", json=shared).status_code == 200
@@ -277,7 +254,7 @@ def test_a_statement_maps_to_its_own_institution(
     a, _b = worlds
     assert a.lrs.post("/statements", json=_statement(CODE_A, "failed")).status_code == 200
     assert _enrolments(app) == [("VID", "completed"), ("VK", "failed")]
-    nobody = _lrs(client, tokens, institutions=[], client_id="nobody")
+    nobody = restricted_lrs(client, tokens, institutions=[], client_id="nobody")
     assert nobody.post("/statements", json=_statement(CODE_A)).status_code == 403
     assert _ids(nobody) == set()
 
@@ -310,7 +287,7 @@ def test_personal_codes_are_never_stored_answered_or_logged(
     the pseudonymous account before storing; queries by the code still find the statements;
     documents keyed by the code work; a bad code is a 400 that does not repeat it."""
     caplog.set_level(logging.DEBUG)
-    lrs = _lrs(client, tokens, institutions=["VK"], client_id="lms-a")
+    lrs = restricted_lrs(client, tokens, institutions=["VK"], client_id="lms-a")
     pseudonym = pseudonymise(CODE_A, pepper)
     statement = _statement(
         CODE_A,

@@ -17,7 +17,7 @@ from learning_records.xapi.models import XapiStatement
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.testing import TokenFactory
 
-from .conftest import Lrs
+from .conftest import employ, restricted_lrs
 
 PERSONAL = "https://pilnveide.lv/personal-code"
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -133,33 +133,6 @@ def test_reapply_needs_admin_and_checks_the_activity(lrs: Any, tokens: TokenFact
     assert bad.headers["content-type"].startswith("application/problem+json")
 
 
-def _employ(client: TestClient, tokens: TokenFactory) -> None:
-    response = client.post(
-        "/v1/employment/bulk",
-        headers=tokens.headers("records:write records:read"),
-        json=[
-            {
-                "source_system": "hr",
-                "external_id": f"e-{institution}",
-                "personal_code": code,
-                "institution": institution,
-                "sector": "state",
-                "valid_from": "2020-01-01",
-            }
-            for code, institution in ((CODE_A, "VK"), (CODE_B, "VID"))
-        ],
-    )
-    assert response.status_code == 200, response.text
-
-
-def _writer(client: TestClient, tokens: TokenFactory, institution: str) -> Lrs:
-    lrs = Lrs(client, version="2.0.0")
-    lrs.basic = "Bearer " + tokens.token(
-        "xapi:read xapi:write", institutions=[institution], client_id=f"lms-{institution}"
-    )
-    return lrs
-
-
 def test_b_reapply_touches_none_of_a_statements(
     lrs: Any, app: FastAPI, tokens: TokenFactory
 ) -> None:
@@ -168,8 +141,11 @@ def test_b_reapply_touches_none_of_a_statements(
     (its statement about A's learner is rejected); A's statements stay unmapped until A's own
     re-apply, which puts A's enrolment at VK."""
     client = lrs.client
-    _employ(client, tokens)
-    a, b = _writer(client, tokens, "VK"), _writer(client, tokens, "VID")
+    employ(client, tokens, [(CODE_A, "VK"), (CODE_B, "VID")])
+    a, b = (
+        restricted_lrs(client, tokens, institutions=[inst], client_id=f"lms-{inst}")
+        for inst in ("VK", "VID")
+    )
     a_done = _learning(CODE_A, "completed")
     b_done, b_about_a = _learning(CODE_B, "completed"), _learning(CODE_A, "attended")
     assert a.post("/statements", json=a_done).status_code == 200

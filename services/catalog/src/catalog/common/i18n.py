@@ -9,6 +9,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from pilnveide_kit.languages import preferred_language as negotiate
+
 LANGUAGES = ("lv", "en")
 
 
@@ -48,25 +50,7 @@ def preferred_language(
     ] = None,
 ) -> str | None:
     """The language chosen by Accept-Language among lv and en (None: both)."""
-    if not accept_language:
-        return None
-    best: tuple[float, str] | None = None
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGUAGES:
-            continue
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0 and (best is None or quality > best[0]):
-            best = (quality, primary)
-    return best[1] if best else None
+    return negotiate(accept_language, LANGUAGES)
 
 
 LanguageDep = Annotated[str | None, Depends(preferred_language)]

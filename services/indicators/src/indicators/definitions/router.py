@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from indicators.access import GlobalWriter
 from indicators.definitions import service
 from indicators.definitions.models import DefinitionCreate, DefinitionPublic, DefinitionUpdate
 from pilnveide_kit.app import SessionDep
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
 
 Code = Annotated[str, Path(max_length=40, description="Indicator code, e.g. 1.5.1")]
 Reader = Annotated[Principal, require("indicators:read")]
-Writer = Annotated[Principal, require("indicators:write")]
+Writer = GlobalWriter
 IfMatch = Annotated[str | None, Header(description="ETag of the version being replaced (required)")]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from indicators.access import GlobalWriter
 from indicators.observations import service
 from indicators.observations.models import ObservationCreate, ObservationPublic
 from pilnveide_kit.app import SessionDep
@@ -26,7 +27,7 @@ Code = Annotated[str, Path(max_length=40, description="Indicator code, e.g. 1.7.
 )
 def create_observation(
     session: SessionDep,
-    principal: Annotated[Principal, require("indicators:write")],
+    principal: GlobalWriter,
     code: Code,
     payload: ObservationCreate,
     response: Response,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from indicators.access import results_scope
 from indicators.definitions.spec import DEFAULT_BREAKDOWNS
 from indicators.engine.compute import Params
 from indicators.engine.norms import NormsResult
@@ -27,6 +28,7 @@ from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.errors import BadRequest
+from pilnveide_kit.languages import preferred_language
 from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -56,23 +58,7 @@ def language(
     ] = None,
 ) -> str:
     """lv or en, whichever Accept-Language prefers (lv when it names neither)."""
-    best: tuple[float, str] = (0.0, "lv")
-    for part in (accept_language or "").split(","):
-        tag, _, rest = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("lv", "en"):
-            continue
-        quality = 1.0
-        for param in rest.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > best[0]:
-            best = (quality, primary)
-    return best[1]
+    return preferred_language(accept_language, ("lv", "en")) or "lv"
 
 
 Language = Annotated[str, Depends(language)]
@@ -151,7 +137,7 @@ def params_of(
         period_to=end,
         breakdowns=parse_breakdowns(breakdown),
         detail=detail,
-        scope=principal.institutions,
+        scope=results_scope(principal),
         series=series,
         lang=lang,
     )
@@ -334,7 +320,7 @@ async def get_annex3_norms(
     format: Format = None,
 ) -> Any:
     """Learning hours per employee a month (norm ≥ 2 h), learning share, concentration, no-shows."""
-    norms = await service.norms(year, as_of or date.today(), principal.institutions)
+    norms = await service.norms(year, as_of or date.today(), results_scope(principal))
     if export.wants_csv(request, format):
         return export.csv_response(export.norms_rows(norms), f"norms-{year}.csv")
     return norms
