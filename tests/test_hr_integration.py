@@ -25,7 +25,7 @@ from learning_records.people.pseudonyms import synthetic_personal_code
 from learning_records.reference.service import apply_changes
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.testing import TestClientTransport, TokenFactory
+from pilnveide_kit.testing import TestClientTransport, TokenFactory, temporary_database
 
 A, B = "VK", "FM"
 ADMIN_ID, ADMIN_SECRET = "hr-admin", "hr-admin-secret-0123456789abcdef01234"
@@ -70,14 +70,16 @@ def _token(gateway: TestClient, client_id: str, secret: str, scope: str) -> dict
 
 
 @pytest.fixture
-def clients(tokens: TokenFactory, tmp_path: Path) -> Iterator[dict[str, Hr]]:
-    """Records behind the gateway; HR clients of A and B and a data-protection client."""
+def clients(backend: str, tokens: TokenFactory, tmp_path: Path) -> Iterator[dict[str, Hr]]:
+    """Records (on each backend) behind the gateway; HR clients of A and B and a
+    data-protection client."""
     with ExitStack() as exits:
+        database_url = exits.enter_context(temporary_database(backend, tmp_path, "hr_records"))
         records = exits.enter_context(
             TestClient(
                 create_records(
                     LearningRecordsSettings(
-                        database_url=f"sqlite:///{tmp_path / 'records'}.db",
+                        database_url=database_url,
                         environment="test",
                         auth_jwks_json=tokens.jwks_json,
                         auth_jwks_file=None,
