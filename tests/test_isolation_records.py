@@ -253,6 +253,8 @@ def _bodies(path: str, worlds: Stack) -> list[Any]:
     forged_items = a_items()
     if path == "/v1/people/lookup":
         return [{"personal_code": A_CODE}]
+    if path == "/v1/people/lookup/bulk":
+        return [{"personal_codes": [A_CODE, SHARED_CODE, B_CODE]}]
     if path == "/v1/privacy/erasure":
         return [{"personal_code": A_CODE, "dry_run": False}]
     if path == "/v1/privacy/retention":

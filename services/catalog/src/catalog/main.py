@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from catalog.changes.router import router as changes_router
 from catalog.frameworks.router import router as frameworks_router
 from catalog.institutions.router import router as institutions_router
+from catalog.mandatory.router import router as mandatory_router
 from catalog.models import load_all_models
 from catalog.plans.router import router as plans_router
 from catalog.programmes.router import router as programmes_router
@@ -42,6 +43,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             reference_router,
             programmes_router,
             frameworks_router,
+            mandatory_router,
             changes_router,
         ],
     )

@@ -20,6 +20,7 @@ def load_all_models() -> None:
     import catalog.frameworks.models
     import catalog.institutions.models
     import catalog.loader.models
+    import catalog.mandatory.models
     import catalog.plans.models
     import catalog.programmes.models
     import catalog.reference.models  # noqa: F401

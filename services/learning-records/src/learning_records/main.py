@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from learning_records.aggregations.router import router as aggregations_router
 from learning_records.changes.router import router as changes_router
+from learning_records.competencies.router import router as competencies_router
+from learning_records.compliance.router import router as compliance_router
 from learning_records.enrolments.router import router as enrolments_router
+from learning_records.hr.router import router as hr_router
 from learning_records.ingest.router import router as writes_router
 from learning_records.models import load_all_models
 from learning_records.people.router import router as people_router
@@ -48,6 +51,9 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             aggregations_router,
             privacy_router,
             people_router,
+            competencies_router,
+            compliance_router,
+            hr_router,
             reference_router,
             quality_router,
             xapi_routers(),

@@ -15,7 +15,9 @@ from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
-Entity = Literal["programme", "course", "institution", "framework", "reference_list"]
+Entity = Literal[
+    "programme", "course", "institution", "framework", "reference_list", "mandatory_learning"
+]
 
 
 class CatalogVersion(BaseModel):

@@ -116,6 +116,14 @@ class FrameworkFields(BaseModel):
         return self
 
 
+class RequirementsReplace(BaseModel):
+    """A framework's required levels per position group, replaced as a whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: list[Requirement] = PydanticField(max_length=5000)
+
+
 class FrameworkCreate(FrameworkFields):
     """A new framework (the JSON import)."""
 

@@ -16,6 +16,7 @@ from catalog.frameworks.models import (
     FrameworkFields,
     FrameworkPublic,
     FrameworkSummary,
+    RequirementsReplace,
 )
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
@@ -120,6 +121,27 @@ def replace_framework(
 ) -> JSONResponse:
     """Replace the whole content; needs If-Match (428 without, 412 when stale)."""
     return _one(service.replace(session, code, body, if_match, principal.client_id), language)
+
+
+@router.put(
+    "/{code}/requirements",
+    response_model=FrameworkPublic,
+    summary="Replace the required levels per position group",
+)
+def replace_framework_requirements(
+    session: SessionDep,
+    principal: Writer,
+    language: LanguageDep,
+    code: Code,
+    body: RequirementsReplace,
+    if_match: IfMatchHeader = None,
+) -> JSONResponse:
+    """Replace the framework's requirements (position group, competency or null for every
+    competency, level) as a new version; needs If-Match (428 without, 412 when stale). The
+    change reaches learning-records' catalog copy like every catalog change."""
+    return _one(
+        service.replace_requirements(session, code, body, if_match, principal.client_id), language
+    )
 
 
 @router.post(

@@ -17,6 +17,7 @@ from catalog.frameworks.models import (
     FrameworkFields,
     FrameworkPublic,
     FrameworkSummary,
+    RequirementsReplace,
     walk,
 )
 from catalog.reference.service import known_codes
@@ -205,6 +206,24 @@ def replace(
         session.flush()
         _record(session, row, "update", client_id)
     return row
+
+
+def replace_requirements(
+    session: Session, code: str, body: RequirementsReplace, if_match: str | None, client_id: str
+) -> Framework:
+    """Replace only the required levels per position group, guarded by If-Match."""
+    row = get_row(session, code, for_update=True)
+    check_if_match(if_match, row.version)
+    document = to_document(row).model_dump(mode="json", exclude={"code"})
+    document["requirements"] = body.model_dump(mode="json")["requirements"]
+    try:
+        fields = FrameworkFields.model_validate(document)
+    except ValueError as exc:
+        raise UnprocessableContent(
+            f"The request is not valid: {exc}",
+            errors=[{"name": "requirements", "reason": str(exc), "location": "body"}],
+        ) from exc
+    return replace(session, code, fields, if_match, client_id)
 
 
 def archive(session: Session, code: str, if_match: str | None, client_id: str) -> Framework:

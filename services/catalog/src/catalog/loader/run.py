@@ -27,6 +27,8 @@ from catalog.loader.schema import (
     ReferenceSeed,
     StrategySeed,
 )
+from catalog.mandatory import service as mandatory
+from catalog.mandatory.models import MandatoryLearning, MandatoryLearningCreate
 from catalog.programmes import service as offerings
 from catalog.programmes.models import Course, CourseCreate, Programme, ProgrammeCreate
 from catalog.reference import service as reference
@@ -47,6 +49,7 @@ ORDER = {
     "institution_strategy": 3,
     "learning_offer": 4,
     "competency_framework": 5,
+    "mandatory_learning": 6,
 }
 
 
@@ -194,6 +197,18 @@ def _load_framework(session: Session, body: FrameworkCreate) -> None:
         )
 
 
+def _load_mandatory(session: Session, data: dict[str, Any]) -> None:
+    for raw in data.get("rules", []):
+        body = MandatoryLearningCreate.model_validate(raw)
+        row = session.exec(
+            select(MandatoryLearning).where(MandatoryLearning.code == body.code)
+        ).first()
+        if row is None:
+            mandatory.create(session, body, LOADER_CLIENT)
+        elif row.archived_at is None:
+            mandatory.update(session, row, body, LOADER_CLIENT)
+
+
 def load_file(session: Session, path: Path) -> FileResult:
     """Load one seed file in the caller's transaction."""
     raw = path.read_bytes()
@@ -219,6 +234,8 @@ def load_file(session: Session, path: Path) -> FileResult:
         _load_offer(session, data)
     elif kind == "competency_framework":
         _load_framework(session, FrameworkCreate.model_validate(data["framework"]))
+    elif kind == "mandatory_learning":
+        _load_mandatory(session, data)
     else:
         raise ValueError(f"{path.name}: unknown seed kind {kind!r}")
     _remember(session, path.name, sha256, version)

@@ -1,31 +1,21 @@
-"""A person's learning history and competency profile, and the HR pull of an institution."""
+"""A person's learning history and competency profile (JSON or CSV); finding people by code,
+one or up to 1,000 per call."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
-    Date,
-    Float,
-    String,
-    and_,
     case,
-    cast,
     func,
-    literal,
-    null,
-    or_,
     select,
-    union_all,
 )
 from sqlmodel import Session, col
 
+from learning_records.csv_export import CSV_RESPONSE, csv_response
 from learning_records.employment.models import Employment, RoleAssignment
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
 from learning_records.people.access import (
@@ -43,12 +33,14 @@ from learning_records.results.models import (
 )
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.boundary import MAX_BIGINT
 from pilnveide_kit.errors import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
 ReaderDep = Annotated[Principal, require("records:read")]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+#: Most personal codes one bulk lookup takes.
+BULK_LOOKUP_LIMIT = 1000
 
 
 class PersonNotFound(NotFound):
@@ -65,6 +57,33 @@ class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     personal_code: str = Field(max_length=20)
+
+
+class BulkLookupRequest(BaseModel):
+    """Personal codes to turn into pseudonyms, answered one by one in the same order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    personal_codes: list[Annotated[str, Field(max_length=20)]] = Field(
+        min_length=1, max_length=BULK_LOOKUP_LIMIT
+    )
+
+
+class LookupAnswer(BaseModel):
+    """The answer for one code of a bulk lookup (the code itself is not echoed)."""
+
+    index: int
+    status: Literal["found", "not_found", "invalid"]
+    pseudonym: str | None = None
+    display_name: str | None = None
+    reason: str | None = None
+
+
+class BulkLookupResult(BaseModel):
+    """One answer per code sent, in the order sent."""
+
+    found: int
+    results: list[LookupAnswer]
 
 
 class PersonPublic(BaseModel):
@@ -101,29 +120,6 @@ class CompetencyProfile(BaseModel):
 
     person: PersonPublic
     competencies: list[CompetencyLevel]
-
-
-class HrUpdate(BaseModel):
-    """One change for an HR system: a completion, a certificate or a competency level."""
-
-    seq: int
-    type: Literal["completion", "certificate", "assessment"]
-    pseudonym: str
-    display_name: str | None
-    course_code: str | None
-    date: dt.date
-    status: str | None
-    valid_until: dt.date | None
-    framework: str | None
-    competency: str | None
-    level: float | None
-
-
-class HrUpdates(BaseModel):
-    """A page of HR updates; pass next_after as `after` for the next page."""
-
-    data: list[HrUpdate]
-    next_after: int
 
 
 def _display_name(person_id: Any, principal: Principal) -> Any:
@@ -182,11 +178,116 @@ def lookup_person(
     return _person(session, pseudonym, principal)[1]
 
 
-@router.get(
-    "/people/{pseudonym}/history", response_model=LearningHistory, summary="Learning history"
+@router.post(
+    "/people/lookup/bulk",
+    response_model=BulkLookupResult,
+    summary="Find up to 1,000 people by code in one call",
 )
-def person_history(pseudonym: str, session: SessionDep, principal: ReaderDep) -> LearningHistory:
-    """A person's employment, enrolments (with status history), tests, certificates, feedback."""
+def lookup_people(
+    body: BulkLookupRequest, request: Request, session: SessionDep, principal: ReaderDep
+) -> BulkLookupResult:
+    """The pseudonym of each person the client may see, one answer per code in the order sent:
+    found (pseudonym, display name), not_found (unknown, or none of the client's institutions
+    holds a record of them) or invalid (a malformed code, with the reason)."""
+    pepper = request.app.state.settings.pseudonym_pepper
+    answers: list[LookupAnswer] = []
+    wanted: dict[int, str] = {}
+    for index, personal_code in enumerate(body.personal_codes):
+        try:
+            wanted[index] = pseudonymise(personal_code, pepper)
+        except InvalidPersonalCode as exc:
+            answers.append(LookupAnswer(index=index, status="invalid", reason=str(exc)))
+    known = {
+        str(pseudonym): name
+        for pseudonym, name in session.execute(
+            select(col(Person.pseudonym), _display_name(col(Person.id), principal)).where(
+                col(Person.pseudonym).in_(sorted(set(wanted.values()))),
+                person_visible(principal, col(Person.id)),
+            )
+        ).all()
+    }
+    for index, pseudonym in wanted.items():
+        if pseudonym in known:
+            answers.append(
+                LookupAnswer(
+                    index=index,
+                    status="found",
+                    pseudonym=pseudonym,
+                    display_name=known[pseudonym],
+                )
+            )
+        else:
+            answers.append(LookupAnswer(index=index, status="not_found"))
+    answers.sort(key=lambda a: a.index)
+    return BulkLookupResult(found=sum(a.status == "found" for a in answers), results=answers)
+
+
+#: The columns of a learning history as CSV: one line per record, its kind first.
+HISTORY_FIELDS = [
+    "record",
+    "id",
+    "institution",
+    "source_system",
+    "external_id",
+    "date",
+    "end_date",
+    "course_code",
+    "session_code",
+    "status",
+    "hours",
+    "score",
+    "max_score",
+    "passed",
+    "certificate_number",
+    "valid_until",
+    "revoked_on",
+    "rating",
+    "applied_at_work",
+    "position_group",
+    "management_level",
+    "civil_servant",
+    "roles",
+    "framework",
+    "competency",
+    "level",
+    "method",
+]
+#: Per list of the history: the kind of record and which of its fields is the line's date.
+HISTORY_DATES = {
+    "employment": ("employment", "valid_from"),
+    "enrolments": ("enrolment", "status_date"),
+    "test_attempts": ("test_attempt", "attempted_on"),
+    "certificates": ("certificate", "issued_on"),
+    "feedback": ("feedback", "submitted_on"),
+    "assessments": ("assessment", "assessed_on"),
+}
+
+
+def _history_lines(history: LearningHistory) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for part, (record, date_field) in HISTORY_DATES.items():
+        for row in getattr(history, part):
+            line = {**row, "record": record, "date": row.get(date_field)}
+            if record == "employment":
+                line["end_date"] = row.get("valid_to")
+                line["roles"] = ";".join(r["role"] for r in row.get("roles") or [])
+            if record == "feedback":
+                line["status"] = row.get("kind")
+            lines.append(line)
+    return lines
+
+
+@router.get(
+    "/people/{pseudonym}/history",
+    response_model=LearningHistory,
+    summary="Learning history",
+    responses=CSV_RESPONSE,
+)
+def person_history(
+    pseudonym: str, session: SessionDep, principal: ReaderDep, format: Format = "json"
+) -> Any:
+    """A person's employment, enrolments (with status history), tests, certificates, feedback;
+    as CSV one line per record (`record` names its kind)."""
     person_id, person = _person(session, pseudonym, principal)
     enrolments = _rows(session, Enrolment, person_id, Enrolment.status_date, principal)
     steps = session.execute(
@@ -205,7 +306,7 @@ def person_history(pseudonym: str, session: SessionDep, principal: ReaderDep) ->
     roles = _rows(session, RoleAssignment, person_id, RoleAssignment.valid_from, principal)
     for job in employment:
         job["roles"] = [r for r in roles if r["employment_id"] == job["id"]]
-    return LearningHistory(
+    history = LearningHistory(
         person=person,
         employment=employment,
         enrolments=enrolments,
@@ -216,17 +317,21 @@ def person_history(pseudonym: str, session: SessionDep, principal: ReaderDep) ->
             session, CompetencyAssessment, person_id, CompetencyAssessment.assessed_on, principal
         ),
     )
+    if format == "csv":
+        return csv_response(_history_lines(history), HISTORY_FIELDS, filename="history.csv")
+    return history
 
 
 @router.get(
     "/people/{pseudonym}/competencies",
     response_model=CompetencyProfile,
     summary="Competency profile",
+    responses=CSV_RESPONSE,
 )
 def person_competencies(
-    pseudonym: str, session: SessionDep, principal: ReaderDep
-) -> CompetencyProfile:
-    """The latest assessed level of each competency of a person."""
+    pseudonym: str, session: SessionDep, principal: ReaderDep, format: Format = "json"
+) -> Any:
+    """The latest assessed level of each competency of a person (JSON, or CSV)."""
     person_id, person = _person(session, pseudonym, principal)
     a = CompetencyAssessment
     ranked = (
@@ -257,125 +362,14 @@ def person_competencies(
         .where(ranked.c.rank == 1)
         .order_by(ranked.c.framework, ranked.c.competency)
     ).all()
-    return CompetencyProfile(
-        person=person,
-        competencies=[
-            CompetencyLevel(framework=f, competency=c, level=lv, method=m, assessed_on=d)
-            for f, c, lv, m, d in rows
-        ],
-    )
-
-
-@router.get(
-    "/hr/{institution}/updates",
-    response_model=HrUpdates,
-    summary="HR pull: completions, certificates, competency levels",
-    responses={200: {"content": {"text/csv": {}}}},
-)
-def hr_updates(
-    institution: str,
-    session: SessionDep,
-    principal: ReaderDep,
-    after: Annotated[
-        int, Query(ge=0, le=MAX_BIGINT, description="next_after of the previous pull")
-    ] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
-) -> Any:
-    """The institution's own records (completions, certificates, competency levels) of its
-    current employees, since a cursor, as JSON or CSV; other institutions' records never."""
-    if not principal.can_see(institution):
-        raise NotFound("No such institution among the client's")
-    today = date.today()
-    employees = select(col(Employment.person_id)).where(
-        col(Employment.institution) == institution,
-        record_visible(principal, Employment),
-        or_(col(Employment.valid_to).is_(None), col(Employment.valid_to) >= today),
-    )
-    own = {
-        table: and_(col(table.institution) == institution, record_visible(principal, table))
-        for table in (Enrolment, Certificate, CompetencyAssessment)
-    }
-    display_name = _display_name(col(Person.id), principal)
-    p = Person
-    none_s, none_d, none_f = cast(null(), String), cast(null(), Date), cast(null(), Float)
-    completions = (
-        select(
-            col(Enrolment.seq).label("seq"),
-            literal("completion").label("type"),
-            col(p.pseudonym).label("pseudonym"),
-            display_name.label("display_name"),
-            col(Enrolment.course_code).label("course_code"),
-            col(Enrolment.status_date).label("date"),
-            col(Enrolment.status).label("status"),
-            none_d.label("valid_until"),
-            none_s.label("framework"),
-            none_s.label("competency"),
-            none_f.label("level"),
-        )
-        .join(p, col(p.id) == col(Enrolment.person_id))
-        .where(
-            col(Enrolment.status) == "completed",
-            own[Enrolment],
-            col(Enrolment.person_id).in_(employees),
-            col(Enrolment.seq) > after,
-        )
-    )
-    certificates = (
-        select(
-            col(Certificate.seq),
-            literal("certificate"),
-            col(p.pseudonym),
-            display_name,
-            col(Certificate.course_code),
-            col(Certificate.issued_on),
-            func.coalesce(cast(col(Certificate.revoked_on), String), literal("issued")).label(
-                "status"
-            ),
-            col(Certificate.valid_until),
-            none_s,
-            none_s,
-            none_f,
-        )
-        .join(p, col(p.id) == col(Certificate.person_id))
-        .where(
-            own[Certificate],
-            col(Certificate.person_id).in_(employees),
-            col(Certificate.seq) > after,
-        )
-    )
-    assessments = (
-        select(
-            col(CompetencyAssessment.seq),
-            literal("assessment"),
-            col(p.pseudonym),
-            display_name,
-            none_s,
-            col(CompetencyAssessment.assessed_on),
-            col(CompetencyAssessment.method),
-            none_d,
-            col(CompetencyAssessment.framework),
-            col(CompetencyAssessment.competency),
-            cast(col(CompetencyAssessment.level), Float),
-        )
-        .join(p, col(p.id) == col(CompetencyAssessment.person_id))
-        .where(
-            own[CompetencyAssessment],
-            col(CompetencyAssessment.person_id).in_(employees),
-            col(CompetencyAssessment.seq) > after,
-        )
-    )
-    union = union_all(completions, certificates, assessments).subquery()
-    rows = session.execute(select(union).order_by(union.c.seq).limit(limit)).mappings().all()
-    data = [HrUpdate.model_validate(dict(r)) for r in rows]
-    next_after = data[-1].seq if data else after
+    levels = [
+        CompetencyLevel(framework=f, competency=c, level=lv, method=m, assessed_on=d)
+        for f, c, lv, m, d in rows
+    ]
     if format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(HrUpdate.model_fields))
-        writer.writeheader()
-        for update in data:
-            writer.writerow(update.model_dump())
-        return Response(
-            out.getvalue(), media_type="text/csv", headers={"X-Next-After": str(next_after)}
+        return csv_response(
+            [lv.model_dump(mode="json") for lv in levels],
+            list(CompetencyLevel.model_fields),
+            filename="competencies.csv",
         )
-    return HrUpdates(data=data, next_after=next_after)
+    return CompetencyProfile(person=person, competencies=levels)

@@ -12,10 +12,11 @@ from sqlmodel import Session, col
 from learning_records.bulk import driver_connection, in_values, insert_rows, is_postgres
 from learning_records.changes.service import change_feed
 from learning_records.models import utcnow
-from learning_records.people.access import record_visible
+from learning_records.people.access import person_visible, record_visible
 from learning_records.people.models import Person, PersonLink
 from learning_records.people.pseudonyms import InvalidPersonalCode, is_pseudonym, pseudonymise
 from pilnveide_kit.auth import Principal
+from pilnveide_kit.errors import NotFound
 
 T = TypeVar("T")
 
@@ -167,3 +168,34 @@ def resolve_person(
             return links[key]
         raise UnknownPerson("no person is known by this source id; send the person first")
     raise UnknownPerson("the item names no person")
+
+
+class PersonNotVisible(NotFound):
+    """No person with this pseudonym among the client's institutions."""
+
+    slug = "person-not-found"
+
+
+class InstitutionNotVisible(NotFound):
+    """The institution is not one of the client's (answered as if it did not exist)."""
+
+    slug = "institution-not-found"
+
+
+def visible_person_id(session: Session, pseudonym: str, principal: Principal) -> int:
+    """The id of a person the client may see by their pseudonym; a 404 problem otherwise."""
+    person_id = session.execute(
+        select(col(Person.id)).where(
+            col(Person.pseudonym) == pseudonym, person_visible(principal, col(Person.id))
+        )
+    ).scalar_one_or_none()
+    if person_id is None:
+        raise PersonNotVisible("No person with this pseudonym")
+    return int(person_id)
+
+
+def check_institution(principal: Principal, institution: str) -> str:
+    """The institution when the client may see it; a 404 problem otherwise."""
+    if not principal.can_see(institution):
+        raise InstitutionNotVisible("No such institution among the client's")
+    return institution

@@ -15,6 +15,7 @@ from learning_records.enrolments.models import (
     Enrolment,
     EnrolmentStatusChange,
 )
+from learning_records.hr.service import record_withdrawals
 from learning_records.people.access import person_visible
 from learning_records.people.models import Person, PersonLink
 from learning_records.results.models import (
@@ -79,6 +80,8 @@ def erase_person(session: Session, person_id: int, *, dry_run: bool) -> dict[str
     if dry_run:
         return counts
     feed = change_feed(session)
+    # Each institution's HR pull hears which of its records went (with no personal data).
+    record_withdrawals(session, person_id, "person_erased")
     # Children first, so the result does not depend on the database enforcing cascades.
     session.execute(
         delete(EnrolmentStatusChange).where(

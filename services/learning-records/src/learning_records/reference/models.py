@@ -1,6 +1,7 @@
 """The copy of the catalog this service keeps: what it needs to check codes and filter by tags.
 
-Every catalog change (course, programme, institution, framework, reference list) is kept as its
+Every catalog change (course, programme, institution, framework, reference list, mandatory
+learning rule) is kept as its
 latest snapshot; course tags are also kept one row per tag, for the aggregations' tag filter.
 """
 
@@ -15,7 +16,14 @@ from sqlmodel import Field
 from learning_records.models import LearningRecordsModel
 
 #: The kinds of catalog resource the copy keeps.
-ENTITIES = ("course", "programme", "institution", "framework", "reference_list")
+ENTITIES = (
+    "course",
+    "programme",
+    "institution",
+    "framework",
+    "reference_list",
+    "mandatory_learning",
+)
 
 
 class CatalogEntry(LearningRecordsModel, table=True):

@@ -248,6 +248,35 @@ def reference_codes(session: Session) -> ReferenceCodes:
     return codes
 
 
+def current_documents(session: Session, entity: str) -> list[dict[str, Any]]:
+    """The kept snapshots of one kind of catalog resource that are not archived, by code."""
+    rows = session.execute(
+        select(col(CatalogEntry.data))
+        .where(col(CatalogEntry.entity) == entity, col(CatalogEntry.archived).is_(False))
+        .order_by(col(CatalogEntry.code))
+    ).scalars()
+    return [dict(data) for data in rows]
+
+
+def course_titles(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """The Latvian (else English) title of each catalog course the copy knows."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    titles: dict[str, str] = {}
+    for code, data in session.execute(
+        select(col(CatalogEntry.code), col(CatalogEntry.data)).where(
+            col(CatalogEntry.entity) == "course", col(CatalogEntry.code).in_(wanted)
+        )
+    ).all():
+        title = data.get("title")
+        if isinstance(title, Mapping):
+            title = title.get("lv") or title.get("en")
+        if title:
+            titles[code] = str(title)
+    return titles
+
+
 def status(session: Session) -> dict[str, Any]:
     """The copy's state and how many resources of each kind it holds."""
     state = session.get(CatalogSyncState, 1)
