@@ -343,7 +343,8 @@ def main() -> None:
         running = held.enter_context(stack(var, database))
         print(
             f"gateway hop: learning-records on {'SQLite' if args.sqlite else 'PostgreSQL'}, "
-            f"{os.cpu_count()} CPU cores, {args.rounds} rounds of {args.seconds / args.rounds:.1f} s "
+            f"{os.cpu_count()} CPU cores, {args.rounds} rounds of "
+            f"{args.seconds / args.rounds:.1f} s "
             "per path and case (medians)",
             flush=True,
         )

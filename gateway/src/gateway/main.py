@@ -38,6 +38,7 @@ from gateway.tokens.resorts import ResortResolver
 from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
 from gateway.tokens.throttle import CredentialGuard
+from gateway.tokens.verified import VerifiedTokens
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
@@ -101,6 +102,7 @@ def create_app(
     routes = upstreams(settings)
     merged_openapi = MergedOpenAPI(settings.openapi_cache_s)
     keys = KeyStore(settings)
+    key_set = KeySet(loader=keys.jwks, min_reload_interval_s=0)
     hasher = SecretHasher(settings)
 
     def prepare_keys_and_clients(app: FastAPI) -> None:
@@ -112,6 +114,16 @@ def create_app(
         app.state.directory = ClientDirectory(app.state.engine, hasher, settings)
         app.state.credential_guard = CredentialGuard(
             settings, app.state.directory, app.state.rate_limiter
+        )
+        # Proxied requests: each token verified once, its client's status checked every time.
+        app.state.verified_tokens = VerifiedTokens(
+            TokenVerifier(
+                key_set,
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+                leeway_s=settings.auth_leeway_s,
+            ),
+            app.state.directory,
         )
 
     @asynccontextmanager
@@ -159,14 +171,10 @@ def create_app(
     )
     app.state.keys = keys
     app.state.hasher = hasher
-    app.state.rate_limiter = RateLimiter(
-        settings.rate_limit_per_s,
-        settings.rate_limit_burst,
-        {f"client:{c}": (r.per_s, r.burst) for c, r in settings.rate_limit_clients.items()},
-    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
     app.state.token_verifier = TokenVerifier(
-        KeySet(loader=keys.jwks, min_reload_interval_s=0),
+        key_set,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         leeway_s=settings.auth_leeway_s,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pilnveide_kit.settings import VAR_DIR, ServiceSettings
@@ -12,13 +12,6 @@ DEV_ADMIN_CLIENT_ID = "pilnveide-admin"
 DEV_ADMIN_CLIENT_SECRET = "pilnveide-dev-admin-secret"  # noqa: S105 - refused in production
 DEV_INDICATORS_CLIENT_SECRET = "pilnveide-dev-indicators-secret"  # noqa: S105 - refused in production
 DEV_RECORDS_CLIENT_SECRET = "pilnveide-dev-records-secret"  # noqa: S105 - refused in production
-
-
-class ClientRateLimit(BaseModel):
-    """One client's own token bucket."""
-
-    per_s: float = Field(gt=0)
-    burst: int = Field(ge=1)
 
 
 class GatewaySettings(ServiceSettings):
@@ -82,12 +75,10 @@ class GatewaySettings(ServiceSettings):
     #: How long a resort's institution list (asked of the catalog) is cached.
     resort_cache_s: float = Field(default=300.0, ge=0)
 
-    #: Per-client token bucket: sustained requests per second and burst size.
+    #: Per-client token bucket of every client without a limit of its own (a client's own
+    #: limit is set through the admin API: POST or PATCH /admin/clients, `rate_limit`).
     rate_limit_per_s: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
-    #: Clients with a bucket of their own, e.g. an LMS sending statements in bursts: a JSON
-    #: object client id → {"per_s": …, "burst": …}.
-    rate_limit_clients: dict[str, ClientRateLimit] = Field(default_factory=dict)
     #: Largest request body accepted (Content-Length or counted while streaming), per route:
     #: /records (bulk writes: docs/records.md allows 64 MiB), /xapi (the LRS's own limit) and
     #: everything else.
