@@ -20,6 +20,7 @@ from starlette.responses import Response
 from gateway.alternate import with_form_credentials
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
+from gateway.audit.writer import AuditWriter
 from gateway.clients.directory import ClientDirectory
 from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
@@ -127,6 +128,21 @@ def create_app(
         )
 
     @asynccontextmanager
+    async def audit_writer(app: FastAPI) -> AsyncIterator[None]:
+        writer = AuditWriter(
+            app.state.engine,
+            flush_interval_s=settings.audit_flush_interval_s,
+            batch_size=settings.audit_batch_size,
+            max_pending=settings.audit_max_pending,
+        )
+        app.state.audit_writer = writer
+        try:
+            async with writer.running():
+                yield
+        finally:
+            app.state.audit_writer = None
+
+    @asynccontextmanager
     async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
         # Created and closed on the loop that serves the app: a pooled connection is that loop's.
         clients: dict[str, httpx.AsyncClient] = {}
@@ -155,7 +171,8 @@ def create_app(
         migrations=migrations,
         routers=[tokens_router, clients_router, audit_router],
         on_startup=[prepare_keys_and_clients],
-        resources=[upstream_clients],
+        # The audit writer last: it stops first, storing what the last requests left pending.
+        resources=[upstream_clients, audit_writer],
         readiness_checks=[lambda _app: signing_key_check(keys)],
         # Outermost first (inside the request context): audit, then the size limit.
         middleware=[

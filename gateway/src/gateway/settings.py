@@ -88,6 +88,12 @@ class GatewaySettings(ServiceSettings):
     #: How long /readyz/upstreams waits for each service's /readyz.
     upstream_ready_timeout_s: float = Field(default=1.0, gt=0, le=10)
     audit_enabled: bool = True
+    #: Audit entries are stored in batches off the request path: at most this long after the
+    #: request, sooner when audit_batch_size wait; while more than audit_max_pending wait (the
+    #: store is failing), each request writes its own entry before it is answered (fail closed).
+    audit_flush_interval_s: float = Field(default=0.2, gt=0, le=10)
+    audit_batch_size: int = Field(default=500, ge=1, le=10_000)
+    audit_max_pending: int = Field(default=10_000, ge=0, le=1_000_000)
     #: Browser origins allowed to call the API (CORS), comma-separated, e.g.
     #: `https://app.example.lv,http://localhost:5173`; empty (the default) allows none.
     cors_allowed_origins: str = ""
