@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
-from gateway.audit import middleware
+from gateway.audit import middleware, writer
+from gateway.audit.models import AuditEntry
+from gateway.settings import GatewaySettings
+from pilnveide_kit.db import make_engine, session_scope
+
+from .conftest import AppFactory
 
 Register = Callable[..., tuple[str, str]]
 GetToken = Callable[..., str]
@@ -61,15 +67,55 @@ def test_refused_personal_data_reads_are_audited_without_a_client(
 
 
 def test_a_request_that_cannot_be_audited_is_not_answered(
-    client: TestClient, reader: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    make_app: AppFactory,
+    settings: GatewaySettings,
+    register: Register,
+    get_token: GetToken,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("audit store down")
 
+    # The store fails: two entries may wait, the third request must store its own or go
+    # unanswered.
+    monkeypatch.setattr(writer, "write_entries", broken)
     monkeypatch.setattr(middleware, "write_entry", broken)
-    answer = client.get("/records/v1/people/p-1", headers=reader)
-    assert answer.status_code == 500
-    assert "p-1" not in answer.text and "authorization" not in answer.text
+    failing = settings.model_copy(update={"audit_max_pending": 2, "audit_flush_interval_s": 0.05})
+    client_id, secret = register(client_id="hr-vk", name="HR", scopes=["records:read"])
+    with TestClient(make_app(failing), raise_server_exceptions=False) as client:
+        reader = {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}  # 1 waits
+        assert client.get("/records/v1/people/p-0", headers=reader).status_code == 200  # 2
+        answer = client.get("/records/v1/people/p-1", headers=reader)
+        assert answer.status_code == 500
+        assert "p-1" not in answer.text and "authorization" not in answer.text
+        monkeypatch.undo()  # the store is back: what waited is stored, requests pass again
+        assert client.get("/records/v1/people/p-2", headers=reader).status_code == 200
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        paths = [e.path for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.at)))]
+    engine.dispose()
+    # p-1's entry could not be stored, and p-1 was not answered.
+    assert paths == ["/auth/token", "/records/v1/people/p-0", "/records/v1/people/p-2"]
+
+
+def test_entries_waiting_at_shutdown_are_stored(
+    make_app: AppFactory, settings: GatewaySettings, register: Register, get_token: GetToken
+) -> None:
+    # Nothing is flushed while the app runs (an hour's interval): the shutdown stores it all.
+    lazy = settings.model_copy(update={"audit_flush_interval_s": 10, "audit_batch_size": 10_000})
+    client_id, secret = register(client_id="hr-vk", name="HR", scopes=["records:read"])
+    app = make_app(lazy)
+    with TestClient(app) as client:
+        reader = {"Authorization": f"Bearer {get_token(client, client_id, secret)}"}
+        for n in range(25):
+            assert client.get(f"/records/v1/people/p-{n}", headers=reader).status_code == 200
+        assert app.state.audit_writer.pending == 26  # the token request and 25 reads
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        stored = session.exec(select(AuditEntry).where(col(AuditEntry.client_id) == "hr-vk"))
+        paths = sorted(e.path for e in stored)
+    engine.dispose()
+    assert paths == sorted(["/auth/token"] + [f"/records/v1/people/p-{n}" for n in range(25)])
 
 
 def test_audit_log_pages_newest_first(

@@ -128,6 +128,22 @@ class Stack:
         created = answer.json()
         return str(created["client_id"]), str(created["client_secret"])
 
+    def set_rate_limit(self, client_id: str, limit: dict[str, float]) -> None:
+        """Give a client its own rate limit (GET for the ETag, then PATCH /admin/clients/{id})."""
+        headers = {"Authorization": f"Bearer {self.admin_token()}"}
+        url = f"{self.gateway}/admin/clients/{client_id}"
+        shown = httpx.get(url, headers=headers, timeout=30)
+        if shown.status_code != 200:
+            raise StackFailed(f"reading client {client_id}: {shown.status_code} {shown.text}")
+        answer = httpx.patch(
+            url,
+            json={"rate_limit": limit},
+            headers={**headers, "If-Match": shown.headers["ETag"]},
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            raise StackFailed(f"setting a rate limit failed: {answer.status_code} {answer.text}")
+
     def rotate_secret(self, client_id: str) -> str:
         """A new secret for a client (the old one stops working at once)."""
         answer = httpx.post(

@@ -11,12 +11,13 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from gateway.clients.directory import ClientDirectory
+from gateway.clients.directory import ClientDirectory, ClientStatus
 from gateway.ratelimit import RateLimiter
 from gateway.tokens.router import basic_credentials, client_address
 from gateway.tokens.service import OAuthError, issue_for
 from gateway.tokens.throttle import CredentialGuard
-from pilnveide_kit.auth import Principal, TokenVerifier, bearer_token, principal_from_claims
+from gateway.tokens.verified import VerifiedTokens
+from pilnveide_kit.auth import Principal, bearer_token, principal_from_claims
 from pilnveide_kit.errors import ServiceUnavailable, Unauthorized
 from pilnveide_kit.revocations import ClientDeactivated
 
@@ -27,17 +28,33 @@ __all__ = ["ClientDeactivated", "admit", "rate_limit"]
 
 
 def rate_limit(request: Request, principal: Principal) -> None:
-    """The per-client rate limit every route that takes a token applies (429, Retry-After)."""
+    """The per-client rate limit every route that takes a token applies (429, Retry-After):
+    the client's own limit from the registry, else the gateway's default (may block: the
+    registry is read when its cached status is stale)."""
+    directory: ClientDirectory = request.app.state.directory
+    limit_client(request, principal.client_id, directory.status(principal.client_id))
+
+
+def limit_client(request: Request, client_id: str, status: ClientStatus) -> None:
+    """Take one request from the client's bucket, with its own limits if it has them."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(f"client:{principal.client_id}")
+    limiter.check(f"client:{client_id}", status.limits)
+
+
+async def client_status(directory: ClientDirectory, client_id: str) -> ClientStatus:
+    """The client's status: from the cache on the event loop, else read in a worker thread."""
+    status = directory.fresh(client_id)
+    if status is None:
+        status = await run_in_threadpool(directory.status, client_id)
+    return status
 
 
 async def admit(request: Request, *, allow_basic: bool) -> tuple[Principal, str]:
     """The verified caller of a proxied request and the bearer token to forward.
 
-    The gateway's verifier consults the client registry (ClientDirectory.entry): a token of a
-    deactivated or unknown client, or one issued before its client's revocation instant, is
-    refused here as on /admin/**.
+    A token is verified once and remembered until it expires (VerifiedTokens); its client's
+    status is consulted on every request: a token of a deactivated or unknown client, or one
+    issued before its client's revocation instant, is refused here as on /admin/**.
     """
     state = request.app.state
     header = request.headers.get("authorization", "")
@@ -51,10 +68,10 @@ async def admit(request: Request, *, allow_basic: bool) -> tuple[Principal, str]
                 headers=BASIC_CHALLENGE if allow_basic else BEARER_CHALLENGE,
             )
         token = token_or_none
-        verifier: TokenVerifier = state.token_verifier
-        # The registry lookup behind the verifier may reach the database: off the event loop.
-        principal = await run_in_threadpool(verifier.verify, token)
-        rate_limit(request, principal)
+        tokens: VerifiedTokens = state.verified_tokens
+        admitted = await tokens.admit(token)
+        principal = admitted.principal
+        limit_client(request, principal.client_id, admitted.status)
     request.state.principal = principal
     return principal, token
 
@@ -72,7 +89,7 @@ async def _admit_basic(request: Request, header: str) -> tuple[Principal, str]:
     # Credentials verified a moment ago need no Argon2 and no throttle; others go the guarded way.
     grant = await run_in_threadpool(directory.cached_basic, client_id, secret)
     if grant is not None:
-        state.rate_limiter.check(f"client:{client_id}")
+        limit_client(request, client_id, await client_status(directory, client_id))
     else:
         guard: CredentialGuard = state.credential_guard
         grant = await guard.check(client_id, secret, client_address(request), directory.check_basic)

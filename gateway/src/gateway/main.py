@@ -20,6 +20,7 @@ from starlette.responses import Response
 from gateway.alternate import with_form_credentials
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
+from gateway.audit.writer import AuditWriter
 from gateway.clients.directory import ClientDirectory
 from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
@@ -38,6 +39,7 @@ from gateway.tokens.resorts import ResortResolver
 from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
 from gateway.tokens.throttle import CredentialGuard
+from gateway.tokens.verified import VerifiedTokens
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
@@ -101,6 +103,7 @@ def create_app(
     routes = upstreams(settings)
     merged_openapi = MergedOpenAPI(settings.openapi_cache_s)
     keys = KeyStore(settings)
+    key_set = KeySet(loader=keys.jwks, min_reload_interval_s=0)
     hasher = SecretHasher(settings)
 
     def prepare_keys_and_clients(app: FastAPI) -> None:
@@ -113,6 +116,31 @@ def create_app(
         app.state.credential_guard = CredentialGuard(
             settings, app.state.directory, app.state.rate_limiter
         )
+        # Proxied requests: each token verified once, its client's status checked every time.
+        app.state.verified_tokens = VerifiedTokens(
+            TokenVerifier(
+                key_set,
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+                leeway_s=settings.auth_leeway_s,
+            ),
+            app.state.directory,
+        )
+
+    @asynccontextmanager
+    async def audit_writer(app: FastAPI) -> AsyncIterator[None]:
+        writer = AuditWriter(
+            app.state.engine,
+            flush_interval_s=settings.audit_flush_interval_s,
+            batch_size=settings.audit_batch_size,
+            max_pending=settings.audit_max_pending,
+        )
+        app.state.audit_writer = writer
+        try:
+            async with writer.running():
+                yield
+        finally:
+            app.state.audit_writer = None
 
     @asynccontextmanager
     async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
@@ -143,7 +171,8 @@ def create_app(
         migrations=migrations,
         routers=[tokens_router, clients_router, audit_router],
         on_startup=[prepare_keys_and_clients],
-        resources=[upstream_clients],
+        # The audit writer last: it stops first, storing what the last requests left pending.
+        resources=[upstream_clients, audit_writer],
         readiness_checks=[lambda _app: signing_key_check(keys)],
         # Outermost first (inside the request context): audit, then the size limit.
         middleware=[
@@ -159,14 +188,10 @@ def create_app(
     )
     app.state.keys = keys
     app.state.hasher = hasher
-    app.state.rate_limiter = RateLimiter(
-        settings.rate_limit_per_s,
-        settings.rate_limit_burst,
-        {f"client:{c}": (r.per_s, r.burst) for c, r in settings.rate_limit_clients.items()},
-    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
     app.state.token_verifier = TokenVerifier(
-        KeySet(loader=keys.jwks, min_reload_interval_s=0),
+        key_set,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         leeway_s=settings.auth_leeway_s,

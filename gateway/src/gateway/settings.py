@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pilnveide_kit.settings import VAR_DIR, ServiceSettings
@@ -12,13 +12,6 @@ DEV_ADMIN_CLIENT_ID = "pilnveide-admin"
 DEV_ADMIN_CLIENT_SECRET = "pilnveide-dev-admin-secret"  # noqa: S105 - refused in production
 DEV_INDICATORS_CLIENT_SECRET = "pilnveide-dev-indicators-secret"  # noqa: S105 - refused in production
 DEV_RECORDS_CLIENT_SECRET = "pilnveide-dev-records-secret"  # noqa: S105 - refused in production
-
-
-class ClientRateLimit(BaseModel):
-    """One client's own token bucket."""
-
-    per_s: float = Field(gt=0)
-    burst: int = Field(ge=1)
 
 
 class GatewaySettings(ServiceSettings):
@@ -82,12 +75,10 @@ class GatewaySettings(ServiceSettings):
     #: How long a resort's institution list (asked of the catalog) is cached.
     resort_cache_s: float = Field(default=300.0, ge=0)
 
-    #: Per-client token bucket: sustained requests per second and burst size.
+    #: Per-client token bucket of every client without a limit of its own (a client's own
+    #: limit is set through the admin API: POST or PATCH /admin/clients, `rate_limit`).
     rate_limit_per_s: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
-    #: Clients with a bucket of their own, e.g. an LMS sending statements in bursts: a JSON
-    #: object client id → {"per_s": …, "burst": …}.
-    rate_limit_clients: dict[str, ClientRateLimit] = Field(default_factory=dict)
     #: Largest request body accepted (Content-Length or counted while streaming), per route:
     #: /records (bulk writes: docs/records.md allows 64 MiB), /xapi (the LRS's own limit) and
     #: everything else.
@@ -97,6 +88,12 @@ class GatewaySettings(ServiceSettings):
     #: How long /readyz/upstreams waits for each service's /readyz.
     upstream_ready_timeout_s: float = Field(default=1.0, gt=0, le=10)
     audit_enabled: bool = True
+    #: Audit entries are stored in batches off the request path: at most this long after the
+    #: request, sooner when audit_batch_size wait; while more than audit_max_pending wait (the
+    #: store is failing), each request writes its own entry before it is answered (fail closed).
+    audit_flush_interval_s: float = Field(default=0.2, gt=0, le=10)
+    audit_batch_size: int = Field(default=500, ge=1, le=10_000)
+    audit_max_pending: int = Field(default=10_000, ge=0, le=1_000_000)
     #: Browser origins allowed to call the API (CORS), comma-separated, e.g.
     #: `https://app.example.lv,http://localhost:5173`; empty (the default) allows none.
     cors_allowed_origins: str = ""

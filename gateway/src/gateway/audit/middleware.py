@@ -1,10 +1,13 @@
-"""Writes an audit entry for every write and every read of personal data, before answering.
+"""Records an audit entry for every write and every read of personal data.
 
 Audited: every method but GET, HEAD and OPTIONS, and every request under /records and /xapi
-(personal learning data). The entry is written when the answer's status is known and before
-its first byte leaves the gateway; if it cannot be written, the client gets a 500 instead of
-the data (fail closed). The caller is the verified token's client (or the client id presented
-to /auth/token); requests without valid credentials are audited with no client.
+(personal learning data). The entry is made when the answer's status is known and handed to
+the AuditWriter, which stores entries in batches off the request path (audit/writer.py). When
+the writer cannot take it (too many entries wait because the store is failing) the entry is
+written before the first byte of the answer leaves the gateway, and if that fails the client
+gets a 500 (503 for a database blip) instead of the data (fail closed). The caller is the
+verified token's client (or the client id presented to /auth/token); requests without valid
+credentials are audited with no client.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit.models import AuditEntry
+from gateway.audit.writer import AuditWriter
 from gateway.models import utcnow
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.faults import RETRY_AFTER_S, is_transient
@@ -77,21 +81,27 @@ class AuditMiddleware:
                 return
             if message["type"] == "http.response.start":
                 state = scope.get("state", {})
-                entry = AuditEntry(
-                    at=utcnow(),
-                    client_id=_client_of(state),
-                    method=scope["method"][:10],
-                    path=_storable(scope["path"])[:2048],
-                    status=int(message["status"]),
-                    request_id=state.get("request_id"),
-                )
-                try:
-                    await run_in_threadpool(write_entry, application.state.engine, entry)
-                except Exception as exc:
-                    log.exception("audit entry could not be written; not answering")
-                    failed = True
-                    await _send_audit_failure(send, transient=is_transient(exc))
-                    return
+                row = {
+                    "at": utcnow(),
+                    "client_id": _client_of(state),
+                    "method": scope["method"][:10],
+                    "path": _storable(scope["path"])[:2048],
+                    "status": int(message["status"]),
+                    "request_id": state.get("request_id"),
+                }
+                writer: AuditWriter | None = getattr(application.state, "audit_writer", None)
+                if writer is None or not writer.add(row):
+                    # No writer running, or too many entries wait (the store is failing): this
+                    # request's entry is written before it is answered, or it is not answered.
+                    try:
+                        await run_in_threadpool(
+                            write_entry, application.state.engine, AuditEntry(**row)
+                        )
+                    except Exception as exc:
+                        log.exception("audit entry could not be written; not answering")
+                        failed = True
+                        await _send_audit_failure(send, transient=is_transient(exc))
+                        return
             await send(message)
 
         await self.app(scope, receive, audited_send)

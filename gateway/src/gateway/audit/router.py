@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import col, select
 
 from gateway.audit.models import AuditEntry, AuditEntryPublic
+from gateway.audit.writer import AuditWriter
 from gateway.clients.router import unrestricted_admin
 from gateway.models import as_utc
 from pilnveide_kit.app import SessionDep
@@ -17,14 +18,28 @@ from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
 router = APIRouter(prefix="/admin/audit", tags=["admin"])
 
 
-@router.get("", response_model=Page[AuditEntryPublic], summary="Read the audit log")
+async def _stored(request: Request) -> None:
+    # Entries still waiting in this process are stored first: the log read is complete.
+    writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+    if writer is not None:
+        await writer.flush()
+
+
+@router.get(
+    "",
+    response_model=Page[AuditEntryPublic],
+    summary="Read the audit log",
+    dependencies=[Depends(_stored)],
+)
 def list_audit_entries(
     session: SessionDep,
     _admin: Annotated[Principal, unrestricted_admin()],
     page: Annotated[PageParams, Depends(page_params)],
     client_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[AuditEntryPublic]:
-    """Audited requests (writes and personal-data reads), newest first, optionally of one client."""
+    """Audited requests (writes and personal-data reads), newest first, optionally of one client.
+    Entries this gateway process still holds are stored first; another instance's reach the
+    log within its GATEWAY_AUDIT_FLUSH_INTERVAL_S."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(page.limit + 1)
     if (after := page.after_int("id")) is not None:
         query = query.where(col(AuditEntry.id) < after)

@@ -10,19 +10,47 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
 
 from sqlalchemy.engine import Engine
 
-from gateway.clients.models import ApiClient
+from gateway.clients.models import ApiClient, limit_of
 from gateway.clients.secrets import SecretHasher
 from gateway.clients.service import ClientGrant, authenticate_client, epoch_seconds
+from gateway.ratelimit import Limits
 from gateway.settings import GatewaySettings
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.revocations import ClientRevocation
 
 MAX_CACHED = 10_000
+
+
+@dataclass(frozen=True)
+class ClientStatus:
+    """What each request needs to know of its client, cached briefly."""
+
+    revocation: ClientRevocation
+    updated_at: datetime | None = None
+    #: The client's own (requests per second, burst); None: the gateway's defaults.
+    limits: Limits | None = None
+
+
+UNKNOWN = ClientStatus(ClientRevocation(active=False))
+
+
+def _status_of(client: ApiClient | None) -> ClientStatus:
+    if client is None:
+        return UNKNOWN
+    limit = limit_of(client)
+    return ClientStatus(
+        revocation=ClientRevocation(
+            active=client.active, not_before=epoch_seconds(client.tokens_not_before)
+        ),
+        updated_at=client.updated_at,
+        limits=(limit.per_s, limit.burst) if limit is not None else None,
+    )
 
 
 class ClientDirectory:
@@ -33,29 +61,29 @@ class ClientDirectory:
         self.hasher = hasher
         self.settings = settings
         self._lock = threading.Lock()
-        self._status: dict[str, tuple[float, ClientRevocation, datetime | None]] = {}
+        self._status: dict[str, tuple[float, ClientStatus]] = {}
         self._credentials: dict[tuple[str, str], tuple[float, ClientGrant, datetime | None]] = {}
 
-    def _state(self, client_id: str) -> tuple[ClientRevocation, datetime | None]:
+    def fresh(self, client_id: str) -> ClientStatus | None:
+        """The cached status when it is younger than client_status_cache_s (no I/O: callable
+        on the event loop), else None."""
+        cached = self._status.get(client_id)
+        if cached and time.monotonic() - cached[0] < self.settings.client_status_cache_s:
+            return cached[1]
+        return None
+
+    def status(self, client_id: str) -> ClientStatus:
+        """The client's status, from the cache or the database (blocking)."""
+        cached = self.fresh(client_id)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        with self._lock:
-            cached = self._status.get(client_id)
-        if cached and now - cached[0] < self.settings.client_status_cache_s:
-            return cached[1], cached[2]
         with session_scope(self.engine) as session:
-            client = session.get(ApiClient, client_id)
-            state: tuple[ClientRevocation, datetime | None]
-            if client is None:
-                state = (ClientRevocation(active=False), None)
-            else:
-                revocation = ClientRevocation(
-                    active=client.active, not_before=epoch_seconds(client.tokens_not_before)
-                )
-                state = (revocation, client.updated_at)
+            state = _status_of(session.get(ApiClient, client_id))
         with self._lock:
             if len(self._status) > MAX_CACHED:
                 self._status.clear()
-            self._status[client_id] = (now, *state)
+            self._status[client_id] = (now, state)
         return state
 
     def entry(self, client_id: str) -> ClientRevocation:
@@ -64,12 +92,13 @@ class ClientDirectory:
         The gateway's token verifier consults this (a RevocationSource), so every route that
         takes a token, /admin/** included, refuses a deactivated client's or a cut-off token.
         """
-        return self._state(client_id)[0]
+        return self.status(client_id).revocation
 
-    def exists(self, client_id: str) -> bool:
-        """Whether a client id is registered (asked of the database, nothing cached)."""
+    def known_limits(self, client_id: str) -> tuple[bool, Limits | None]:
+        """Whether a client id is registered, and its own limits (asked of the database)."""
         with session_scope(self.engine) as session:
-            return session.get(ApiClient, client_id) is not None
+            client = session.get(ApiClient, client_id)
+            return client is not None, _status_of(client).limits
 
     def authenticate(self, client_id: str, secret: str) -> ClientGrant | None:
         """The grant for a client's id and secret, None when they are not valid (uncached)."""
@@ -84,8 +113,8 @@ class ClientDirectory:
         with self._lock:
             cached = self._credentials.get(key)
         if cached and time.monotonic() - cached[0] < self.settings.credential_cache_s:
-            revocation, updated_at = self._state(client_id)
-            if revocation.active and updated_at == cached[2]:
+            status = self.status(client_id)
+            if status.revocation.active and status.updated_at == cached[2]:
                 return cached[1]
         return None
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from gateway.clients import service
 from gateway.clients.directory import ClientDirectory
 from gateway.clients.models import (
     ApiClientCreate,
     ApiClientPublic,
+    ApiClientUpdate,
     ApiClientWithSecret,
     SecretRotation,
+    etag,
 )
+from gateway.clients.update import update_client
 from gateway.guard import rate_limit
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
@@ -59,10 +62,17 @@ def _forget(request: Request, client_id: str) -> None:
     summary="Register an API client",
 )
 def create_client(
-    body: ApiClientCreate, request: Request, session: SessionDep, _admin: AdminDep
+    body: ApiClientCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _admin: AdminDep,
 ) -> ApiClientWithSecret:
-    """Register a client; the answer carries its secret, shown this once only."""
+    """Register a client; the answer carries its secret, shown this once only, its ETag, and
+    its address in Location. Without rate_limit it gets the gateway's default limit."""
     client, secret = service.create_client(session, request.app.state.hasher, body)
+    response.headers["Location"] = str(request.url_for("get_client", client_id=client.client_id))
+    response.headers["ETag"] = etag(client)
     return ApiClientWithSecret(**ApiClientPublic.of(client).model_dump(), client_secret=secret)
 
 
@@ -84,9 +94,54 @@ def list_clients(
 
 
 @router.get("/{client_id}", response_model=ApiClientPublic, summary="Get an API client")
-def get_client(client_id: str, session: SessionDep, _admin: AdminDep) -> ApiClientPublic:
-    """One registered client."""
-    return ApiClientPublic.of(service.get_client(session, client_id))
+def get_client(
+    client_id: str, response: Response, session: SessionDep, _admin: AdminDep
+) -> ApiClientPublic:
+    """One registered client, with its ETag (send it as If-Match to change the client)."""
+    client = service.get_client(session, client_id)
+    response.headers["ETag"] = etag(client)
+    return ApiClientPublic.of(client)
+
+
+@router.patch(
+    "/{client_id}",
+    response_model=ApiClientPublic,
+    summary="Change an API client's name, scopes, institutions, resort or rate limit",
+    responses={
+        409: {
+            "model": Problem,
+            "description": "self-lockout (an admin narrowing its own admin access) or "
+            "last-active-admin",
+        },
+        412: {"model": Problem, "description": "stale-write: the If-Match ETag is not current"},
+        428: {"model": Problem, "description": "if-match-required: no If-Match"},
+    },
+)
+def change_client(
+    client_id: str,
+    body: ApiClientUpdate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    admin: AdminDep,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The ETag of the client as you read it; a stale one answers 412, none 428",
+        ),
+    ] = None,
+) -> ApiClientPublic:
+    """Change the fields given (absent: unchanged; null clears institutions, resort or
+    rate_limit). New tokens carry the new grant at once. A change that takes anything away (a
+    scope, an institution, unrestricted access, a resort) also revokes every token the client
+    holds: the gateway refuses them at once, the services within their revocation delay. Adding
+    scopes or institutions, renaming and changing the rate limit leave its tokens alone; a new
+    rate limit applies to the client's next request. Audited like every write."""
+    client, _revoked = update_client(session, client_id, body, if_match, by=admin.client_id)
+    _forget(request, client_id)
+    response.headers["ETag"] = etag(client)
+    return ApiClientPublic.of(client)
 
 
 @router.post(

@@ -86,11 +86,22 @@ def revocation_instant(now: datetime) -> datetime:
 
 
 def revoke_tokens(client: ApiClient, now: datetime) -> None:
-    """Cut off every token the client holds (tokens_not_before moves forward, never back)."""
+    """Cut off every token the client holds (tokens_not_before moves forward, never back).
+
+    A second revocation within the second of the first moves the instant one second further:
+    a token issued between the two got iat = the first instant, and must be cut off too.
+    """
     instant = revocation_instant(now)
     current = as_utc(client.tokens_not_before)
-    if current is None or current < instant:
-        client.tokens_not_before = instant
+    if current is not None and current >= instant:
+        instant = current + timedelta(seconds=1)
+    client.tokens_not_before = instant
+
+
+def mark_changed(client: ApiClient, now: datetime) -> None:
+    """Record a change of the client: updated_at, and a new version (so a new ETag)."""
+    client.updated_at = now
+    client.version = (client.version or 0) + 1
 
 
 def is_unrestricted_admin(client: ApiClient) -> bool:
@@ -113,6 +124,8 @@ def create_client(
         scopes=list(body.scopes),
         institutions=list(body.institutions) if body.institutions is not None else None,
         resort=body.resort,
+        rate_limit_per_s=body.rate_limit.per_s if body.rate_limit else None,
+        rate_limit_burst=body.rate_limit.burst if body.rate_limit else None,
         active=True,
         secret_hash=hasher.hash(secret),
         created_at=now,
@@ -155,7 +168,7 @@ def set_active(
             raise SelfDeactivation(
                 "An admin may not deactivate the client it calls with", client_id=client_id
             )
-        if is_unrestricted_admin(client) and not _other_active_admins(session, client_id):
+        if is_unrestricted_admin(client) and not other_active_admins(session, client_id):
             raise LastActiveAdmin(
                 f"{client_id!r} is the last active admin; register or activate another first",
                 client_id=client_id,
@@ -165,13 +178,13 @@ def set_active(
         if not active:
             revoke_tokens(client, now)
         client.active = active
-        client.updated_at = now
+        mark_changed(client, now)
         session.add(client)
         session.flush()
     return client
 
 
-def _other_active_admins(session: Session, client_id: str) -> list[str]:
+def other_active_admins(session: Session, client_id: str) -> list[str]:
     # Lock every active client, the target included (PostgreSQL; SQLite writers are serialised
     # anyway): of two admins deactivating each other at once, the second waits, then sees the
     # first's change and is refused as the last admin.
@@ -220,7 +233,7 @@ def rotate_secret(
         revoke_tokens(client, now)
     client.secret_hash = hasher.hash(secret)
     client.secret_rotated_at = now
-    client.updated_at = now
+    mark_changed(client, now)
     session.add(client)
     session.flush()
     return client, secret
@@ -235,7 +248,7 @@ def revoke_previous_secret(session: Session, client_id: str) -> ApiClient:
         client.previous_secret_hash = None
         client.previous_secret_expires_at = None
         revoke_tokens(client, now)
-        client.updated_at = now
+        mark_changed(client, now)
         session.add(client)
         session.flush()
     return client
@@ -332,7 +345,7 @@ def ensure_client(
         client.active = True
         changed = True
     if changed:
-        client.updated_at = now
+        mark_changed(client, now)
         session.add(client)
         session.flush()
     return "updated" if changed else "unchanged"

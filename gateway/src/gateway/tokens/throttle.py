@@ -136,10 +136,10 @@ class CredentialGuard:
         wait = self.by_address.retry_after(address_key)
         if wait > 0:
             raise _refuse(wait)
-        known = await run_in_threadpool(self.directory.exists, client_id)
+        known, limits = await run_in_threadpool(self.directory.known_limits, client_id)
         client_key = f"client:{client_id}"
         if known:
-            self.rate_limiter.check(client_key)
+            self.rate_limiter.check(client_key, limits)
             wait = self.by_client.retry_after(client_key)
             if wait > 0:
                 raise _refuse(wait)
