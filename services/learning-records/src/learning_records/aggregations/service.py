@@ -1,7 +1,8 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
 `assessed_people` counts people with a competency assessment (dated in the period) instead of
-an enrolment, with the same person attributes and groupings.
+an enrolment, with the same person attributes and groupings; `leavers` and `hires` count people
+whose employment in an institution ended or began in the period (aggregations/employment.py).
 
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from learning_records.aggregations.employment import movements
 from learning_records.aggregations.schemas import (
     AggregationFilter,
     AggregationQuery,
@@ -226,21 +228,33 @@ def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
     return and_(any_course, ~missing)
 
 
-def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
-    """The metric over matching enrolments, per group of every set and in total, in one query."""
-    _consistent_snapshot(session)
-    cutoff = head(session)
-    matching = _matching(
+def _rows_of(session: Session, query: AggregationQuery, principal: Principal) -> Any:
+    """The rows a metric counts: enrolments, competency assessments, or employment moves."""
+    if query.metric in ("leavers", "hires"):
+        return movements(
+            query.filter,
+            principal,
+            leavers=query.metric == "leavers",
+            postgres=session.connection().dialect.name == "postgresql",
+        )
+    return _matching(
         query.filter,
         principal,
         known_courses=has_courses(session),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
     )
+
+
+def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
+    """The metric over matching enrolments, per group of every set and in total, in one query."""
+    _consistent_snapshot(session)
+    cutoff = head(session)
+    matching = _rows_of(session, query, principal)
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
-    if query.metric == "assessed_people":
+    if query.metric in ("assessed_people", "leavers", "hires"):
         groups, total = _plain(session, "people", matching, sets, postgres)
     elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
@@ -438,12 +452,7 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(
-        query.filter,
-        principal,
-        known_courses=has_courses(session),
-        assessments=query.metric == "assessed_people",
-    )
+    matching = _rows_of(session, query, principal)
     if query.metric in ("institutions", "municipalities"):
         unit = matching.c.institution
         statement = select(unit).distinct().where(unit.is_not(None))
