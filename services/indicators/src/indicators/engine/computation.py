@@ -435,6 +435,12 @@ class Computation:
         target = self.target
         if target is not None and target.yearly:
             values = {p.year: exact(p.value) for p in result.per_year}
+            if target.baseline is None and target.baseline_year in values:
+                # "BV": the baseline is the value measured in that year (a "+5 %" after it).
+                measured = values[target.baseline_year]
+                target = target.model_copy(
+                    update={"baseline": None if measured is None else float(measured)}
+                )
             result.yearly_targets = judge_years(values, target, as_of=self.as_of)
             result.status = overall_of_years(result.yearly_targets, self.as_of)
             result.status_reason = "the latest measured year judged against that year's target"

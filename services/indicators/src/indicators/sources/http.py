@@ -217,12 +217,11 @@ def target_from_catalog(indicator: dict[str, Any]) -> Target:
         target.baseline_year = baseline.get("year")
     yearly: list[YearTarget] = []
     for year in indicator.get("yearly") or []:
-        if (
-            year.get("kind") == "baseline"
-            and target.baseline is None
-            and year.get("value") is not None
-        ):
-            target.baseline, target.baseline_year = float(year["value"]), int(year["year"])
+        if year.get("kind") == "baseline" and target.baseline is None:
+            # A baseline without a value ("BV") is measured that year.
+            target.baseline_year = int(year["year"])
+            if year.get("value") is not None:
+                target.baseline = float(year["value"])
         elif year.get("kind") == "not_measured":
             yearly.append(YearTarget(year=int(year["year"]), not_measured=True))
         elif year.get("kind") == "target":

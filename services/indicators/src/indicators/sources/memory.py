@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from indicators.sources.protocols import ExplainUnavailable
@@ -39,6 +39,8 @@ class Employment:
     management_level: str | None = None
     roles: frozenset[str] = frozenset()
     civil_servant: bool = False
+    #: Why the person left at valid_to (a code of the catalog's `leaving_reasons`).
+    leaving_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class MemoryRecords:
     def _matching(
         self, chosen: RecordsFilter, metric: str = "people"
     ) -> list[tuple[Enrolment, Employment]]:
+        if metric in ("leavers", "hires"):
+            return self._moves(chosen, leavers=metric == "leavers")
         rows = self.enrolments
         if metric == "assessed_people":
             # An assessment read as an enrolment: its framework as the course, its method as
@@ -178,6 +182,42 @@ class MemoryRecords:
             job = self._matches(enrolment, chosen)
             if job is not None:
                 found.append((enrolment, job))
+        return found
+
+    def _moves(self, chosen: RecordsFilter, *, leavers: bool) -> list[tuple[Enrolment, Employment]]:
+        """Leavings (or hires) read as enrolments dated on the day: see the contract."""
+        found = []
+        for job in self.employments:
+            day = job.valid_to if leavers else job.valid_from
+            if day is None or job.person in self.erased:
+                continue
+            same = [
+                e
+                for e in self.employments
+                if e is not job and e.person == job.person and e.institution == job.institution
+            ]
+            # Going on (or having been) in the same institution the next (previous) day.
+            near = day + timedelta(days=1 if leavers else -1)
+            if any(
+                e.valid_from <= near and (e.valid_to is None or e.valid_to >= near) for e in same
+            ):
+                continue
+            if chosen.leaving_reasons is not None and job.leaving_reason not in (
+                chosen.leaving_reasons
+            ):
+                continue
+            if chosen.first_year is not None:
+                started = min(e.valid_from for e in [job, *same])
+                a_year_on = (started.year + 1, started.month, started.day)
+                if ((day.year, day.month, day.day) < a_year_on) != chosen.first_year:
+                    continue
+            period = chosen.period
+            if period is not None and period.from_ is not None and day < period.from_:
+                continue
+            if period is not None and period.to is not None and day > period.to:
+                continue
+            if _person_matches(job, chosen):
+                found.append((Enrolment(job.person, "", "", day), job))
         return found
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
@@ -357,11 +397,19 @@ def _person_matches(job: Employment, chosen: RecordsFilter) -> bool:
 
 
 def _distinct(metric: str) -> bool:
-    return metric in ("people", "institutions", "municipalities", "sessions", "assessed_people")
+    return metric in (
+        "people",
+        "institutions",
+        "municipalities",
+        "sessions",
+        "assessed_people",
+        "leavers",
+        "hires",
+    )
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
-    if metric in ("people", "assessed_people"):
+    if metric in ("people", "assessed_people", "leavers", "hires"):
         return enrolment.person
     if metric == "institutions":
         return job.institution

@@ -16,6 +16,8 @@ Metric = Literal[
     "sessions",
     "people_with_frequency",
     "assessed_people",
+    "leavers",
+    "hires",
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -49,6 +51,9 @@ class RecordsFilter(BaseModel):
     #: Competency assessments (`source: assessments`): the framework and method assessed.
     frameworks: list[str] | None = None
     methods: list[str] | None = None
+    #: leavers: the leaving reasons counted; first_year: left within 12 months of starting.
+    leaving_reasons: list[str] | None = None
+    first_year: bool | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None

@@ -117,7 +117,9 @@ def movements(
                     col(RoleAssignment.employment_id) == col(emp.id),
                     col(RoleAssignment.role).in_(flt.roles),
                     col(RoleAssignment.valid_from) <= day,
-                    or_(col(RoleAssignment.valid_to).is_(None), col(RoleAssignment.valid_to) >= day),
+                    or_(
+                        col(RoleAssignment.valid_to).is_(None), col(RoleAssignment.valid_to) >= day
+                    ),
                     role_visible(principal),
                 )
             )

@@ -2,8 +2,9 @@
 
 An unknown code of an enumeration (role, position group, management level, leaving reason,
 framework, competency, a level outside the framework's scale) or an unknown institution rejects
-the item, naming the valid values. An unknown course is not a rejection: the item is stored, flagged, and
-not counted until the catalog gains the course (GET /v1/data-quality/unknown-courses lists it).
+the item, naming the valid values. An unknown course is not a rejection: the item is stored,
+flagged, and not counted until the catalog gains the course (GET
+/v1/data-quality/unknown-courses lists it).
 """
 
 from __future__ import annotations
