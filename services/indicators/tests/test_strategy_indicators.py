@@ -236,3 +236,31 @@ def test_every_strategy_default_cites_its_text_and_says_its_plan(code: str) -> N
     }
     assert sum(code in codes for codes in plans.values()) == 1
     assert set(plans) == {"VK-2025-2029", "LM-2024-2027"}
+
+
+def test_an_increase_without_a_figure_is_judged_against_the_measured_baseline() -> None:
+    # LM 1.2: "2027. gadā pieaug" against the share measured in 2025 ("Mērījums no 2025. gada").
+    records = MemoryRecords(
+        employments=[job(p, "LM", "2020-01-01") for p in ("a", "b", "c", "e")],
+        assessments=[
+            Assessment("a", "DIGCOMP-2.2", "self", d("2025-03-01")),
+            Assessment("a", "DIGCOMP-2.2", "self", d("2027-03-01")),
+            Assessment("b", "DIGCOMP-2.2", "self", d("2027-03-01")),
+        ],
+        headcount_rows=[Headcount("LM", d("2025-12-31"), 4)],
+    )
+    target = Target(
+        kind="yearly",
+        baseline_year=2025,
+        yearly=[YearTarget(year=2027, direction=">", relative_to_baseline=True)],
+    )
+    result = run(
+        "1.2",
+        records,
+        target,
+        as_of="2027-12-31",
+        plan="LM-2024-2027",
+        period_from=d("2025-01-01"),
+    )
+    assert [(p.year, p.value) for p in result.per_year] == [(2025, 25), (2026, 0), (2027, 50)]
+    assert [(y.year, y.target, y.status) for y in result.yearly_targets] == [(2027, 25, "achieved")]
