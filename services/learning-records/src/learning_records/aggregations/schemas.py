@@ -19,6 +19,7 @@ Metric = Literal[
     "assessed_people",
     "leavers",
     "hires",
+    "feedback_people",
 ]
 #: Filter keys about enrolments (not for assessed_people) and about assessments (only for it).
 ENROLMENT_KEYS = (
@@ -32,11 +33,14 @@ ENROLMENT_KEYS = (
 ASSESSMENT_KEYS = ("frameworks", "methods")
 #: Filter keys about leavings (only for leavers; see aggregations/employment.py).
 LEAVING_KEYS = ("leaving_reasons", "first_year")
+#: Filter keys about feedback (only for feedback_people; see aggregations/feedback.py).
+FEEDBACK_KEYS = ("feedback_kinds", "applied_at_work", "follow_up_window")
 #: What each metric counts, and which of the keys above may filter it.
 SOURCE_OF: dict[str, tuple[str, tuple[str, ...]]] = {
     "assessed_people": ("competency assessments", ASSESSMENT_KEYS),
     "leavers": ("employment ends", LEAVING_KEYS),
     "hires": ("employment starts", ()),
+    "feedback_people": ("feedback", ("courses", "course_tags", "course_tags_all", *FEEDBACK_KEYS)),
 }
 #: How many groupings one question may ask for.
 MAX_SETS = 16
@@ -99,6 +103,11 @@ class AggregationFilter(BaseModel):
     leaving_reasons: FilterValues | None = None
     #: leavers: true, only those who left within 12 months of starting in the institution.
     first_year: bool | None = None
+    #: feedback_people: immediate and/or follow_up; the follow-up's answer on use at work; true,
+    #: only feedback given 6–12 months (by calendar month) after the person learned the course.
+    feedback_kinds: FilterValues | None = None
+    applied_at_work: bool | None = None
+    follow_up_window: bool | None = None
     period: Period | None = None
     institutions: FilterValues | None = None
     sectors: FilterValues | None = None
@@ -135,7 +144,7 @@ class AggregationQuery(BaseModel):
         if self.metric == "people_with_frequency":
             self.frequency = self.frequency or Frequency()
         what, own = SOURCE_OF.get(self.metric, ("enrolments", ENROLMENT_KEYS))
-        every = (*ENROLMENT_KEYS, *ASSESSMENT_KEYS, *LEAVING_KEYS)
+        every = (*ENROLMENT_KEYS, *ASSESSMENT_KEYS, *LEAVING_KEYS, *FEEDBACK_KEYS)
         given = [k for k in every if k not in own and getattr(self.filter, k) is not None]
         if given:
             raise ValueError(f"{', '.join(given)} cannot filter {what}")

@@ -2,7 +2,8 @@
 
 `assessed_people` counts people with a competency assessment (dated in the period) instead of
 an enrolment, with the same person attributes and groupings; `leavers` and `hires` count people
-whose employment in an institution ended or began in the period (aggregations/employment.py).
+whose employment in an institution ended or began in the period (aggregations/employment.py);
+`feedback_people` counts people who gave feedback on a course (aggregations/feedback.py).
 
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
@@ -40,6 +41,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from learning_records.aggregations.employment import movements
+from learning_records.aggregations.feedback import feedback_conditions
 from learning_records.aggregations.schemas import (
     AggregationFilter,
     AggregationQuery,
@@ -57,7 +59,7 @@ from learning_records.people.access import institution_visible, record_visible, 
 from learning_records.people.models import Person
 from learning_records.reference.models import CatalogCourseTag
 from learning_records.reference.service import has_courses, known_courses_query
-from learning_records.results.models import CompetencyAssessment, TestAttempt
+from learning_records.results.models import CompetencyAssessment, Feedback, TestAttempt
 from pilnveide_kit.auth import Principal
 
 
@@ -83,14 +85,25 @@ def _matching(
     known_courses: bool,
     sessions: bool = False,
     assessments: bool = False,
+    feedback: bool = False,
 ) -> Any:
     """One row per matching enrolment (or competency assessment) and attribute combination;
     the metrics count over it. With `known_courses`, only enrolments in courses of the catalog
     copy match."""
     e: Any = (
-        aliased(CompetencyAssessment, name="a") if assessments else aliased(Enrolment, name="e")
+        aliased(CompetencyAssessment, name="a")
+        if assessments
+        else aliased(Feedback, name="f")
+        if feedback
+        else aliased(Enrolment, name="e")
     )
-    dated = col(e.assessed_on) if assessments else col(e.status_date)
+    dated = (
+        col(e.assessed_on)
+        if assessments
+        else col(e.submitted_on)
+        if feedback
+        else col(e.status_date)
+    )
     emp = aliased(Employment, name="emp")
     day: Any = literal(flt.employment_as_of) if flt.employment_as_of is not None else dated
     # A record that names its institution counts under it, with the attributes of that
@@ -110,6 +123,8 @@ def _matching(
             conditions.append(col(e.framework).in_(flt.frameworks))
         if flt.methods is not None:
             conditions.append(col(e.method).in_(flt.methods))
+    if feedback:
+        conditions += feedback_conditions(flt, e, principal)
     if flt.courses is not None:
         conditions.append(col(e.course_code).in_(flt.courses))
     if flt.course_tags is not None:
@@ -174,14 +189,14 @@ def _matching(
     # only when sessions are counted.
     session = (
         case((col(e.session_code).is_not(None), col(e.course_code) + "/" + col(e.session_code)))
-        if sessions and not assessments
+        if sessions and not assessments and not feedback
         else null()
     )
     return (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
-            (null() if assessments else col(e.hours)).label("hours"),
+            (null() if assessments or feedback else col(e.hours)).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
             session.label("session"),
@@ -243,6 +258,7 @@ def _rows_of(session: Session, query: AggregationQuery, principal: Principal) ->
         known_courses=has_courses(session),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
+        feedback=query.metric == "feedback_people",
     )
 
 
@@ -254,7 +270,7 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     postgres = session.connection().dialect.name == "postgresql"
     sets = query.sets()
     total: float | int
-    if query.metric in ("assessed_people", "leavers", "hires"):
+    if query.metric in ("assessed_people", "feedback_people", "leavers", "hires"):
         groups, total = _plain(session, "people", matching, sets, postgres)
     elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
