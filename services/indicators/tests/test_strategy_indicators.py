@@ -264,3 +264,46 @@ def test_an_increase_without_a_figure_is_judged_against_the_measured_baseline() 
     )
     assert [(p.year, p.value) for p in result.per_year] == [(2025, 25), (2026, 0), (2027, 50)]
     assert [(y.year, y.target, y.status) for y in result.yearly_targets] == [(2027, 25, "achieved")]
+
+
+def test_5_1_5_transfer_is_the_share_of_follow_ups_in_the_window_that_apply_it_at_work() -> None:
+    from indicators.sources.memory import Feedback
+
+    spec = {item.code: item.spec for item in definitions.default_definitions()[1]}["5.1.5"]
+    done = [Enrolment(p, "INTEG-E", "completed", d("2024-01-15")) for p in ("a", "b", "c", "e")]
+    records = MemoryRecords(
+        employments=[job(p, "FM", "2020-01-01") for p in ("a", "b", "c")]
+        + [job("e", "LM", "2020-01-01")],
+        enrolments=done,
+        feedback=[
+            Feedback("a", "INTEG-E", "follow_up", d("2024-09-01"), True),  # 8 months, applied
+            Feedback("b", "INTEG-E", "follow_up", d("2024-12-01"), False),  # 11 months, not
+            Feedback("c", "INTEG-E", "follow_up", d("2024-03-01"), True),  # 2 months: early
+            Feedback("c", "INTEG-E", "immediate", d("2024-01-16")),  # not a follow-up
+            Feedback("e", "INTEG-E", "follow_up", d("2024-10-01"), True),  # LM's, applied
+        ],
+    )
+    info = IndicatorInfo(code="5.1.5", title="t", plan="LAP-2021-2027", deadline_year=2027)
+
+    def result(**params: Any) -> IndicatorResult:
+        return asyncio.run(
+            compute(
+                "5.1.5",
+                spec,
+                1,
+                info,
+                Params(as_of=d("2024-12-31"), **params),
+                records,
+                Dataset(institutions=INSTITUTIONS),
+            )
+        )
+
+    every = result()
+    assert (every.numerator, every.denominator) == (2, 3)  # a and e of a, b, e
+    institutions = next(b for b in every.breakdowns if b.dimension == "institution")
+    assert {r.key: (r.numerator, r.denominator) for r in institutions.rows} == {
+        "FM": (1, 2),
+        "LM": (1, 1),
+    }
+    fm_only = result(scope=frozenset({"FM"}))
+    assert (fm_only.numerator, fm_only.denominator, fm_only.value) == (1, 2, 50)

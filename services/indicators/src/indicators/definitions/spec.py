@@ -19,6 +19,7 @@ Kind = Literal[
     "count_events",
     "headcount",
     "turnover",
+    "rate",
     "manual",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
@@ -105,6 +106,16 @@ class Turnover(BaseModel):
     complement: bool = False
 
 
+class Rate(BaseModel):
+    """rate: a records metric over the filter, in percent of the same metric over `of` (5.1.5:
+    people whose follow-up says they use the learning at work, of all who answered it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["people", "feedback_people", "assessed_people"] = "feedback_people"
+    of: RecordsFilter
+
+
 class DefinitionSpec(BaseModel):
     """How one indicator is computed; versioned as a whole."""
 
@@ -137,6 +148,7 @@ class DefinitionSpec(BaseModel):
     frequency: Frequency | None = None
     coverage: Coverage | None = None
     turnover: Turnover | None = None
+    rate: Rate | None = None
     #: A target that replaces the catalog's (null: use the catalog's target).
     target: Target | None = None
     breakdowns: list[Dimension] = Field(default_factory=lambda: list(DEFAULT_BREAKDOWNS))
@@ -150,6 +162,11 @@ class DefinitionSpec(BaseModel):
             raise ValueError("a share needs a denominator")
         if self.source == "assessments" and self.kind not in ("distinct_people", "share"):
             raise ValueError("competency assessments count people: distinct_people or share")
+        if self.kind == "rate" and self.rate is None:
+            raise ValueError("a rate needs its metric and the filter it is a share of (of)")
+        feedback_keys = ("feedback_kinds", "applied_at_work", "follow_up_window")
+        if self.kind != "rate" and any(getattr(self.filter, k) is not None for k in feedback_keys):
+            raise ValueError("feedback_kinds, applied_at_work and follow_up_window filter a rate")
         if self.kind == "turnover" and self.turnover is None:
             raise ValueError("turnover needs a turnover rule (over, complement)")
         if self.kind != "turnover" and (

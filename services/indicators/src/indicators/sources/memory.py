@@ -72,6 +72,18 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    """Immediate feedback on a course, or the follow-up on use at work."""
+
+    person: str
+    course: str
+    kind: str
+    submitted_on: date
+    applied_at_work: bool | None = None
+    course_tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Headcount:
     """An HR headcount of an institution (or one of its position groups or roles) on a date."""
 
@@ -91,6 +103,7 @@ class MemoryRecords:
     enrolments: list[Enrolment] = field(default_factory=list)
     headcount_rows: list[Headcount] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
+    feedback: list[Feedback] = field(default_factory=list)
     #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
     course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
@@ -162,6 +175,8 @@ class MemoryRecords:
     ) -> list[tuple[Enrolment, Employment]]:
         if metric in ("leavers", "hires"):
             return self._moves(chosen, leavers=metric == "leavers")
+        if metric == "feedback_people":
+            return self._feedback(chosen)
         rows = self.enrolments
         if metric == "assessed_people":
             # An assessment read as an enrolment: its framework as the course, its method as
@@ -218,6 +233,36 @@ class MemoryRecords:
                 continue
             if _person_matches(job, chosen):
                 found.append((Enrolment(job.person, "", "", day), job))
+        return found
+
+    def _feedback(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+        """Feedback read as enrolments dated on its submission: see the contract."""
+        found = []
+        plain = chosen.model_copy(
+            update={"feedback_kinds": None, "applied_at_work": None, "follow_up_window": None}
+        )
+        for given in self.feedback:
+            if chosen.feedback_kinds is not None and given.kind not in chosen.feedback_kinds:
+                continue
+            if chosen.applied_at_work is not None and given.applied_at_work != (
+                chosen.applied_at_work
+            ):
+                continue
+            if chosen.follow_up_window is not None:
+                month = given.submitted_on.year * 12 + given.submitted_on.month
+                inside = any(
+                    e.person == given.person
+                    and e.course == given.course
+                    and e.status in ("attended", "completed", "passed")
+                    and 6 <= month - (e.status_date.year * 12 + e.status_date.month) <= 12
+                    for e in self.enrolments
+                )
+                if inside != chosen.follow_up_window:
+                    continue
+            row = Enrolment(given.person, given.course, "", given.submitted_on, given.course_tags)
+            job = self._matches(row, plain)
+            if job is not None:
+                found.append((row, job))
         return found
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
@@ -405,11 +450,12 @@ def _distinct(metric: str) -> bool:
         "assessed_people",
         "leavers",
         "hires",
+        "feedback_people",
     )
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
-    if metric in ("people", "assessed_people", "leavers", "hires"):
+    if metric in ("people", "assessed_people", "leavers", "hires", "feedback_people"):
         return enrolment.person
     if metric == "institutions":
         return job.institution

@@ -18,6 +18,7 @@ Metric = Literal[
     "assessed_people",
     "leavers",
     "hires",
+    "feedback_people",
 ]
 #: Dimensions learning-records can group by (resort is derived here from the catalog).
 RecordsDimension = Literal["institution", "position_group", "sector", "year", "management_level"]
@@ -54,6 +55,10 @@ class RecordsFilter(BaseModel):
     #: leavers: the leaving reasons counted; first_year: left within 12 months of starting.
     leaving_reasons: list[str] | None = None
     first_year: bool | None = None
+    #: feedback_people: the kinds, the follow-up's answer, given 6–12 months after learning.
+    feedback_kinds: list[str] | None = None
+    applied_at_work: bool | None = None
+    follow_up_window: bool | None = None
     period: Period | None = None
     institutions: list[str] | None = None
     sectors: list[str] | None = None

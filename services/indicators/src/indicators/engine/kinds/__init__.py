@@ -12,6 +12,7 @@ from indicators.engine.kinds import (
     frequency,
     headcount,
     manual,
+    rate,
     share,
     turnover,
 )
@@ -41,5 +42,6 @@ REGISTRY: dict[str, Kind] = {
     "people_with_frequency": Kind(frequency.compute_frequency, frequency.counted_by),
     "headcount": Kind(headcount.compute_headcount, headcount.counted_by),
     "turnover": Kind(turnover.compute_turnover, turnover.counted_by),
+    "rate": Kind(rate.compute_rate, rate.counted_by),
     "manual": Kind(manual.compute_manual, manual.counted_by),
 }
