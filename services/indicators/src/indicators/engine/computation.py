@@ -72,6 +72,9 @@ class Dataset:
     observations: Sequence[Observation] = ()
     #: What `counts: learned` means (the service's `learned_statuses` setting).
     learned_statuses: tuple[str, ...] = ("completed", "attended", "passed")
+    #: Names of coded breakdown rows from the catalog's reference lists, by dimension
+    #: (position_group): code -> (Latvian, English).
+    names: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
 
 
 def resort_of(institution: InstitutionInfo | None) -> str:
@@ -345,7 +348,11 @@ class Computation:
     def name(self, dimension: str, key: str) -> str | None:
         """A readable name of a breakdown row's key in the asked language."""
         english = self.params.lang == "en"
-        known = NAMES.get(dimension, {}).get(key) or NAMES["*"].get(key)
+        known = (
+            self.dataset.names.get(dimension, {}).get(key)
+            or NAMES.get(dimension, {}).get(key)
+            or NAMES["*"].get(key)
+        )
         if known is not None:
             return known[1] if english else known[0]
         if dimension in ("institution", "resort"):
@@ -353,7 +360,6 @@ class Computation:
             return institution.name if institution else None
         if dimension == "year":
             return key
-        # Position groups are catalog codes; their names are the catalog's reference list.
         return None
 
     def rows_from_groups(self, dimension: str, groups: Sequence[Group]) -> list[BreakdownRow]:

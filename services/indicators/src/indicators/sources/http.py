@@ -286,6 +286,20 @@ class HttpCatalogSource:
         body = await self.upstream.json("GET", "/v1/changes/head")
         return int(body.get("version") or 0)
 
+    async def names(self, list_code: str) -> dict[str, tuple[str, str]]:
+        """`GET /v1/reference/{code}`: the list's codes with their Latvian and English names."""
+        answer = await self.upstream.call("GET", f"/v1/reference/{quote(list_code, safe='')}")
+        if answer.status_code == 404:
+            return {}
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"catalog answered {answer.status_code} on /v1/reference")
+        found: dict[str, tuple[str, str]] = {}
+        for item in answer.json().get("items") or []:
+            name = item.get("name") or {}
+            lv = str(name.get("lv") or name.get("en") or item["code"])
+            found[str(item["code"])] = (lv, str(name.get("en") or lv))
+        return found
+
     async def institutions(self) -> list[InstitutionInfo]:
         """Every institution with its sector, kind and resort (its parent ministry)."""
         found = []

@@ -494,6 +494,8 @@ class MemoryCatalog:
     calls: int = 0
     #: The catalog's version: a test moves it to say the catalog changed.
     version_number: int = 0
+    #: Reference lists (e.g. position_groups): code -> (Latvian, English) name.
+    reference_names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """The plan's indicators."""
@@ -508,3 +510,7 @@ class MemoryCatalog:
     async def version(self) -> int:
         """The catalog's version."""
         return self.version_number
+
+    async def names(self, list_code: str) -> dict[str, tuple[str, str]]:
+        """A reference list's codes with their (Latvian, English) names."""
+        return dict(self.reference_names.get(list_code, {}))
