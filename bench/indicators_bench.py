@@ -911,6 +911,10 @@ class _Unused:
         raise NotImplementedError
 
 
+#: Kinds the hand-written SQL does not reproduce (their sources are not enrolments).
+NOT_BY_HAND = frozenset({"rate", "turnover"})
+
+
 async def run_hand(
     hand: HandSql, specs: dict[str, DefinitionSpec], infos: dict[str, IndicatorInfo]
 ) -> dict[str, Hand]:
@@ -1017,17 +1021,20 @@ async def measure(args: argparse.Namespace, url: str) -> int:
             again = await compute_plan(records, specs, infos, dataset, ResultCache(10_000))
             recompute_s = time.perf_counter() - started
 
+        # The hand-written SQL reproduces the enrolment and headcount kinds; a rate over
+        # feedback (5.1.5) is computed and timed above but not compared.
+        compared = {c: s for c, s in specs.items() if s.kind not in NOT_BY_HAND}
         hand = HandSql(plain_url, institutions)
         await hand.open()
         try:
-            await run_hand(hand, specs, infos)  # the same buffers, primed once
+            await run_hand(hand, compared, infos)  # the same buffers, primed once
             started = time.perf_counter()
-            by_hand = await run_hand(hand, specs, infos)
+            by_hand = await run_hand(hand, compared, infos)
             hand_s = time.perf_counter() - started
         finally:
             await hand.close()
 
-    mismatches = {code: d for code in specs if (d := differences(again[code], by_hand[code]))}
+    mismatches = {code: d for code in compared if (d := differences(again[code], by_hand[code]))}
     rows = sum(len(b.rows) for r in cold.values() for b in r.breakdowns)
     print(f"indicators computed: {len(specs)} of {len(items)} (the rest are hand-reported)")
     print(f"breakdown rows: {rows:,}; records questions asked (cold): {questions}")
@@ -1040,8 +1047,10 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         "   target <= 1.5 x"
     )
     print(f"ratio cold / hand-written:                    {cold_s / hand_s:8.2f} x")
+    skipped = sorted(set(specs) - set(compared))
     print(f"indicators equal to the hand-written SQL's (totals and breakdowns): "
-          f"{len(specs) - len(mismatches)}/{len(specs)}")  # fmt: skip
+          f"{len(compared) - len(mismatches)}/{len(compared)}"
+          f" (not reproduced by hand: {', '.join(skipped) or 'none'})")  # fmt: skip
     for code, found in list(mismatches.items())[:10]:
         print(f"  {code}: {'; '.join(found[:3])}")
     print("slowest records questions (cold):")
