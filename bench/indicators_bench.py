@@ -474,7 +474,7 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -482,7 +482,10 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"learning-records did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+                # Stop it first: reading the stderr of a live process blocks forever.
+                process.terminate()
+                _out, err = process.communicate(timeout=30)
+                raise RuntimeError(f"learning-records did not start: {err!r}")
             time.sleep(0.2)
         yield base
     finally:
