@@ -37,6 +37,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -469,8 +470,12 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
         "RECORDS_ENVIRONMENT": "test",
         "RECORDS_MIGRATE_ON_START": "false",
     }
+    # Its log goes to a file: an unread pipe fills up and stalls the service.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+        mode="w+", prefix="bench-records-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=subprocess.PIPE
+        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -482,15 +487,16 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                # Stop it first: reading the stderr of a live process blocks forever.
                 process.terminate()
-                _out, err = process.communicate(timeout=30)
-                raise RuntimeError(f"learning-records did not start: {err!r}")
+                process.wait(timeout=30)
+                raise RuntimeError(f"learning-records did not start: see {log.name}")
             time.sleep(0.2)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
+        print(f"learning-records' log: {log.name}", flush=True)
 
 
 class CountingRecords:
