@@ -295,7 +295,9 @@ class HttpCatalogSource:
             raise SourceUnavailable(f"catalog answered {answer.status_code} on /v1/reference")
         found: dict[str, tuple[str, str]] = {}
         for item in answer.json().get("items") or []:
-            name = item.get("name") or {}
+            name = item.get("name")
+            if not isinstance(name, dict):
+                name = {"lv": name, "en": name}
             lv = str(name.get("lv") or name.get("en") or item["code"])
             found[str(item["code"])] = (lv, str(name.get("en") or lv))
         return found
