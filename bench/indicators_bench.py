@@ -37,6 +37,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -468,12 +469,16 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
         "RECORDS_ENVIRONMENT": "test",
         "RECORDS_MIGRATE_ON_START": "false",
     }
+    # Its log goes to a file: an unread pipe fills up and stalls the service.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+        mode="w+", prefix="bench-records-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=subprocess.PIPE
+        [str(ROOT / ".venv/bin/learning-records"), "serve"], env=env, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -481,12 +486,16 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"learning-records did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+                process.terminate()
+                process.wait(timeout=30)
+                raise RuntimeError(f"learning-records did not start: see {log.name}")
             time.sleep(0.2)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
+        print(f"learning-records' log: {log.name}", flush=True)
 
 
 class CountingRecords:
@@ -912,6 +921,10 @@ class _Unused:
         raise NotImplementedError
 
 
+#: Kinds the hand-written SQL does not reproduce (their sources are not enrolments).
+NOT_BY_HAND = frozenset({"rate", "turnover"})
+
+
 async def run_hand(
     hand: HandSql, specs: dict[str, DefinitionSpec], infos: dict[str, IndicatorInfo]
 ) -> dict[str, Hand]:
@@ -1018,17 +1031,20 @@ async def measure(args: argparse.Namespace, url: str) -> int:
             again = await compute_plan(records, specs, infos, dataset, ResultCache(10_000))
             recompute_s = time.perf_counter() - started
 
+        # The hand-written SQL reproduces the enrolment and headcount kinds; a rate over
+        # feedback (5.1.5) is computed and timed above but not compared.
+        compared = {c: s for c, s in specs.items() if s.kind not in NOT_BY_HAND}
         hand = HandSql(plain_url, institutions)
         await hand.open()
         try:
-            await run_hand(hand, specs, infos)  # the same buffers, primed once
+            await run_hand(hand, compared, infos)  # the same buffers, primed once
             started = time.perf_counter()
-            by_hand = await run_hand(hand, specs, infos)
+            by_hand = await run_hand(hand, compared, infos)
             hand_s = time.perf_counter() - started
         finally:
             await hand.close()
 
-    mismatches = {code: d for code in specs if (d := differences(again[code], by_hand[code]))}
+    mismatches = {code: d for code in compared if (d := differences(again[code], by_hand[code]))}
     rows = sum(len(b.rows) for r in cold.values() for b in r.breakdowns)
     print(f"indicators computed: {len(specs)} of {len(items)} (the rest are hand-reported)")
     print(f"breakdown rows: {rows:,}; records questions asked (cold): {questions}")
@@ -1041,8 +1057,10 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         "   target <= 1.5 x"
     )
     print(f"ratio cold / hand-written:                    {cold_s / hand_s:8.2f} x")
+    skipped = sorted(set(specs) - set(compared))
     print(f"indicators equal to the hand-written SQL's (totals and breakdowns): "
-          f"{len(specs) - len(mismatches)}/{len(specs)}")  # fmt: skip
+          f"{len(compared) - len(mismatches)}/{len(compared)}"
+          f" (not reproduced by hand: {', '.join(skipped) or 'none'})")  # fmt: skip
     for code, found in list(mismatches.items())[:10]:
         print(f"  {code}: {'; '.join(found[:3])}")
     print("slowest records questions (cold):")

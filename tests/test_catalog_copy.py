@@ -134,7 +134,7 @@ def test_course_tags_come_from_the_catalog_with_no_hand_pushed_step(
     reader = tokens.headers("catalog:read")
     courses = world.catalog.get("/v1/courses", params={"limit": 500}, headers=reader).json()
     assert status["counts"]["course"] == len(courses["data"]) > 0
-    assert status["counts"]["reference_list"] == 5
+    assert status["counts"]["reference_list"] == 6
     assert status["last_error"] is None and status["catalog_version"] > 0
     _write(world, writer, "employment", [_employment(1, "VK"), _employment(2, "FM")])
     _write(world, writer, "enrolments", [_enrolment(1, "INTEG-E", "VK")])
@@ -150,6 +150,12 @@ def test_course_tags_come_from_the_catalog_with_no_hand_pushed_step(
         ("employment", _employment(5, "VK", position_group="astronaut"), "position_group", "audit"),
         ("employment", _employment(5, "VK", roles=[{"role": "wizard"}]), "roles.0.role", "mentor"),
         ("employment", _employment(5, "NO-SUCH"), "institution", "institutions"),
+        (
+            "employment",
+            _employment(5, "VK", valid_to="2024-01-31", leaving_reason="bored"),
+            "leaving_reason",
+            "own_wish, performance_or_discipline",
+        ),
         (
             "headcounts",
             {

@@ -23,6 +23,9 @@ Metric = Literal[
     "sessions",
     "people_with_frequency",
     "assessed_people",
+    "leavers",
+    "hires",
+    "feedback_people",
 ]
 #: Filter keys about enrolments (not for assessed_people) and about assessments (only for it).
 ENROLMENT_KEYS = (
@@ -34,6 +37,17 @@ ENROLMENT_KEYS = (
     "test_passed",
 )
 ASSESSMENT_KEYS = ("frameworks", "methods")
+#: Filter keys about leavings (only for leavers; see aggregations/employment.py).
+LEAVING_KEYS = ("leaving_reasons", "first_year")
+#: Filter keys about feedback (only for feedback_people; see aggregations/feedback.py).
+FEEDBACK_KEYS = ("feedback_kinds", "applied_at_work", "follow_up_window")
+#: What each metric counts, and which of the keys above may filter it.
+SOURCE_OF: dict[str, tuple[str, tuple[str, ...]]] = {
+    "assessed_people": ("competency assessments", ASSESSMENT_KEYS),
+    "leavers": ("employment ends", LEAVING_KEYS),
+    "hires": ("employment starts", ()),
+    "feedback_people": ("feedback", ("courses", "course_tags", "course_tags_all", *FEEDBACK_KEYS)),
+}
 #: How many groupings one question may ask for.
 MAX_SETS = 16
 #: What an aggregation can group by. `resort` is the resort of the group's institution (the top
@@ -93,6 +107,15 @@ class AggregationFilter(BaseModel):
     #: assessed_people: the competency framework and method (self, manager, 360, …) assessed.
     frameworks: FilterValues | None = None
     methods: FilterValues | None = None
+    #: leavers: the leaving reasons counted (codes of the catalog's `leaving_reasons`).
+    leaving_reasons: FilterValues | None = None
+    #: leavers: true, only those who left within 12 months of starting in the institution.
+    first_year: bool | None = None
+    #: feedback_people: immediate and/or follow_up; the follow-up's answer on use at work; true,
+    #: only feedback given 6–12 months (by calendar month) after the person learned the course.
+    feedback_kinds: FilterValues | None = None
+    applied_at_work: bool | None = None
+    follow_up_window: bool | None = None
     period: Period | None = None
     institutions: FilterValues | None = None
     sectors: FilterValues | None = None
@@ -132,14 +155,11 @@ class AggregationQuery(BaseModel):
     def _frequency_needs_years(self) -> AggregationQuery:
         if self.metric == "people_with_frequency":
             self.frequency = self.frequency or Frequency()
-        assessed = self.metric == "assessed_people"
-        wrong = ENROLMENT_KEYS if assessed else ASSESSMENT_KEYS
-        given = [key for key in wrong if getattr(self.filter, key) is not None]
+        what, own = SOURCE_OF.get(self.metric, ("enrolments", ENROLMENT_KEYS))
+        every = (*ENROLMENT_KEYS, *ASSESSMENT_KEYS, *LEAVING_KEYS, *FEEDBACK_KEYS)
+        given = [k for k in every if k not in own and getattr(self.filter, k) is not None]
         if given:
-            raise ValueError(
-                f"{', '.join(given)} cannot filter "
-                + ("competency assessments" if assessed else "enrolments")
-            )
+            raise ValueError(f"{', '.join(given)} cannot filter {what}")
         _check_sets(self.group_by, self.group_by_sets)
         return self
 

@@ -398,3 +398,25 @@ def test_annex3_norms_per_institution(
     assert _get(client, tokens, "/v1/norms?year=2024&as_of=2025-01-31&format=csv").text.startswith(
         "year,institution"
     )
+
+
+def test_position_group_rows_are_named_from_the_catalog_in_the_asked_language(
+    plan: TestClient, tokens: TokenFactory, catalog: MemoryCatalog, records: MemoryRecords
+) -> None:
+    catalog.reference_names = {"position_groups": {"procurement": ("Iepirkumi", "Procurement")}}
+    catalog.version_number += 1
+    records.enrolments.append(
+        Enrolment("t1", "PROC", "completed", date(2022, 6, 1), frozenset({"measure:1.5"}))
+    )
+    names = {}
+    for language in ("lv", "en"):
+        answer = plan.get(
+            "/v1/indicators/1.5.1?as_of=2023-12-31&breakdown=position_group",
+            headers={**tokens.headers(READ), "Accept-Language": language},
+        )
+        assert answer.status_code == 200, answer.text
+        [breakdown] = answer.json()["breakdowns"]
+        names[language] = {r["key"]: r["name"] for r in breakdown["rows"]}
+    # TM's procurement specialist records no position group: an explicit key with a name.
+    assert names["lv"] == {"procurement": "Iepirkumi", "unspecified": "Nav norādīts"}
+    assert names["en"] == {"procurement": "Procurement", "unspecified": "Not recorded"}

@@ -109,6 +109,17 @@ class Upstream:
                     "next_cursor": None,
                 },
             )
+        if path == "/v1/reference/position_groups":
+            return httpx.Response(
+                200,
+                json={
+                    "code": "position_groups",
+                    "items": [
+                        {"code": "procurement", "name": {"lv": "Iepirkumi", "en": "Procurement"}},
+                        {"code": "audit", "name": "Audits"},
+                    ],
+                },
+            )
         return httpx.Response(404, json={"status": 404})
 
 
@@ -255,3 +266,13 @@ def test_an_unknown_plan_is_not_found_rather_than_unavailable() -> None:
     source = HttpCatalogSource(_client(Upstream()), ServiceToken(IndicatorsSettings()))
     with pytest.raises(PlanNotFound):
         asyncio.run(source.indicators("NOPE"))
+
+
+def test_catalog_source_reads_a_reference_lists_names_in_both_languages() -> None:
+    upstream = Upstream()
+    source = HttpCatalogSource(_client(upstream), ServiceToken(IndicatorsSettings()))
+    assert asyncio.run(source.names("position_groups")) == {
+        "procurement": ("Iepirkumi", "Procurement"),
+        "audit": ("Audits", "Audits"),
+    }
+    assert asyncio.run(source.names("no_such_list")) == {}

@@ -31,18 +31,27 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the HTTP service")
     sub.add_parser("migrate", help="apply database migrations")
-    loader = sub.add_parser("load", help="load the default indicator definitions of the plan")
-    loader.add_argument("--file", type=Path, default=definitions.DEFAULTS_FILE)
+    loader = sub.add_parser(
+        "load", help="load the default indicator definitions of the plan and the strategies"
+    )
+    loader.add_argument("--file", type=Path, default=None, help="only this file")
     args = parser.parse_args(argv)
     settings = IndicatorsSettings()
     if args.command == "migrate":
         migrations.upgrade(settings.database_url)
     elif args.command == "load":
-        report = load(settings, args.file)
-        print(
-            f"definitions: {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.kept_local} changed through the API and kept"
+        files = (
+            [args.file]
+            if args.file
+            else [definitions.DEFAULTS_FILE, *definitions.STRATEGY_DEFAULTS]
         )
+        for path in files:
+            report = load(settings, path)
+            print(
+                f"{path.name}: {report.created} created, {report.updated} updated, "
+                f"{report.unchanged} unchanged, {report.kept_local} changed through the API "
+                "and kept"
+            )
     elif args.command == "serve":
         run("indicators.main:create_app", settings)
 

@@ -53,6 +53,7 @@ def _plan_row(
     plan.period_end = seed.period.end
     plan.source = dict(seed.source)
     plan.annex = seed.annex5 if isinstance(seed, NationalPlanSeed) else None
+    plan.footnotes = [f.model_dump(exclude_none=True) for f in seed.footnotes]
     plan.version = version
     plan.sha256 = sha256
     plan.loaded_at = utcnow()
@@ -260,12 +261,13 @@ def load_strategy(
             indicator.scale = i.scale.model_dump() if i.scale else None
             indicator.data_source = i.data_source.model_dump() if i.data_source else None
             indicator.baseline = i.baseline.model_dump() if i.baseline else None
+            indicator.result = i.result.model_dump() if i.result else None
             indicator.target = None
             indicator.target_kind = "yearly"
             indicator.target_as_written = (
                 " / ".join(f"{y.year}: {y.as_written}" for y in i.yearly if y.as_written) or None
             )
-            indicator.search_text = search_text(i.code, *_texts(i.text))
+            indicator.search_text = search_text(i.code, *_texts(i.text, i.result))
             session.add(indicator)
             session.flush()
             session.exec(delete(YearlyTarget).where(col(YearlyTarget.indicator_id) == indicator.id))

@@ -90,6 +90,14 @@ class SeedPriority(Seed):
     measures: list[SeedMeasure] = []
 
 
+class SeedFootnote(Seed):
+    """A footnote of the document as written (its marker, the Latvian text, a translation)."""
+
+    marker: str = Field(min_length=1, max_length=8)
+    lv: str = Field(min_length=1)
+    en: str | None = None
+
+
 class NationalPlanSeed(Seed):
     code: str
     kind: Literal["national_plan"]
@@ -100,6 +108,7 @@ class NationalPlanSeed(Seed):
     institutions: list[SeedInstitution] = []
     priorities: list[SeedPriority]
     annex5: dict[str, Any] | None = None
+    footnotes: list[SeedFootnote] = []
 
 
 class SeedBaseline(Seed):
@@ -130,6 +139,8 @@ class SeedStrategyIndicator(Seed):
     scale: SeedScale | None = None
     data_source: LocalizedText | None = None
     baseline: SeedBaseline | None = None
+    #: The "Rezultāts" (expected result) column the indicator measures.
+    result: LocalizedText | None = None
     yearly: list[SeedYear] = []
 
     @model_validator(mode="after")
@@ -154,6 +165,7 @@ class StrategySeed(Seed):
     period: SeedPeriod
     source: dict[str, Any] = {}
     goals: list[SeedGoal]
+    footnotes: list[SeedFootnote] = []
 
 
 class SeedReferenceItem(Seed):

@@ -33,6 +33,8 @@ class Plan(CatalogModel, table=True):
     period_end: int
     source: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     annex: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    #: The document's footnotes as written ({marker, lv, en}), e.g. why a year is not measured.
+    footnotes: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     version: int = 1
     sha256: str = Field(max_length=64)
     loaded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime())
@@ -137,6 +139,8 @@ class Indicator(CatalogModel, table=True):
     scale: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     data_source: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     baseline: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    #: A strategy's "Rezultāts" (expected result) the indicator measures ({lv, en}).
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     search_text: str = ""
 
 
@@ -196,6 +200,8 @@ class PlanDetail(PlanPublic):
     """A plan with its annex data (the national plan's annex 5 funding and trainees)."""
 
     annex5: dict[str, Any] | None = None
+    #: The document's footnotes ({marker, lv, en}) as written.
+    footnotes: list[dict[str, Any]] = []
 
 
 class PriorityPublic(BaseModel):
@@ -236,6 +242,8 @@ class IndicatorPublic(BaseModel):
     scale: dict[str, Any] | None
     data_source: dict[str, Any] | None
     baseline: dict[str, Any] | None
+    #: A strategy's "Rezultāts": the expected result the indicator measures ({lv, en}).
+    result: dict[str, Any] | None = None
     yearly: list[YearlyTargetPublic]
 
 

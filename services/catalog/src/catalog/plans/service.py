@@ -110,7 +110,9 @@ def get_plan(session: Session, code: str) -> PlanDetail:
     """One plan with its annex data."""
     plan = get_plan_row(session, code)
     counts = [_counts(session, Priority), _counts(session, Measure), _counts(session, Indicator)]
-    return PlanDetail.model_validate({**_plan_public(plan, counts), "annex5": plan.annex})
+    return PlanDetail.model_validate(
+        {**_plan_public(plan, counts), "annex5": plan.annex, "footnotes": plan.footnotes or []}
+    )
 
 
 def plan_versions(session: Session, code: str) -> list[PlanVersionPublic]:
@@ -368,6 +370,7 @@ def _indicators_public(session: Session, rows: list[Indicator]) -> list[Indicato
             scale=r.scale,
             data_source=r.data_source,
             baseline=r.baseline,
+            result=r.result,
             yearly=yearly.get(r.id or 0, []),
         )
         for r in rows

@@ -16,7 +16,13 @@ from indicators.definitions.models import DefinitionCreate, IndicatorDefinition
 from indicators.definitions.spec import DefinitionSpec
 from pilnveide_kit.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 
-DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "defaults" / "plan_2021_2027.json"
+DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
+DEFAULTS_FILE = DEFAULTS_DIR / "plan_2021_2027.json"
+#: The institution strategies' computable indicators (seeds 002 and 004).
+STRATEGY_DEFAULTS = (
+    DEFAULTS_DIR / "strategy_vk_2025_2029.json",
+    DEFAULTS_DIR / "strategy_lm_2024_2027.json",
+)
 DEFAULTS_AUTHOR = "defaults"
 
 

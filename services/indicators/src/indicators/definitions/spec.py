@@ -19,6 +19,8 @@ Kind = Literal[
     "people_with_frequency",
     "count_events",
     "headcount",
+    "turnover",
+    "rate",
     "manual",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
@@ -94,6 +96,27 @@ class Coverage(BaseModel):
     total_min: float | None = Field(default=None, ge=0)
 
 
+class Turnover(BaseModel):
+    """turnover: people who left in a year (the filter's `leaving_reasons`, `first_year`) over
+    the year's average headcount (HR's on 1 January and 31 December) or over the year's hires."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    over: Literal["average_headcount", "hires"] = "average_headcount"
+    #: Retention: 100 minus the share (those who stayed).
+    complement: bool = False
+
+
+class Rate(BaseModel):
+    """rate: a records metric over the filter, in percent of the same metric over `of` (5.1.5:
+    people whose follow-up says they use the learning at work, of all who answered it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["people", "feedback_people", "assessed_people"] = "feedback_people"
+    of: RecordsFilter
+
+
 class DefinitionSpec(BaseModel):
     """How one indicator is computed; versioned as a whole."""
 
@@ -125,6 +148,8 @@ class DefinitionSpec(BaseModel):
     population: HeadcountFilter | None = None
     frequency: Frequency | None = None
     coverage: Coverage | None = None
+    turnover: Turnover | None = None
+    rate: Rate | None = None
     #: A target that replaces the catalog's (null: use the catalog's target).
     target: Target | None = None
     breakdowns: list[Dimension] = Field(default_factory=lambda: list(DEFAULT_BREAKDOWNS))
@@ -138,6 +163,17 @@ class DefinitionSpec(BaseModel):
             raise ValueError("a share needs a denominator")
         if self.source == "assessments" and self.kind not in ("distinct_people", "share"):
             raise ValueError("competency assessments count people: distinct_people or share")
+        if self.kind == "rate" and self.rate is None:
+            raise ValueError("a rate needs its metric and the filter it is a share of (of)")
+        feedback_keys = ("feedback_kinds", "applied_at_work", "follow_up_window")
+        if self.kind != "rate" and any(getattr(self.filter, k) is not None for k in feedback_keys):
+            raise ValueError("feedback_kinds, applied_at_work and follow_up_window filter a rate")
+        if self.kind == "turnover" and self.turnover is None:
+            raise ValueError("turnover needs a turnover rule (over, complement)")
+        if self.kind != "turnover" and (
+            self.filter.leaving_reasons is not None or self.filter.first_year is not None
+        ):
+            raise ValueError("leaving_reasons and first_year filter only turnover")
         if self.kind == "headcount" and self.population is None:
             raise ValueError("a headcount needs a population")
         if self.kind == "people_with_frequency" and self.frequency is None:

@@ -73,6 +73,9 @@ class Dataset:
     observations: Sequence[Observation] = ()
     #: What `counts: learned` means (the service's `learned_statuses` setting).
     learned_statuses: tuple[str, ...] = ("completed", "attended", "passed")
+    #: Names of coded breakdown rows from the catalog's reference lists, by dimension
+    #: (position_group): code -> (Latvian, English).
+    names: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
 
 
 def resort_of(institution: InstitutionInfo | None) -> str:
@@ -350,7 +353,11 @@ class Computation:
     def name(self, dimension: str, key: str) -> str | None:
         """A readable name of a breakdown row's key in the asked language."""
         english = self.params.lang == "en"
-        known = NAMES.get(dimension, {}).get(key) or NAMES["*"].get(key)
+        known = (
+            self.dataset.names.get(dimension, {}).get(key)
+            or NAMES.get(dimension, {}).get(key)
+            or NAMES["*"].get(key)
+        )
         if known is not None:
             return known[1] if english else known[0]
         if dimension in ("institution", "resort"):
@@ -358,7 +365,6 @@ class Computation:
             return institution.name if institution else None
         if dimension == "year":
             return key
-        # Position groups are catalog codes; their names are the catalog's reference list.
         return None
 
     def rows_from_groups(self, dimension: str, groups: Sequence[Group]) -> list[BreakdownRow]:
@@ -442,6 +448,12 @@ class Computation:
         target = self.target
         if target is not None and target.yearly:
             values = {p.year: exact(p.value) for p in result.per_year}
+            if target.baseline is None and target.baseline_year in values:
+                # "BV": the baseline is the value measured in that year (a "+5 %" after it).
+                measured = values[target.baseline_year]
+                target = target.model_copy(
+                    update={"baseline": None if measured is None else float(measured)}
+                )
             result.yearly_targets = judge_years(values, target, as_of=self.as_of)
             result.status = overall_of_years(result.yearly_targets, self.as_of)
             result.status_reason = "the latest measured year judged against that year's target"

@@ -172,6 +172,9 @@ def judge_years(
         goal = exact(year_target.value)
         if goal is not None and year_target.relative_to_baseline:
             goal = relative_goal(baseline, goal, points=year_target.in_points)
+        elif year_target.relative_to_baseline and year_target.direction in (">", "<"):
+            # "Pieaug" / "samazinās" with no figure: above (below) the baseline.
+            goal = baseline
         value = values.get(year)
         direction = year_target.direction
         row = YearJudgement(

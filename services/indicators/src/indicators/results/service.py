@@ -86,6 +86,7 @@ class CatalogCache:
         self.catalog, self.ttl_s, self.check_s = catalog, ttl_s, check_s
         self._plans: dict[str, tuple[float, dict[str, IndicatorInfo]]] = {}
         self._institutions: tuple[float, dict[str, InstitutionInfo]] | None = None
+        self._names: tuple[float, dict[str, dict[str, tuple[str, str]]]] | None = None
         self._lock = asyncio.Lock()
         self._version: int | None = None
         self._checked_at: float | None = None
@@ -111,6 +112,7 @@ class CatalogCache:
             self._version = version
             self._plans.clear()
             self._institutions = None
+            self._names = None
 
     async def indicators(self, plan: str) -> dict[str, IndicatorInfo]:
         """The plan's indicators by code."""
@@ -135,10 +137,22 @@ class CatalogCache:
                 self._institutions = (time.monotonic(), fetched)
             return self._institutions[1]
 
+    async def names(self) -> dict[str, dict[str, tuple[str, str]]]:
+        """Names of coded breakdown rows by dimension: the catalog's position groups."""
+        async with self._lock:
+            await _guard(self._follow_version())
+            if self._names is None or not self._fresh(self._names[0]):
+                fetched = {"position_group": await _guard(self.catalog.names("position_groups"))}
+                if self._names is None or self._names[1] != fetched:
+                    self.generation += 1
+                self._names = (time.monotonic(), fetched)
+            return self._names[1]
+
     def clear(self) -> None:
         """Forget everything (tests, or after a known catalog change)."""
         self._plans.clear()
         self._institutions = None
+        self._names = None
         self._checked_at = None
 
 
@@ -325,7 +339,10 @@ class IndicatorsService:
         head = await self.head() if spec.computed else None
         institutions = await self.catalog.institutions()
         dataset = Dataset(
-            institutions=institutions, observations=manual, learned_statuses=self.learned
+            institutions=institutions,
+            observations=manual,
+            learned_statuses=self.learned,
+            names=await self.catalog.names(),
         )
         return await self._compute(definition, info, params, dataset, head)
 
@@ -339,6 +356,7 @@ class IndicatorsService:
         )
         current = definitions.current_all(session)
         institutions = await self.catalog.institutions()
+        names = await self.catalog.names()
         head = await self.head()
         jobs: dict[str, Awaitable[Computed]] = {}
         for info in infos:
@@ -348,7 +366,10 @@ class IndicatorsService:
             spec = DefinitionSpec.model_validate(definition.spec)
             manual = [] if spec.computed else observations.for_engine(session, info.code)
             dataset = Dataset(
-                institutions=institutions, observations=manual, learned_statuses=self.learned
+                institutions=institutions,
+                observations=manual,
+                learned_statuses=self.learned,
+                names=names,
             )
             jobs[info.code] = self._compute(definition, info, params, dataset, head)
         done = await asyncio.gather(*jobs.values())

@@ -220,12 +220,11 @@ def target_from_catalog(indicator: dict[str, Any]) -> Target:
         target.baseline_year = baseline.get("year")
     yearly: list[YearTarget] = []
     for year in indicator.get("yearly") or []:
-        if (
-            year.get("kind") == "baseline"
-            and target.baseline is None
-            and year.get("value") is not None
-        ):
-            target.baseline, target.baseline_year = float(year["value"]), int(year["year"])
+        if year.get("kind") == "baseline" and target.baseline is None:
+            # A baseline without a value ("BV") is measured that year.
+            target.baseline_year = int(year["year"])
+            if year.get("value") is not None:
+                target.baseline = float(year["value"])
         elif year.get("kind") == "not_measured":
             yearly.append(YearTarget(year=int(year["year"]), not_measured=True))
         elif year.get("kind") == "target":
@@ -289,6 +288,22 @@ class HttpCatalogSource:
         """`GET /v1/changes/head`: the id of the catalog's latest change."""
         body = await self.upstream.json("GET", "/v1/changes/head")
         return int(body.get("version") or 0)
+
+    async def names(self, list_code: str) -> dict[str, tuple[str, str]]:
+        """`GET /v1/reference/{code}`: the list's codes with their Latvian and English names."""
+        answer = await self.upstream.call("GET", f"/v1/reference/{quote(list_code, safe='')}")
+        if answer.status_code == 404:
+            return {}
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"catalog answered {answer.status_code} on /v1/reference")
+        found: dict[str, tuple[str, str]] = {}
+        for item in answer.json().get("items") or []:
+            name = item.get("name")
+            if not isinstance(name, dict):
+                name = {"lv": name, "en": name}
+            lv = str(name.get("lv") or name.get("en") or item["code"])
+            found[str(item["code"])] = (lv, str(name.get("en") or lv))
+        return found
 
     async def institutions(self) -> list[InstitutionInfo]:
         """Every institution with its sector, kind and resort (its parent ministry)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from indicators.engine.computation import with_resorts
@@ -39,6 +39,8 @@ class Employment:
     management_level: str | None = None
     roles: frozenset[str] = frozenset()
     civil_servant: bool = False
+    #: Why the person left at valid_to (a code of the catalog's `leaving_reasons`).
+    leaving_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,18 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    """Immediate feedback on a course, or the follow-up on use at work."""
+
+    person: str
+    course: str
+    kind: str
+    submitted_on: date
+    applied_at_work: bool | None = None
+    course_tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Headcount:
     """An HR headcount of an institution (or one of its position groups or roles) on a date."""
 
@@ -89,6 +103,7 @@ class MemoryRecords:
     enrolments: list[Enrolment] = field(default_factory=list)
     headcount_rows: list[Headcount] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
+    feedback: list[Feedback] = field(default_factory=list)
     #: Tags of courses nobody is enrolled in yet (course -> tags), for `all_courses_of`.
     course_tags: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Its copy of the catalog's institutions (`resort`: the catalog's parent), for `resort`.
@@ -165,6 +180,10 @@ class MemoryRecords:
     def _matching(
         self, chosen: AggregationFilter, metric: str = "people"
     ) -> list[tuple[Enrolment, Employment]]:
+        if metric in ("leavers", "hires"):
+            return self._moves(chosen, leavers=metric == "leavers")
+        if metric == "feedback_people":
+            return self._feedback(chosen)
         rows = self.enrolments
         if metric == "assessed_people":
             # An assessment read as an enrolment: its framework as the course, its method as
@@ -185,6 +204,72 @@ class MemoryRecords:
             job = self._matches(enrolment, chosen)
             if job is not None:
                 found.append((enrolment, job))
+        return found
+
+    def _moves(self, chosen: RecordsFilter, *, leavers: bool) -> list[tuple[Enrolment, Employment]]:
+        """Leavings (or hires) read as enrolments dated on the day: see the contract."""
+        found = []
+        for job in self.employments:
+            day = job.valid_to if leavers else job.valid_from
+            if day is None or job.person in self.erased:
+                continue
+            same = [
+                e
+                for e in self.employments
+                if e is not job and e.person == job.person and e.institution == job.institution
+            ]
+            # Going on (or having been) in the same institution the next (previous) day.
+            near = day + timedelta(days=1 if leavers else -1)
+            if any(
+                e.valid_from <= near and (e.valid_to is None or e.valid_to >= near) for e in same
+            ):
+                continue
+            if chosen.leaving_reasons is not None and job.leaving_reason not in (
+                chosen.leaving_reasons
+            ):
+                continue
+            if chosen.first_year is not None:
+                started = min(e.valid_from for e in [job, *same])
+                a_year_on = (started.year + 1, started.month, started.day)
+                if ((day.year, day.month, day.day) < a_year_on) != chosen.first_year:
+                    continue
+            period = chosen.period
+            if period is not None and period.from_ is not None and day < period.from_:
+                continue
+            if period is not None and period.to is not None and day > period.to:
+                continue
+            if _person_matches(job, chosen):
+                found.append((Enrolment(job.person, "", "", day), job))
+        return found
+
+    def _feedback(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+        """Feedback read as enrolments dated on its submission: see the contract."""
+        found = []
+        plain = chosen.model_copy(
+            update={"feedback_kinds": None, "applied_at_work": None, "follow_up_window": None}
+        )
+        for given in self.feedback:
+            if chosen.feedback_kinds is not None and given.kind not in chosen.feedback_kinds:
+                continue
+            if chosen.applied_at_work is not None and given.applied_at_work != (
+                chosen.applied_at_work
+            ):
+                continue
+            if chosen.follow_up_window is not None:
+                month = given.submitted_on.year * 12 + given.submitted_on.month
+                inside = any(
+                    e.person == given.person
+                    and e.course == given.course
+                    and e.status in ("attended", "completed", "passed")
+                    and 6 <= month - (e.status_date.year * 12 + e.status_date.month) <= 12
+                    for e in self.enrolments
+                )
+                if inside != chosen.follow_up_window:
+                    continue
+            row = Enrolment(given.person, given.course, "", given.submitted_on, given.course_tags)
+            job = self._matches(row, plain)
+            if job is not None:
+                found.append((row, job))
         return found
 
     async def aggregate(self, query: AggregationQuery) -> AggregationResult:
@@ -374,11 +459,20 @@ def _person_matches(job: Employment, chosen: AggregationFilter) -> bool:
 
 
 def _distinct(metric: str) -> bool:
-    return metric in ("people", "institutions", "municipalities", "sessions", "assessed_people")
+    return metric in (
+        "people",
+        "institutions",
+        "municipalities",
+        "sessions",
+        "assessed_people",
+        "leavers",
+        "hires",
+        "feedback_people",
+    )
 
 
 def _unit(metric: str, enrolment: Enrolment, job: Employment) -> Any:
-    if metric in ("people", "assessed_people"):
+    if metric in ("people", "assessed_people", "leavers", "hires", "feedback_people"):
         return enrolment.person
     if metric == "institutions":
         return job.institution
@@ -411,6 +505,8 @@ class MemoryCatalog:
     calls: int = 0
     #: The catalog's version: a test moves it to say the catalog changed.
     version_number: int = 0
+    #: Reference lists (e.g. position_groups): code -> (Latvian, English) name.
+    reference_names: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     async def indicators(self, plan: str) -> list[IndicatorInfo]:
         """The plan's indicators."""
@@ -425,3 +521,7 @@ class MemoryCatalog:
     async def version(self) -> int:
         """The catalog's version."""
         return self.version_number
+
+    async def names(self, list_code: str) -> dict[str, tuple[str, str]]:
+        """A reference list's codes with their (Latvian, English) names."""
+        return dict(self.reference_names.get(list_code, {}))

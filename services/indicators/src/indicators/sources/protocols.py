@@ -52,6 +52,10 @@ class CatalogSource(Protocol):
         """The catalog's version (`GET /v1/changes/head`): it moves on every catalog write."""
         ...
 
+    async def names(self, list_code: str) -> dict[str, tuple[str, str]]:
+        """A reference list's codes with their (Latvian, English) names."""
+        ...
+
 
 class ExplainUnavailable(Exception):
     """learning-records offers no members endpoint (the proposed contract extension)."""

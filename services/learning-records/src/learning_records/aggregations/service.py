@@ -1,7 +1,9 @@
 """Aggregations computed in the database: GROUP BY and COUNT(DISTINCT …), never rows in Python.
 
 `assessed_people` counts people with a competency assessment (dated in the period) instead of
-an enrolment, with the same person attributes and groupings.
+an enrolment, with the same person attributes and groupings; `leavers` and `hires` count people
+whose employment in an institution ended or began in the period (aggregations/employment.py);
+`feedback_people` counts people who gave feedback on a course (aggregations/feedback.py).
 
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
@@ -38,6 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from learning_records.aggregations.employment import movements
+from learning_records.aggregations.feedback import feedback_conditions
 from learning_records.changes.service import head
 from learning_records.employment.models import Employment, Headcount, RoleAssignment
 from learning_records.enrolments.models import CourseTag, Enrolment
@@ -49,7 +53,7 @@ from learning_records.reference.service import (
     institution_resorts,
     known_courses_query,
 )
-from learning_records.results.models import CompetencyAssessment, TestAttempt
+from learning_records.results.models import CompetencyAssessment, Feedback, TestAttempt
 from pilnveide_contracts.records import (
     AggregationFilter,
     AggregationQuery,
@@ -86,14 +90,25 @@ def _matching(
     sessions: bool = False,
     assessments: bool = False,
     resorts: Mapping[str, str] | None = None,
+    feedback: bool = False,
 ) -> Any:
     """One row per matching enrolment (or competency assessment) and attribute combination;
     the metrics count over it. With `known_courses`, only enrolments in courses of the catalog
     copy match. `resorts` (institution -> resort) gives the `resort` key when grouped by."""
     e: Any = (
-        aliased(CompetencyAssessment, name="a") if assessments else aliased(Enrolment, name="e")
+        aliased(CompetencyAssessment, name="a")
+        if assessments
+        else aliased(Feedback, name="f")
+        if feedback
+        else aliased(Enrolment, name="e")
     )
-    dated = col(e.assessed_on) if assessments else col(e.status_date)
+    dated = (
+        col(e.assessed_on)
+        if assessments
+        else col(e.submitted_on)
+        if feedback
+        else col(e.status_date)
+    )
     emp = aliased(Employment, name="emp")
     day: Any = literal(flt.employment_as_of) if flt.employment_as_of is not None else dated
     # A record that names its institution counts under it, with the attributes of that
@@ -115,6 +130,8 @@ def _matching(
             conditions.append(col(e.framework).in_(flt.frameworks))
         if flt.methods is not None:
             conditions.append(col(e.method).in_(flt.methods))
+    if feedback:
+        conditions += feedback_conditions(flt, e, principal)
     if flt.courses is not None:
         conditions.append(col(e.course_code).in_(flt.courses))
     if flt.course_tags is not None:
@@ -179,14 +196,14 @@ def _matching(
     # only when sessions are counted.
     session = (
         case((col(e.session_code).is_not(None), col(e.course_code) + "/" + col(e.session_code)))
-        if sessions and not assessments
+        if sessions and not assessments and not feedback
         else null()
     )
     return (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
-            (null() if assessments else col(e.hours)).label("hours"),
+            (null() if assessments or feedback else col(e.hours)).label("hours"),
             institution.label("institution"),
             municipality.label("municipality"),
             session.label("session"),
@@ -233,22 +250,37 @@ def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
     return and_(any_course, ~missing)
 
 
-def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
-    """The metric over matching enrolments, per group of every set and in total, in one query."""
-    _consistent_snapshot(session)
-    cutoff = head(session)
-    sets = query.sets()
-    matching = _matching(
+def _rows_of(
+    session: Session, query: AggregationQuery, principal: Principal, sets: list[list[str]]
+) -> Any:
+    """The rows a metric counts: enrolments, competency assessments, or employment moves."""
+    if query.metric in ("leavers", "hires"):
+        return movements(
+            query.filter,
+            principal,
+            leavers=query.metric == "leavers",
+            postgres=session.connection().dialect.name == "postgresql",
+        )
+    return _matching(
         query.filter,
         principal,
         known_courses=has_courses(session),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
         resorts=institution_resorts(session) if "resort" in _union_names(sets) else None,
+        feedback=query.metric == "feedback_people",
     )
+
+
+def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
+    """The metric over matching enrolments, per group of every set and in total, in one query."""
+    _consistent_snapshot(session)
+    cutoff = head(session)
+    sets = query.sets()
+    matching = _rows_of(session, query, principal, sets)
     postgres = session.connection().dialect.name == "postgresql"
     total: float | int
-    if query.metric == "assessed_people":
+    if query.metric in ("assessed_people", "feedback_people", "leavers", "hires"):
         groups, total = _plain(session, "people", matching, sets, postgres)
     elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
@@ -420,12 +452,8 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
     _consistent_snapshot(session)
     cutoff = head(session)
-    matching = _matching(
-        query.filter,
-        principal,
-        known_courses=has_courses(session),
-        assessments=query.metric == "assessed_people",
-    )
+    sets = query.sets()
+    matching = _rows_of(session, query, principal, sets)
     if query.metric in ("institutions", "municipalities"):
         unit = matching.c.institution
         statement = select(unit).distinct().where(unit.is_not(None))

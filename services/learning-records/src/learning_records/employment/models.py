@@ -28,6 +28,9 @@ class Employment(SourcedRecord, table=True):
     civil_servant: bool = False
     valid_from: date
     valid_to: date | None = None
+    #: Why the person left at valid_to (a code of the catalog's `leaving_reasons`; whether it
+    #: was avoidable is the item's attribute there). None: not a leaving, or not recorded.
+    leaving_reason: str | None = Field(default=None, sa_type=String(64))
 
 
 class RoleAssignment(LearningRecordsModel, table=True):

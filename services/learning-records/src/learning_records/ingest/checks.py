@@ -1,9 +1,10 @@
 """Codes of written items checked against the catalog copy: rejected, or stored with a flag.
 
-An unknown code of an enumeration (role, position group, management level, framework,
-competency, a level outside the framework's scale) or an unknown institution rejects the item,
-naming the valid values. An unknown course is not a rejection: the item is stored, flagged, and
-not counted until the catalog gains the course (GET /v1/data-quality/unknown-courses lists it).
+An unknown code of an enumeration (role, position group, management level, leaving reason,
+framework, competency, a level outside the framework's scale) or an unknown institution rejects
+the item, naming the valid values. An unknown course is not a rejection: the item is stored,
+flagged, and not counted until the catalog gains the course (GET
+/v1/data-quality/unknown-courses lists it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from learning_records.ingest.schemas import (
     ItemBase,
 )
 from learning_records.reference.service import (
+    LEAVING_REASONS,
     MANAGEMENT_LEVELS,
     POSITION_GROUPS,
     ROLES,
@@ -34,6 +36,7 @@ def check_codes(item: ItemBase, codes: ReferenceCodes) -> tuple[str | None, str 
             codes.check_institution("institution", item.institution),
             codes.check_list("position_group", POSITION_GROUPS, item.position_group),
             codes.check_list("management_level", MANAGEMENT_LEVELS, item.management_level),
+            codes.check_list("leaving_reason", LEAVING_REASONS, item.leaving_reason),
             *[
                 codes.check_list(f"roles.{n}.role", ROLES, role.role)
                 for n, role in enumerate(item.roles)

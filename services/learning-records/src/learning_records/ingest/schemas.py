@@ -116,12 +116,20 @@ class EmploymentWrite(PersonItem):
     civil_servant: bool = False
     valid_from: date
     valid_to: date | None = None
+    leaving_reason: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Why the person left at valid_to: a code of the catalog's "
+        "`leaving_reasons` list (GET /catalog/v1/reference/leaving_reasons)",
+    )
     roles: list[RoleWrite] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> EmploymentWrite:
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
+        if self.leaving_reason is not None and self.valid_to is None:
+            raise ValueError("a leaving_reason needs the valid_to the person left on")
         for role in self.roles:
             start, end = role.valid_from or self.valid_from, role.valid_to or self.valid_to
             if end is not None and end < start:

@@ -21,6 +21,7 @@ from learning_records.reference.models import (
 
 #: The catalog's reference lists whose codes records are checked against.
 ROLES, POSITION_GROUPS, MANAGEMENT_LEVELS = "roles", "position_groups", "management_levels"
+LEAVING_REASONS = "leaving_reasons"
 #: A management level records accept whatever the catalog's list says: "not a manager".
 NO_MANAGEMENT_LEVEL = "none"
 

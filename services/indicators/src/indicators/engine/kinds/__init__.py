@@ -6,7 +6,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from indicators.engine.computation import Computation
-from indicators.engine.kinds import counted, coverage, frequency, headcount, manual, share
+from indicators.engine.kinds import (
+    counted,
+    coverage,
+    frequency,
+    headcount,
+    manual,
+    rate,
+    share,
+    turnover,
+)
 from indicators.engine.results import IndicatorResult
 from pilnveide_contracts.records import AggregationQuery
 
@@ -32,5 +41,7 @@ REGISTRY: dict[str, Kind] = {
     "coverage_per_resort": _coverage,
     "people_with_frequency": Kind(frequency.compute_frequency, frequency.counted_by),
     "headcount": Kind(headcount.compute_headcount, headcount.counted_by),
+    "turnover": Kind(turnover.compute_turnover, turnover.counted_by),
+    "rate": Kind(rate.compute_rate, rate.counted_by),
     "manual": Kind(manual.compute_manual, manual.counted_by),
 }
