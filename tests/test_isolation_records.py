@@ -25,6 +25,8 @@ from sqlalchemy import text
 
 from .worlds import (
     A_CODE,
+    B_CODE,
+    SHARED_CODE,
     A,
     B,
     Caller,

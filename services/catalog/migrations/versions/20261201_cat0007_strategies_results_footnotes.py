@@ -1,7 +1,7 @@
 """A strategy indicator's "Rezultāts" and a plan's footnotes, which the loader used to drop.
 
 Revision ID: cat0007_strategies
-Revises: cat0002
+Revises: cat0007_hr
 Create Date: 2026-12-01 05:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "cat0007_strategies"
-down_revision: str | None = "cat0002"
+down_revision: str | None = "cat0007_hr"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """An employment's leaving reason, so turnover can be split into avoidable and not.
 
 Revision ID: rec0007_strategies
-Revises: rec0006_refdata
+Revises: rec0007_hr
 Create Date: 2026-12-01 05:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "rec0007_strategies"
-down_revision: str | None = "rec0006_refdata"
+down_revision: str | None = "rec0007_hr"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

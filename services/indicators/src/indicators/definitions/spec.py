@@ -114,7 +114,7 @@ class Rate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: Literal["people", "feedback_people", "assessed_people"] = "feedback_people"
-    of: RecordsFilter
+    of: AggregationFilter
 
 
 class DefinitionSpec(BaseModel):

@@ -206,7 +206,9 @@ class MemoryRecords:
                 found.append((enrolment, job))
         return found
 
-    def _moves(self, chosen: RecordsFilter, *, leavers: bool) -> list[tuple[Enrolment, Employment]]:
+    def _moves(
+        self, chosen: AggregationFilter, *, leavers: bool
+    ) -> list[tuple[Enrolment, Employment]]:
         """Leavings (or hires) read as enrolments dated on the day: see the contract."""
         found = []
         for job in self.employments:
@@ -242,7 +244,7 @@ class MemoryRecords:
                 found.append((Enrolment(job.person, "", "", day), job))
         return found
 
-    def _feedback(self, chosen: RecordsFilter) -> list[tuple[Enrolment, Employment]]:
+    def _feedback(self, chosen: AggregationFilter) -> list[tuple[Enrolment, Employment]]:
         """Feedback read as enrolments dated on its submission: see the contract."""
         found = []
         plain = chosen.model_copy(

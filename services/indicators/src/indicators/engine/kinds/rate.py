@@ -14,10 +14,10 @@ from typing import Any
 from indicators.engine.computation import Computation, group_key, share_of, year_end
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery, RecordsFilter
+from pilnveide_contracts.records import AggregationFilter, AggregationQuery
 
 
-def _of(run: Computation, start: date, end: date) -> RecordsFilter:
+def _of(run: Computation, start: date, end: date) -> AggregationFilter:
     """The denominator's filter for the dates, within the caller's institutions."""
     rate = run.spec.rate
     assert rate is not None

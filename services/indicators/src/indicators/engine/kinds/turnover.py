@@ -19,7 +19,7 @@ from typing import Any
 from indicators.engine.computation import Computation, group_key, share_of, year_end
 from indicators.engine.results import Breakdown, BreakdownRow, IndicatorResult, SeriesPoint
 from indicators.engine.status import exact
-from indicators.sources.types import AggregationQuery, Group, HeadcountFilter, RecordsFilter
+from pilnveide_contracts.records import AggregationFilter, AggregationQuery, Group, HeadcountFilter
 
 
 def _population(run: Computation) -> HeadcountFilter:
@@ -36,7 +36,7 @@ def _population(run: Computation) -> HeadcountFilter:
     )
 
 
-def _hires_filter(leaving: RecordsFilter) -> RecordsFilter:
+def _hires_filter(leaving: AggregationFilter) -> AggregationFilter:
     return leaving.model_copy(update={"leaving_reasons": None, "first_year": None})
 
 
