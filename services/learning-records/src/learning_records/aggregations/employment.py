@@ -22,9 +22,9 @@ from sqlalchemy import Integer, and_, case, cast, exists, extract, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from learning_records.aggregations.schemas import AggregationFilter
 from learning_records.employment.models import Employment, RoleAssignment
 from learning_records.people.access import institution_visible, record_visible, role_visible
+from pilnveide_contracts.records import AggregationFilter
 from pilnveide_kit.auth import Principal
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import Integer, cast, exists, extract, select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from learning_records.aggregations.schemas import AggregationFilter
 from learning_records.enrolments.models import Enrolment
 from learning_records.people.access import record_visible
+from pilnveide_contracts.records import AggregationFilter
 from pilnveide_kit.auth import Principal
 
 #: Enrolment statuses after which a follow-up on use at work makes sense.
