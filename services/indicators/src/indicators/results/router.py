@@ -158,9 +158,12 @@ def params_of(
 
 
 def _freshness(response: Response, computed: Computed) -> None:
+    # hit: served from the stored results; miss: computed for this request (never asked before)
     response.headers["X-Cache"] = "hit" if computed.cache_hit else "miss"
-    if computed.head is not None:
+    if computed.head is not None:  # the records feed position the result reflects
         response.headers["X-Records-Head"] = str(computed.head)
+    if computed.computed_at is not None:
+        response.headers["X-Computed-At"] = computed.computed_at.isoformat()
 
 
 @router.get(

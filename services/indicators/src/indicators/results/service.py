@@ -1,31 +1,37 @@
-"""Serve results: catalog data reused until the catalog's version moves, results cached by
-feed head, never stale.
+"""Serve results: catalog data reused until the catalog's version moves; computed results read
+from the store, never computed on the request path unless never computed before.
 
-Every request asks learning-records for its change-feed head (cheap); a cached result is used
-only when it was computed at that same head with the same definition version and parameters,
-so a result is never served from before the latest change.
+A read serves the stored result of its parameters at once (it says the feed position it
+reflects and when it was computed); the refresher (`results/refresher.py`) computes stored
+results again when the records change feed or the catalog's version moves. Only parameters
+never asked before are computed on the request, once across replicas (a row claim).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from indicators.definitions import service as definitions
-from indicators.definitions.models import IndicatorDefinition
+from indicators.definitions.models import IndicatorDefinition, utcnow
 from indicators.definitions.spec import DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
 from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult
+from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
+from indicators.results.models import StoredResult
+from indicators.results.store import ResultStore, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
@@ -134,40 +140,16 @@ class CatalogCache:
                 self._institutions = (time.monotonic(), fetched)
             return self._institutions[1]
 
+    @property
+    def version(self) -> int | None:
+        """The catalog's version the loaded data belongs to (None: not asked yet)."""
+        return self._version
+
     def clear(self) -> None:
         """Forget everything (tests, or after a known catalog change)."""
         self._plans.clear()
         self._institutions = None
         self._checked_at = None
-
-
-class ResultCache:
-    """Least-recently-used results keyed by everything that determines them."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], IndicatorResult] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[Any, ...]) -> IndicatorResult | None:
-        """A cached result, or None."""
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-            self.hits += 1
-        else:
-            self.misses += 1
-        return found
-
-    def put(self, key: tuple[Any, ...], result: IndicatorResult) -> None:
-        """Keep a result, dropping the least recently used beyond the limit."""
-        if self.max_entries <= 0:
-            return
-        self._items[key] = result
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
 
 
 class IndicatorSummary(BaseModel):
@@ -229,11 +211,18 @@ class ExplainView(BaseModel):
 
 @dataclass(frozen=True)
 class Computed:
-    """A result and whether it came from the cache."""
+    """A result, whether it was stored already, and the feed position it reflects."""
 
     result: IndicatorResult
     cache_hit: bool
     head: int | None
+    computed_at: datetime | None = None
+
+
+def _stored(row: StoredResult) -> Computed:
+    assert row.result is not None
+    result = IndicatorResult.model_validate_json(row.result)
+    return Computed(result, True, row.cutoff_seq, row.computed_at)
 
 
 def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSummary:
@@ -256,7 +245,7 @@ def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSu
 
 
 class IndicatorsService:
-    """Computes, caches and explains results for the HTTP routes."""
+    """Serves stored results, computes the ones never asked, and explains them."""
 
     def __init__(
         self, records: RecordsSource, catalog: CatalogSource, settings: IndicatorsSettings
@@ -265,10 +254,13 @@ class IndicatorsService:
         self.catalog = CatalogCache(
             catalog, settings.catalog_ttl_s, settings.catalog_version_check_s
         )
-        self.cache = ResultCache(settings.cache_max_entries)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store = ResultStore(owner[:80], settings.compute_lease_s)
         self.settings = settings
         self.learned = tuple(settings.learned_statuses)
         self.semaphore = asyncio.Semaphore(settings.compute_concurrency)
+        #: Computations this instance ran (each one stored): tests count them.
+        self.computations = 0
 
     async def head(self) -> int:
         """The records change feed's head now."""
@@ -282,76 +274,107 @@ class IndicatorsService:
         spec = DefinitionSpec.model_validate(definition.spec)
         return IndicatorInfo(code=definition.code, title=spec.title or "", plan=definition.plan)
 
-    async def _compute(
+    async def compute_now(
         self,
         definition: IndicatorDefinition,
-        info: IndicatorInfo,
         params: Params,
-        dataset: Dataset,
-        head: int | None,
-    ) -> Computed:
+        manual: Sequence[ObservationView] = (),
+    ) -> tuple[IndicatorResult, int | None, int | None]:
+        """Compute from the sources now: the result, its feed position and catalog version.
+
+        The catalog's version and the feed head are read before the data, so a change during
+        the computation leaves the stored result marked older than it, to be computed again.
+        """
         spec = DefinitionSpec.model_validate(definition.spec)
-        key = (
-            definition.code,
-            definition.version,
-            params,
-            head,
-            info.model_dump_json(),
-            self.catalog.generation,
+        info = await self._info(definition)
+        institutions = await self.catalog.institutions()
+        catalog_version = self.catalog.version
+        head = await self.head() if spec.computed else None
+        dataset = Dataset(
+            institutions=institutions, observations=manual, learned_statuses=self.learned
         )
-        if spec.computed:
-            cached = self.cache.get(key)
-            if cached is not None:
-                return Computed(cached, True, head)
         async with self.semaphore:
             result = await _guard(
                 compute(
                     definition.code, spec, definition.version, info, params, self.records, dataset
                 )
             )
-        if spec.computed:
-            self.cache.put(key, result)
-        return Computed(result, False, head)
+        self.computations += 1
+        result.computed_at = utcnow()
+        cutoff = result.cutoff_seq if result.cutoff_seq is not None else head
+        return result, cutoff, catalog_version
+
+    async def _compute_once(self, definition: IndicatorDefinition, params: Params) -> Computed:
+        """A result never computed: compute it here, or wait for the replica computing it."""
+        key = result_key(definition.code, definition.version, params)
+        code, version = definition.code, definition.version
+        pause = 0.02
+        while True:
+            claimed = await asyncio.to_thread(
+                self.store.claim_new, key, code, version, params
+            ) or await asyncio.to_thread(self.store.claim, key, unfinished=True)
+            if claimed:
+                try:
+                    result, cutoff, catalog_version = await self.compute_now(definition, params)
+                except BaseException:
+                    await asyncio.to_thread(self.store.release, key)
+                    raise
+                await asyncio.to_thread(
+                    self.store.put, key, result.model_dump_json(), cutoff, catalog_version
+                )
+                return Computed(result, False, cutoff, result.computed_at)
+            await asyncio.sleep(pause)  # another request or replica is computing it
+            pause = min(pause * 2, 0.5)
+            row = (await asyncio.to_thread(self.store.get_many, [key])).get(key)
+            if row is not None and row.result is not None:
+                return _stored(row)
+
+    async def _serve(
+        self, definitions_by_code: dict[str, IndicatorDefinition], params: Params, session: Session
+    ) -> dict[str, Computed]:
+        """Each definition's result: stored ones at once, hand-reported ones from observations."""
+        keys: dict[str, str] = {}
+        done: dict[str, Computed] = {}
+        for code, definition in definitions_by_code.items():
+            spec = DefinitionSpec.model_validate(definition.spec)
+            if spec.computed:
+                keys[code] = result_key(code, definition.version, params)
+            else:  # observations are read from this database each time: nothing to store
+                manual = observations.for_engine(session, code)
+                result, _cutoff, _version = await self.compute_now(definition, params, manual)
+                done[code] = Computed(result, False, None, result.computed_at)
+        rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
+        missing: dict[str, Awaitable[Computed]] = {}
+        for code, key in keys.items():
+            row = rows.get(key)
+            if row is not None and row.result is not None:
+                done[code] = _stored(row)
+            else:
+                missing[code] = self._compute_once(definitions_by_code[code], params)
+        computed = await asyncio.gather(*missing.values())
+        done.update(zip(missing, computed, strict=True))
+        return done
 
     async def result(
         self, session: Session, code: str, params: Params, version: int | None = None
     ) -> Computed:
         """One indicator's result (a past definition version when asked)."""
         definition = definitions.get(session, code, version)
-        spec = DefinitionSpec.model_validate(definition.spec)
-        manual = [] if spec.computed else observations.for_engine(session, code)
-        info = await self._info(definition)
-        head = await self.head() if spec.computed else None
-        institutions = await self.catalog.institutions()
-        dataset = Dataset(
-            institutions=institutions, observations=manual, learned_statuses=self.learned
-        )
-        return await self._compute(definition, info, params, dataset, head)
+        return (await self._serve({code: definition}, params, session))[code]
 
     async def many(
         self, session: Session, plan: str, params: Params
-    ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int]:
-        """Every indicator of a plan computed (totals only unless params ask for detail)."""
+    ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int | None]:
+        """Every indicator of a plan (totals only unless params ask for detail)."""
         infos = sorted(
             (await self.catalog.indicators(plan)).values(),
             key=lambda i: definitions.natural_key(i.code),
         )
         current = definitions.current_all(session)
-        institutions = await self.catalog.institutions()
-        head = await self.head()
-        jobs: dict[str, Awaitable[Computed]] = {}
-        for info in infos:
-            definition = current.get(info.code)
-            if definition is None:
-                continue
-            spec = DefinitionSpec.model_validate(definition.spec)
-            manual = [] if spec.computed else observations.for_engine(session, info.code)
-            dataset = Dataset(
-                institutions=institutions, observations=manual, learned_statuses=self.learned
-            )
-            jobs[info.code] = self._compute(definition, info, params, dataset, head)
-        done = await asyncio.gather(*jobs.values())
-        return infos, {code: c.result for code, c in zip(jobs, done, strict=True)}, head
+        chosen = {info.code: current[info.code] for info in infos if info.code in current}
+        served = await self._serve(chosen, params, session)
+        heads = [c.head for c in served.values() if c.head is not None]
+        return infos, {code: c.result for code, c in served.items()}, max(heads, default=None)
 
     async def summaries(
         self,
