@@ -12,9 +12,6 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlmodel import Session
-
-from indicators.definitions import service as definitions
 from indicators.definitions.models import utcnow
 from indicators.results.service import IndicatorsService
 from indicators.results.store import Stale
@@ -55,8 +52,9 @@ class Refresher:
             if not await asyncio.to_thread(store.claim, item.key, head, catalog_version):
                 return 0  # another replica has it, or it is at the head already
             try:
-                with Session(store.engine) as session:
-                    definition = definitions.get(session, item.code, item.definition_version)
+                definition = await asyncio.to_thread(
+                    self.service.read_definition, item.code, item.definition_version
+                )
                 result, cutoff, version = await self.service.compute_now(definition, item.params)
             except Exception:
                 log.exception("recomputing %s failed; it is tried again next tick", item.code)
@@ -65,7 +63,7 @@ class Refresher:
             except BaseException:
                 await asyncio.to_thread(store.release, item.key)
                 raise
-            await asyncio.to_thread(store.put, item.key, result.model_dump_json(), cutoff, version)
+            await asyncio.to_thread(store.put, item.key, result, cutoff, version)
             return 1
 
     async def run(self) -> None:

@@ -175,7 +175,6 @@ def _freshness(response: Response, computed: Computed) -> None:
 async def get_indicator_result(
     request: Request,
     response: Response,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     code: Code,
@@ -200,7 +199,7 @@ async def get_indicator_result(
 ) -> Any:
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
     params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
-    computed = await service.result(session, code, params, version)
+    computed = await service.result(code, params, version)
     if export.wants_csv(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
         _freshness(csv, computed)
@@ -270,7 +269,6 @@ async def explain_indicator(
 )
 async def list_indicator_results(
     request: Request,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     page: Annotated[PageParams, Depends(page_params)],
@@ -285,7 +283,7 @@ async def list_indicator_results(
     """The indicators of a plan (of a measure or priority) with value, target and status."""
     params = params_of(principal, as_of, period, detail=False, lang=lang)
     items = await service.summaries(
-        session, plan or service.settings.plan, params, measure=measure, priority=priority
+        plan or service.settings.plan, params, measure=measure, priority=priority
     )
     if export.wants_csv(request, format):
         columns = list(IndicatorSummary.model_fields)
@@ -301,7 +299,6 @@ async def list_indicator_results(
 )
 async def get_plan_progress(
     request: Request,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
@@ -310,7 +307,7 @@ async def get_plan_progress(
 ) -> Any:
     """How many indicators are achieved, on track, at risk, not achieved or without data."""
     progress = await service.progress(
-        session, plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
+        plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
     )
     if export.wants_csv(request, format):
         columns = list(ProgressCounts.model_fields)

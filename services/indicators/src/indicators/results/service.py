@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -301,6 +301,7 @@ class IndicatorsService:
             )
         self.computations += 1
         result.computed_at = utcnow()
+        # nothing read (e.g. no institution in scope): as of the head asked before
         cutoff = result.cutoff_seq if result.cutoff_seq is not None else head
         return result, cutoff, catalog_version
 
@@ -319,9 +320,7 @@ class IndicatorsService:
                 except BaseException:
                     await asyncio.to_thread(self.store.release, key)
                     raise
-                await asyncio.to_thread(
-                    self.store.put, key, result.model_dump_json(), cutoff, catalog_version
-                )
+                await asyncio.to_thread(self.store.put, key, result, cutoff, catalog_version)
                 return Computed(result, False, cutoff, result.computed_at)
             await asyncio.sleep(pause)  # another request or replica is computing it
             pause = min(pause * 2, 0.5)
@@ -329,20 +328,30 @@ class IndicatorsService:
             if row is not None and row.result is not None:
                 return _stored(row)
 
+    def _read(self, read: Callable[[Session], T]) -> T:
+        with Session(self.store.engine) as session:
+            return read(session)
+
     async def _serve(
-        self, definitions_by_code: dict[str, IndicatorDefinition], params: Params, session: Session
+        self, definitions_by_code: dict[str, IndicatorDefinition], params: Params
     ) -> dict[str, Computed]:
         """Each definition's result: stored ones at once, hand-reported ones from observations."""
         keys: dict[str, str] = {}
-        done: dict[str, Computed] = {}
+        manual: list[str] = []
         for code, definition in definitions_by_code.items():
-            spec = DefinitionSpec.model_validate(definition.spec)
-            if spec.computed:
+            if DefinitionSpec.model_validate(definition.spec).computed:
                 keys[code] = result_key(code, definition.version, params)
             else:  # observations are read from this database each time: nothing to store
-                manual = observations.for_engine(session, code)
-                result, _cutoff, _version = await self.compute_now(definition, params, manual)
-                done[code] = Computed(result, False, None, result.computed_at)
+                manual.append(code)
+        observed = await asyncio.to_thread(
+            self._read, lambda s: {code: observations.for_engine(s, code) for code in manual}
+        )
+        done: dict[str, Computed] = {}
+        for code in manual:
+            result, _cutoff, _version = await self.compute_now(
+                definitions_by_code[code], params, observed[code]
+            )
+            done[code] = Computed(result, False, None, result.computed_at)
         rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
         missing: dict[str, Awaitable[Computed]] = {}
         for code, key in keys.items():
@@ -355,30 +364,36 @@ class IndicatorsService:
         done.update(zip(missing, computed, strict=True))
         return done
 
-    async def result(
-        self, session: Session, code: str, params: Params, version: int | None = None
-    ) -> Computed:
-        """One indicator's result (a past definition version when asked)."""
-        definition = definitions.get(session, code, version)
-        return (await self._serve({code: definition}, params, session))[code]
+    def read_definition(self, code: str, version: int | None = None) -> IndicatorDefinition:
+        """A definition (the current version unless asked), read in a short session."""
+        return self._read(lambda s: definitions.get(s, code, version))
+
+    async def result(self, code: str, params: Params, version: int | None = None) -> Computed:
+        """One indicator's result (a past definition version when asked).
+
+        Results routes keep no request transaction: the definitions and observations are read
+        in short sessions of their own, so the store's claims (own transactions) never wait for
+        a request's (SQLite takes its write lock when a transaction begins).
+        """
+        definition = await asyncio.to_thread(self.read_definition, code, version)
+        return (await self._serve({code: definition}, params))[code]
 
     async def many(
-        self, session: Session, plan: str, params: Params
+        self, plan: str, params: Params
     ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int | None]:
         """Every indicator of a plan (totals only unless params ask for detail)."""
         infos = sorted(
             (await self.catalog.indicators(plan)).values(),
             key=lambda i: definitions.natural_key(i.code),
         )
-        current = definitions.current_all(session)
+        current = await asyncio.to_thread(self._read, definitions.current_all)
         chosen = {info.code: current[info.code] for info in infos if info.code in current}
-        served = await self._serve(chosen, params, session)
+        served = await self._serve(chosen, params)
         heads = [c.head for c in served.values() if c.head is not None]
         return infos, {code: c.result for code, c in served.items()}, max(heads, default=None)
 
     async def summaries(
         self,
-        session: Session,
         plan: str,
         params: Params,
         *,
@@ -386,7 +401,7 @@ class IndicatorsService:
         priority: str | None = None,
     ) -> list[IndicatorSummary]:
         """Indicators of a plan (of a measure or priority) with value and status."""
-        infos, results, _head = await self.many(session, plan, params)
+        infos, results, _head = await self.many(plan, params)
         return [
             _summary(info, results.get(info.code))
             for info in infos
@@ -394,9 +409,9 @@ class IndicatorsService:
             and (priority is None or info.priority == priority)
         ]
 
-    async def progress(self, session: Session, plan: str, params: Params) -> PlanProgress:
+    async def progress(self, plan: str, params: Params) -> PlanProgress:
         """How many indicators are achieved, on track, at risk… per priority and measure."""
-        infos, results, _head = await self.many(session, plan, params)
+        infos, results, _head = await self.many(plan, params)
         total = ProgressCounts(code=plan)
         priorities: dict[str, ProgressCounts] = {}
         measures: dict[str, ProgressCounts] = {}

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from indicators.definitions.models import utcnow
 from indicators.engine.computation import Params
+from indicators.engine.results import IndicatorResult
 from indicators.results.models import StoredResult
 from pilnveide_kit.db import session_scope
 
@@ -156,18 +157,18 @@ class ResultStore:
             return bool(getattr(done, "rowcount", 0))
 
     def put(
-        self, key: str, result: str, cutoff_seq: int | None, catalog_version: int | None
+        self, key: str, result: IndicatorResult, cutoff: int | None, catalog_version: int | None
     ) -> None:
-        """Store a computed result and release our claim."""
+        """Store a computed result (read up to feed position `cutoff`) and release our claim."""
         with session_scope(self.engine) as session:
             session.execute(
                 update(StoredResult)
                 .where(col(StoredResult.key) == key)
                 .values(
-                    result=result,
-                    cutoff_seq=cutoff_seq,
+                    result=result.model_dump_json(),
+                    cutoff_seq=cutoff,
                     catalog_version=catalog_version,
-                    computed_at=utcnow(),
+                    computed_at=result.computed_at,
                     claimed_by=None,
                     claimed_until=None,
                 )
