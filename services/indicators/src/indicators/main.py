@@ -63,9 +63,9 @@ def create_app(
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            loop.stop()
+            with suppress(TimeoutError):  # past the timeout, wait_for has cancelled it
+                await asyncio.wait_for(task, timeout=settings.read_timeout_s)
 
     app = create_service_app(
         settings,

@@ -43,6 +43,8 @@ class IndicatorsSettings(ServiceSettings):
     #: How long a claim on a computation holds (seconds) before another instance may take it
     #: over (the one holding it died).
     compute_lease_s: float = Field(default=300.0, gt=0)
+    #: Most questions sent to learning-records in one batch request (1: no batching).
+    records_batch_max: int = Field(default=16, ge=1, le=64)
     #: Indicators computed at once for lists and plan progress.
     compute_concurrency: int = Field(default=16, ge=1)
     #: Annex 3 norms: which enrolment statuses mean formal learning took place, and no-shows.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from datetime import timedelta
 
 from indicators.definitions.models import utcnow
@@ -33,6 +34,7 @@ class Refresher:
         self.gate = asyncio.Semaphore(settings.refresh_concurrency)
         #: Completed ticks (tests wait on it).
         self.ticks = 0
+        self._stop = asyncio.Event()
 
     async def tick(self) -> int:
         """One pass: compute again what is behind; how many results were stored."""
@@ -67,12 +69,16 @@ class Refresher:
             return 1
 
     async def run(self) -> None:
-        """Tick forever, every `interval_s` (errors are logged, the loop goes on)."""
-        while True:
+        """Tick every `interval_s` until stopped (errors are logged, the loop goes on)."""
+        while not self._stop.is_set():
             try:
                 await self.tick()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.warning("result refresh failed; trying again", exc_info=True)
-            await asyncio.sleep(self.interval_s)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+
+    def stop(self) -> None:
+        """Finish the tick under way, then end `run` (a computation cut off mid-way would leave
+        its claim until the lease ends and, in-process, a database session half closed)."""
+        self._stop.set()
