@@ -476,7 +476,7 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -484,7 +484,9 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"learning-records did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+                process.kill()  # reading the pipe of a live process would wait forever
+                _out, err = process.communicate()
+                raise RuntimeError(f"learning-records did not start: {err!r}")
             time.sleep(0.2)
         yield base
     finally:

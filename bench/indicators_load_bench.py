@@ -80,7 +80,9 @@ def process(command: list[str], env: dict[str, str], base: str) -> Iterator[str]
             except httpx.HTTPError:
                 pass
             if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command} did not start: {child.stderr.read()!r}")  # type: ignore[union-attr]
+                child.kill()  # reading the pipe of a live process would wait forever
+                _out, err = child.communicate()
+                raise RuntimeError(f"{command} did not start: {err!r}")
             time.sleep(0.3)
         yield base
     finally:
