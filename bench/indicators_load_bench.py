@@ -28,6 +28,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -69,25 +70,26 @@ def scratch_database(prefix: str) -> Iterator[str]:
 
 @contextmanager
 def process(command: list[str], env: dict[str, str], base: str) -> Iterator[str]:
-    """A service subprocess, waited for until /readyz answers; its base URL."""
-    child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                child.kill()  # reading the pipe of a live process would wait forever
-                _out, err = child.communicate()
-                raise RuntimeError(f"{command} did not start: {err!r}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        child.terminate()
-        child.wait(timeout=60)
+    """A service subprocess, waited for until /readyz answers; its base URL. Its stderr goes to
+    a file (a pipe nobody reads would fill and stop the service)."""
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(command, env=env, stderr=log, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if child.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"{command} did not start: {log.read()[-3000:]!r}")
+                time.sleep(0.3)
+            yield base
+        finally:
+            child.terminate()
+            child.wait(timeout=60)
 
 
 def serve_indicators(args: argparse.Namespace) -> None:
