@@ -204,6 +204,10 @@ async def get_indicator_result(
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
         _freshness(csv, computed)
         return csv
+    if computed.stored_json is not None:  # stored: sent as stored, not parsed and serialised again
+        stored = Response(content=computed.stored_json, media_type="application/json")
+        _freshness(stored, computed)
+        return stored
     _freshness(response, computed)
     return computed.result
 

@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -209,20 +209,35 @@ class ExplainView(BaseModel):
     members: list[Member]
 
 
-@dataclass(frozen=True)
 class Computed:
-    """A result, whether it was stored already, and the feed position it reflects."""
+    """A result, whether it was stored already, and the feed position it reflects.
 
-    result: IndicatorResult
-    cache_hit: bool
-    head: int | None
-    computed_at: datetime | None = None
+    A stored result is kept as its stored JSON and parsed only when asked for (`result`): a
+    single indicator's JSON read sends `stored_json` as it is.
+    """
+
+    def __init__(
+        self,
+        result: IndicatorResult | None,
+        cache_hit: bool,
+        head: int | None,
+        computed_at: datetime | None = None,
+        stored_json: str | None = None,
+    ) -> None:
+        self._result, self.stored_json = result, stored_json
+        self.cache_hit, self.head, self.computed_at = cache_hit, head, computed_at
+
+    @property
+    def result(self) -> IndicatorResult:
+        """The result (parsed from the stored JSON on first use)."""
+        if self._result is None:
+            assert self.stored_json is not None
+            self._result = IndicatorResult.model_validate_json(self.stored_json)
+        return self._result
 
 
 def _stored(row: StoredResult) -> Computed:
-    assert row.result is not None
-    result = IndicatorResult.model_validate_json(row.result)
-    return Computed(result, True, row.cutoff_seq, row.computed_at)
+    return Computed(None, True, row.cutoff_seq, row.computed_at, stored_json=row.result)
 
 
 def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSummary:
