@@ -138,12 +138,22 @@ class _Upstream:
 
     async def _authorised(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         extra = kwargs.pop("headers", {})
-        for attempt in (1, 2):
+        closed_once = False
+        for attempt in (1, 2, 3):
             headers = {**extra, **(await self.token.header())}
             if self.client is None:
                 raise SourceUnavailable(f"{self.name}: the service has not started its clients")
             try:
                 answer = await self.client.request(method, path, headers=headers, **kwargs)
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                # A pooled connection the upstream closed as we reused it (keep-alive expiry):
+                # asked again once on a new one; every call here only reads, so that is safe.
+                if closed_once:
+                    raise SourceUnavailable(
+                        f"{self.name} unreachable: {type(exc).__name__}"
+                    ) from exc
+                closed_once = True
+                continue
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(f"{self.name} unreachable: {type(exc).__name__}") from exc
             if answer.status_code == 401 and attempt == 1 and self.token.client_id:
