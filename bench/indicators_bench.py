@@ -66,8 +66,10 @@ from indicators.engine.compute import (
 )
 from indicators.engine.kinds.share import numerator_filter
 from indicators.engine.results import IndicatorResult
-from indicators.results.service import ResultCache
+from indicators.main import migrations as indicators_migrations
+from indicators.results.store import ResultStore, result_key
 from indicators.settings import IndicatorsSettings
+from indicators.sources.batching import BatchingRecords
 from indicators.sources.http import HttpRecordsSource, ServiceToken, target_from_catalog
 from indicators.sources.memory import MemoryCatalog
 from indicators.sources.types import IndicatorInfo, InstitutionInfo
@@ -478,7 +480,7 @@ def records_service(database_url: str, jwks: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300  # a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -520,6 +522,18 @@ class CountingRecords:
         self._note(started, "headcounts", query.model_dump_json(exclude_none=True))
         return answer
 
+    async def batch(
+        self, aggregations: list[AggregationQuery], headcounts: list[HeadcountQuery]
+    ) -> tuple[list[AggregationResult], list[HeadcountResult]] | None:
+        """`POST /v1/aggregations/batch`, timed (each question counted)."""
+        started = time.perf_counter()
+        answer = await self.inner.batch(aggregations, headcounts)
+        self.questions += len(aggregations) + len(headcounts) - 1
+        self._note(
+            started, "batch", f"{len(aggregations)} aggregations, {len(headcounts)} headcounts"
+        )
+        return answer
+
     async def head(self) -> int:
         """`GET /v1/changes/head`."""
         return await self.inner.head()
@@ -534,29 +548,58 @@ class CountingRecords:
 
 
 async def compute_plan(
-    records: CountingRecords,
+    records: CountingRecords | BatchingRecords,
     specs: dict[str, DefinitionSpec],
     infos: dict[str, IndicatorInfo],
     dataset: Dataset,
-    cache: ResultCache,
 ) -> dict[str, IndicatorResult]:
-    """The whole plan with breakdowns, as the service computes it (head check + result cache)."""
-    head = await records.head()
+    """The whole plan with breakdowns, computed as the service's refresher computes it."""
     params = Params(as_of=AS_OF, detail=True)
     results: dict[str, IndicatorResult] = {}
     semaphore = asyncio.Semaphore(CONCURRENCY)
 
     async def one(code: str, spec: DefinitionSpec) -> None:
-        key = (code, 1, params, head)
-        cached = cache.get(key)
-        if cached is None:
-            async with semaphore:
-                cached = await compute(code, spec, 1, infos[code], params, records, dataset)
-            cache.put(key, cached)
-        results[code] = cached
+        async with semaphore:
+            results[code] = await compute(code, spec, 1, infos[code], params, records, dataset)
 
     await asyncio.gather(*(one(code, spec) for code, spec in specs.items()))
     return results
+
+
+def stored_reads(results: dict[str, IndicatorResult]) -> float:
+    """Store the results as the service does (in a scratch indicators database), then read all
+    of them back as reads do; seconds of the reads (one query for the keys, each result parsed)."""
+    from sqlalchemy import create_engine
+
+    name = f"bench_indicators_store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = (
+        make_url(ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+    indicators_migrations.upgrade(url)
+    engine = create_engine(url)
+    try:
+        store = ResultStore("bench", lease_s=60)
+        store.bind(engine)
+        params = Params(as_of=AS_OF, detail=True)
+        keys = {code: result_key(code, 1, params) for code in results}
+        for code, key in keys.items():
+            store.claim_new(key, code, 1, params)
+            store.put(key, results[code], results[code].cutoff_seq, 0)
+        store.get_many(list(keys.values()))  # buffers warm, as on a serving replica
+        started = time.perf_counter()
+        rows = store.get_many(list(keys.values()))
+        read = {k: IndicatorResult.model_validate_json(r.result or "") for k, r in rows.items()}
+        seconds = time.perf_counter() - started
+        assert len(read) == len(results)
+        return seconds
+    finally:
+        engine.dispose()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 # ---- hand-written SQL --------------------------------------------------------------------------
@@ -1016,20 +1059,17 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         limits = httpx.Limits(max_connections=CONCURRENCY * 2)
         async with httpx.AsyncClient(base_url=base, timeout=600, limits=limits) as client:
             records = CountingRecords(HttpRecordsSource(client, ServiceToken(settings)))
-            cache = ResultCache(10_000)
+            asking = BatchingRecords(records, args.batch) if args.batch > 1 else records
             started = time.perf_counter()
-            cold = await compute_plan(records, specs, infos, dataset, cache)
+            cold = await compute_plan(asking, specs, infos, dataset)
             cold_s = time.perf_counter() - started
             questions, slowest = records.questions, sorted(records.timings, reverse=True)
+            requests = len(records.timings)
 
             started = time.perf_counter()
-            warm = await compute_plan(records, specs, infos, dataset, cache)
-            warm_s = time.perf_counter() - started
-            assert all(warm[code] is cold[code] for code in specs)
-
-            started = time.perf_counter()
-            again = await compute_plan(records, specs, infos, dataset, ResultCache(10_000))
+            again = await compute_plan(asking, specs, infos, dataset)
             recompute_s = time.perf_counter() - started
+        warm_s = stored_reads(cold)
 
         # The hand-written SQL reproduces the enrolment and headcount kinds; a rate over
         # feedback (5.1.5) is computed and timed above but not compared.
@@ -1047,9 +1087,12 @@ async def measure(args: argparse.Namespace, url: str) -> int:
     mismatches = {code: d for code in compared if (d := differences(again[code], by_hand[code]))}
     rows = sum(len(b.rows) for r in cold.values() for b in r.breakdowns)
     print(f"indicators computed: {len(specs)} of {len(items)} (the rest are hand-reported)")
-    print(f"breakdown rows: {rows:,}; records questions asked (cold): {questions}")
-    print(f"engine over HTTP, cold (empty result cache):  {cold_s:8.3f} s   target < 5 s")
-    print(f"engine, warm (head check + result cache):     {warm_s:8.3f} s   target < 1 s")
+    print(
+        f"breakdown rows: {rows:,}; records questions asked (cold): {questions} "
+        f"in {requests} requests (batches of at most {args.batch})"
+    )
+    print(f"engine over HTTP, cold (nothing stored):      {cold_s:8.3f} s   target < 2.5 s")
+    print(f"warm: all results read from the store:        {warm_s:8.3f} s   target < 0.05 s")
     print(f"engine over HTTP, recomputed (buffers warm):  {recompute_s:8.3f} s")
     print(f"hand-written SQL, same numbers:               {hand_s:8.3f} s")
     print(
@@ -1099,6 +1142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--slowest", type=int, default=5, help="slowest questions to print")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--batch", type=int, default=16, help="questions per batch request (1: one by one)"
+    )
+    parser.add_argument(
+        "--store-url",
+        default=None,
+        help="database of the stored results (default: the scratch one)",
+    )
     args, _unknown = parser.parse_known_args(argv)
     return asyncio.run(main_async(args))
 

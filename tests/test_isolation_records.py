@@ -168,6 +168,18 @@ def test_b_cannot_read_list_or_count_a_data(worlds: Stack) -> None:
     members = b.post("/v1/aggregations/members", json={"metric": "people"})
     assert [m["institution"] for m in members.json()["members"]] == [B]
     assert_no_a_data(members, a_person, shared)
+    batch = b.post(
+        "/v1/aggregations/batch",
+        json={
+            "aggregations": [{"metric": "people", "group_by": ["institution"]}],
+            "headcounts": [
+                {"as_of": d, "group_by": ["institution"]} for d in ("2024-12-31", "2030-01-01")
+            ],
+        },
+    ).json()
+    assert batch["aggregations"][0] == people | {"cutoff_seq": batch["cutoff_seq"]}
+    assert [h["total"] for h in batch["headcounts"]] == [55, 55]
+    assert {g["key"]["institution"] for h in batch["headcounts"] for g in h["groups"]} == {B}
 
     # The change feed: only the versions of B's own records.
     feed = b.get("/v1/changes", params={"limit": 10_000}).json()
@@ -269,6 +281,13 @@ def _bodies(path: str, worlds: Stack) -> list[Any]:
         ]
     if path == "/v1/aggregations/headcounts":
         return [{"as_of": "2030-01-01", "filter": {"institutions": [A]}}, {"as_of": "2030-01-01"}]
+    if path == "/v1/aggregations/batch":
+        return [
+            {
+                "aggregations": _bodies("/v1/aggregations/query", worlds),
+                "headcounts": _bodies("/v1/aggregations/headcounts", worlds),
+            }
+        ]
     kind = path.removeprefix("/v1/").removesuffix("/bulk")
     if kind in forged_items:
         forged = [

@@ -267,3 +267,24 @@ class FeedHead(BaseModel):
     """The last sequence number of the feed."""
 
     last_seq: int
+
+
+#: Most questions one batch may carry.
+MAX_BATCH = 64
+
+
+class BatchQuery(BaseModel):
+    """Several aggregation and headcount questions, answered in one request at one cutoff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aggregations: list[AggregationQuery] = Field(default_factory=list, max_length=MAX_BATCH)
+    headcounts: list[HeadcountQuery] = Field(default_factory=list, max_length=MAX_BATCH)
+
+
+class BatchResult(BaseModel):
+    """The answers in the order asked, all from one snapshot (one `cutoff_seq`)."""
+
+    aggregations: list[AggregationResult]
+    headcounts: list[HeadcountResult]
+    cutoff_seq: int

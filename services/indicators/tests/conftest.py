@@ -35,6 +35,7 @@ def settings(database_url: str, tokens: TokenFactory) -> IndicatorsSettings:
         auth_jwks_json=tokens.jwks_json,
         auth_jwks_file=None,
         catalog_ttl_s=0,
+        refresh_interval_s=0.05,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from indicators.sources.memory import Employment, Enrolment, Headcount, MemoryCatalog, MemoryRecords
 from indicators.sources.types import IndicatorInfo, InstitutionInfo, Target
-from pilnveide_kit.testing import TokenFactory
+from pilnveide_kit.testing import TokenFactory, eventually
 
 PLAN = "LAP-2021-2027"
 READ = "indicators:read"
@@ -208,11 +208,13 @@ def test_csv_export_of_a_result(plan: TestClient, tokens: TokenFactory) -> None:
     assert listing.splitlines()[0].startswith("code,title,priority,measure")
 
 
-def test_cache_is_used_until_the_change_feed_moves(
+def test_the_stored_result_is_served_until_the_refresher_computes_it_again(
     plan: TestClient, tokens: TokenFactory, records: MemoryRecords
 ) -> None:
     first = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31")
     assert first.headers["x-cache"] == "miss"
+    assert first.headers["x-records-head"] == str(records.seq)
+    assert first.json()["computed_at"] == first.headers["x-computed-at"].replace("+00:00", "Z")
     calls = records.calls
     second = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31")
     assert second.headers["x-cache"] == "hit" and records.calls == calls
@@ -227,9 +229,14 @@ def test_cache_is_used_until_the_change_feed_moves(
         )
     )
     records.change()
-    third = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31")
-    assert third.headers["x-cache"] == "miss"
-    assert third.json()["numerator"] == 7 and third.json()["cutoff_seq"] == records.seq
+
+    def recomputed() -> Any:
+        body = _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31")
+        return body if body.json()["numerator"] == 7 else None
+
+    third = eventually(recomputed)  # the refresher follows the feed; the read never waits
+    assert third.headers["x-cache"] == "hit"
+    assert third.json()["cutoff_seq"] == records.seq
     assert third.headers["x-records-head"] == str(records.seq)
 
 

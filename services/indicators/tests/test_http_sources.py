@@ -222,6 +222,30 @@ def test_an_unreachable_upstream_is_a_source_error() -> None:
         asyncio.run(HttpRecordsSource(client, ServiceToken(IndicatorsSettings())).head())
 
 
+def test_a_connection_closed_on_reuse_is_asked_again_once() -> None:
+    closes: list[int] = []
+
+    def close_then_answer(request: httpx.Request) -> httpx.Response:
+        if len(closes) < 1:
+            closes.append(1)
+            raise httpx.ReadError("connection closed", request=request)
+        return httpx.Response(200, json={"last_seq": 7})
+
+    client = httpx.AsyncClient(
+        base_url="http://upstream", transport=httpx.MockTransport(close_then_answer)
+    )
+    assert asyncio.run(HttpRecordsSource(client, ServiceToken(IndicatorsSettings())).head()) == 7
+
+    def always_closed(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection closed", request=request)
+
+    client = httpx.AsyncClient(
+        base_url="http://upstream", transport=httpx.MockTransport(always_closed)
+    )
+    with pytest.raises(SourceUnavailable, match="ReadError"):
+        asyncio.run(HttpRecordsSource(client, ServiceToken(IndicatorsSettings())).head())
+
+
 def test_production_needs_credentials() -> None:
     with pytest.raises(ValueError, match="INDICATORS_SERVICE_TOKEN"):
         IndicatorsSettings(environment="production")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import anyio.to_thread
 import httpx
@@ -16,6 +18,8 @@ from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from pilnveide_kit.db import normalise_url
+
+T = TypeVar("T")
 
 #: Where the tests look for PostgreSQL; unset or unreachable means SQLite only.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -210,3 +214,20 @@ class TestClientTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             answer.status_code, headers=headers, stream=httpx.ByteStream(answer.content)
         )
+
+
+def eventually(read: Callable[[], T | None], *, timeout_s: float = 60.0) -> T:
+    """Poll `read` until it gives something other than None (for background work in tests).
+
+    The timeout is generous and only ends a test that would otherwise hang; nothing is timed.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.01
+    while True:
+        found = read()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing came within {timeout_s} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from indicators.definitions.router import router as definitions_router
 from indicators.observations.router import router as observations_router
+from indicators.results.refresher import Refresher
 from indicators.results.router import router as results_router
 from indicators.results.service import IndicatorsService
 from indicators.settings import IndicatorsSettings
@@ -49,6 +51,22 @@ def create_app(
         finally:
             await sources.aclose()
 
+    @asynccontextmanager
+    async def refresher(app: FastAPI) -> AsyncIterator[None]:
+        # The stored results live in the app's database; one refresher per instance keeps
+        # them at the records feed head and the catalog's version.
+        service: IndicatorsService = app.state.indicators
+        service.store.bind(app.state.engine)
+        loop = Refresher(service)
+        app.state.refresher = loop
+        task = asyncio.create_task(loop.run(), name="indicators-refresher")
+        try:
+            yield
+        finally:
+            loop.stop()
+            with suppress(TimeoutError):  # past the timeout, wait_for has cancelled it
+                await asyncio.wait_for(task, timeout=settings.read_timeout_s)
+
     app = create_service_app(
         settings,
         title="Pilnveide indicators",
@@ -59,7 +77,7 @@ def create_app(
         version=version("indicators"),
         migrations=migrations,
         routers=[results_router, definitions_router, observations_router],
-        resources=[http_sources],
+        resources=[http_sources, refresher],
     )
     app.state.indicators = IndicatorsService(records, catalog, settings)
     return app

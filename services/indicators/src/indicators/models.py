@@ -17,4 +17,5 @@ metadata = IndicatorsModel.metadata
 def load_all_models() -> None:
     """Import every module that defines tables, so the metadata is complete."""
     import indicators.definitions.models
-    import indicators.observations.models  # noqa: F401
+    import indicators.observations.models
+    import indicators.results.models  # noqa: F401

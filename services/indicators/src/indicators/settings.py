@@ -33,8 +33,18 @@ class IndicatorsSettings(ServiceSettings):
     catalog_version_check_s: float = Field(default=1.0, ge=0)
     #: Backstop: they are reloaded after this long even if the version did not move.
     catalog_ttl_s: float = Field(default=3600.0, ge=0)
-    #: Results kept in memory (each keyed by definition version, parameters and feed head).
-    cache_max_entries: int = Field(default=5000, ge=0)
+    #: How often (seconds) each instance checks the records feed head and the catalog's version
+    #: and computes again the stored results behind them.
+    refresh_interval_s: float = Field(default=1.0, gt=0)
+    #: Stored results not read for this long (seconds) are no longer computed again.
+    refresh_keep_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    #: Stored results computed again at once by one instance's refresher.
+    refresh_concurrency: int = Field(default=4, ge=1)
+    #: How long a claim on a computation holds (seconds) before another instance may take it
+    #: over (the one holding it died).
+    compute_lease_s: float = Field(default=300.0, gt=0)
+    #: Most questions sent to learning-records in one batch request (1: no batching).
+    records_batch_max: int = Field(default=16, ge=1, le=64)
     #: Indicators computed at once for lists and plan progress.
     compute_concurrency: int = Field(default=16, ge=1)
     #: Annex 3 norms: which enrolment statuses mean formal learning took place, and no-shows.

@@ -710,3 +710,63 @@ def test_people_assessed_against_a_framework(
         ).status_code
         == 422
     )
+
+
+def test_a_batch_answers_like_its_questions_asked_one_by_one(
+    client: TestClient, writer: dict[str, str], tokens: TokenFactory, dataset: Any
+) -> None:
+    _vk_writes_its_own_completion(client, tokens, dataset)
+    _post(
+        client,
+        writer,
+        "headcounts",
+        [
+            {"institution": "VK", "sector": "state", "as_of": "2023-01-01", "headcount": 90},
+            {"institution": "VK", "sector": "state", "as_of": "2024-01-01", "headcount": 100},
+            {"institution": "FM", "sector": "state", "as_of": "2023-12-31", "headcount": 50},
+        ],
+    )
+    aggregations = [
+        {"metric": "people", "filter": {"statuses": ["completed"]}, "group_by": ["institution"]},
+        {"metric": "hours", "group_by_sets": [["institution"], ["year"], []]},
+        {"metric": "people_with_frequency", "frequency": {"min_per_year": 1}},
+    ]
+    days = ["2022-12-31", "2023-06-30", "2023-12-31", "2024-12-31"]
+    headcounts = [{"as_of": d, "group_by_sets": [["institution"], []]} for d in days]
+    headcounts.append({"as_of": "2024-12-31", "filter": {"institutions": ["FM"]}})
+    for headers in (writer, tokens.headers("records:read", institutions=["VK"])):
+        answer = client.post(
+            "/v1/aggregations/batch",
+            json={"aggregations": aggregations, "headcounts": headcounts},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        singly = [
+            client.post("/v1/aggregations/query", json=q, headers=headers).json()
+            for q in aggregations
+        ] + [
+            client.post("/v1/aggregations/headcounts", json=q, headers=headers).json()
+            for q in headcounts
+        ]
+        assert found["aggregations"] + found["headcounts"] == singly
+        assert {r["cutoff_seq"] for r in singly} == {found["cutoff_seq"]}
+    everyone = client.post(
+        "/v1/aggregations/batch", json={"headcounts": headcounts}, headers=writer
+    ).json()["headcounts"]
+    assert [r["total"] for r in everyone] == [0, 90, 140, 150, 50]
+    only_vk = client.post(
+        "/v1/aggregations/batch",
+        json={"headcounts": headcounts},
+        headers=tokens.headers("records:read", institutions=["VK"]),
+    ).json()["headcounts"]
+    assert [r["total"] for r in only_vk] == [0, 90, 90, 100, 0]  # nothing of FM's
+
+
+def test_a_bad_batch_is_422(client: TestClient, writer: dict[str, str]) -> None:
+    for body in (
+        {"aggregations": [{"metric": "souls"}]},
+        {"headcounts": [{"as_of": "2024-12-31"}] * 65},
+        {"questions": []},
+    ):
+        assert client.post("/v1/aggregations/batch", json=body, headers=writer).status_code == 422

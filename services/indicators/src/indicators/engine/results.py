@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -107,6 +107,8 @@ class IndicatorResult(BaseModel):
     period_to: date | None = None
     #: learning-records change-feed sequence the figures reflect (null: nothing was read).
     cutoff_seq: int | None = None
+    #: When it was computed (reads serve stored results; see docs/indicators.md, freshness).
+    computed_at: datetime | None = None
     institutions_scope: list[str] | None = None
     breakdowns: list[Breakdown] = Field(default_factory=list)
     per_year: list[SeriesPoint] = Field(default_factory=list)

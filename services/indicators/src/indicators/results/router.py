@@ -144,9 +144,12 @@ def params_of(
 
 
 def _freshness(response: Response, computed: Computed) -> None:
+    # hit: served from the stored results; miss: computed for this request (never asked before)
     response.headers["X-Cache"] = "hit" if computed.cache_hit else "miss"
-    if computed.head is not None:
+    if computed.head is not None:  # the records feed position the result reflects
         response.headers["X-Records-Head"] = str(computed.head)
+    if computed.computed_at is not None:
+        response.headers["X-Computed-At"] = computed.computed_at.isoformat()
 
 
 @router.get(
@@ -158,7 +161,6 @@ def _freshness(response: Response, computed: Computed) -> None:
 async def get_indicator_result(
     request: Request,
     response: Response,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     code: Code,
@@ -183,11 +185,15 @@ async def get_indicator_result(
 ) -> Any:
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
     params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
-    computed = await service.result(session, code, params, version)
+    computed = await service.result(code, params, version)
     if export.wants_csv(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
         _freshness(csv, computed)
         return csv
+    if computed.stored_json is not None:  # stored: sent as stored, not parsed and serialised again
+        stored = Response(content=computed.stored_json, media_type="application/json")
+        _freshness(stored, computed)
+        return stored
     _freshness(response, computed)
     return computed.result
 
@@ -253,7 +259,6 @@ async def explain_indicator(
 )
 async def list_indicator_results(
     request: Request,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     page: Annotated[PageParams, Depends(page_params)],
@@ -268,7 +273,7 @@ async def list_indicator_results(
     """The indicators of a plan (of a measure or priority) with value, target and status."""
     params = params_of(principal, as_of, period, detail=False, lang=lang)
     items = await service.summaries(
-        session, plan or service.settings.plan, params, measure=measure, priority=priority
+        plan or service.settings.plan, params, measure=measure, priority=priority
     )
     if export.wants_csv(request, format):
         columns = list(IndicatorSummary.model_fields)
@@ -284,7 +289,6 @@ async def list_indicator_results(
 )
 async def get_plan_progress(
     request: Request,
-    session: SessionDep,
     principal: Reader,
     service: Service,
     plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
@@ -293,7 +297,7 @@ async def get_plan_progress(
 ) -> Any:
     """How many indicators are achieved, on track, at risk, not achieved or without data."""
     progress = await service.progress(
-        session, plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
+        plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
     )
     if export.wants_csv(request, format):
         columns = list(ProgressCounts.model_fields)

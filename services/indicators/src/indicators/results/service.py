@@ -1,31 +1,37 @@
-"""Serve results: catalog data reused until the catalog's version moves, results cached by
-feed head, never stale.
+"""Serve results: catalog data reused until the catalog's version moves; computed results read
+from the store, never computed on the request path unless never computed before.
 
-Every request asks learning-records for its change-feed head (cheap); a cached result is used
-only when it was computed at that same head with the same definition version and parameters,
-so a result is never served from before the latest change.
+A read serves the stored result of its parameters at once (it says the feed position it
+reflects and when it was computed); the refresher (`results/refresher.py`) computes stored
+results again when the records change feed or the catalog's version moves. Only parameters
+never asked before are computed on the request, once across replicas (a row claim).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable
-from dataclasses import dataclass, replace
-from datetime import date
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from indicators.definitions import service as definitions
-from indicators.definitions.models import IndicatorDefinition
+from indicators.definitions.models import IndicatorDefinition, utcnow
 from indicators.definitions.spec import DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
 from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult
+from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
+from indicators.results.models import StoredResult
+from indicators.results.store import ResultStore, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
@@ -148,41 +154,17 @@ class CatalogCache:
                 self._names = (time.monotonic(), fetched)
             return self._names[1]
 
+    @property
+    def version(self) -> int | None:
+        """The catalog's version the loaded data belongs to (None: not asked yet)."""
+        return self._version
+
     def clear(self) -> None:
         """Forget everything (tests, or after a known catalog change)."""
         self._plans.clear()
         self._institutions = None
         self._names = None
         self._checked_at = None
-
-
-class ResultCache:
-    """Least-recently-used results keyed by everything that determines them."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], IndicatorResult] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[Any, ...]) -> IndicatorResult | None:
-        """A cached result, or None."""
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-            self.hits += 1
-        else:
-            self.misses += 1
-        return found
-
-    def put(self, key: tuple[Any, ...], result: IndicatorResult) -> None:
-        """Keep a result, dropping the least recently used beyond the limit."""
-        if self.max_entries <= 0:
-            return
-        self._items[key] = result
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
 
 
 class IndicatorSummary(BaseModel):
@@ -242,13 +224,35 @@ class ExplainView(BaseModel):
     members: list[Member]
 
 
-@dataclass(frozen=True)
 class Computed:
-    """A result and whether it came from the cache."""
+    """A result, whether it was stored already, and the feed position it reflects.
 
-    result: IndicatorResult
-    cache_hit: bool
-    head: int | None
+    A stored result is kept as its stored JSON and parsed only when asked for (`result`): a
+    single indicator's JSON read sends `stored_json` as it is.
+    """
+
+    def __init__(
+        self,
+        result: IndicatorResult | None,
+        cache_hit: bool,
+        head: int | None,
+        computed_at: datetime | None = None,
+        stored_json: str | None = None,
+    ) -> None:
+        self._result, self.stored_json = result, stored_json
+        self.cache_hit, self.head, self.computed_at = cache_hit, head, computed_at
+
+    @property
+    def result(self) -> IndicatorResult:
+        """The result (parsed from the stored JSON on first use)."""
+        if self._result is None:
+            assert self.stored_json is not None
+            self._result = IndicatorResult.model_validate_json(self.stored_json)
+        return self._result
+
+
+def _stored(row: StoredResult) -> Computed:
+    return Computed(None, True, row.cutoff_seq, row.computed_at, stored_json=row.result)
 
 
 def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSummary:
@@ -271,7 +275,7 @@ def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSu
 
 
 class IndicatorsService:
-    """Computes, caches and explains results for the HTTP routes."""
+    """Serves stored results, computes the ones never asked, and explains them."""
 
     def __init__(
         self, records: RecordsSource, catalog: CatalogSource, settings: IndicatorsSettings
@@ -280,10 +284,13 @@ class IndicatorsService:
         self.catalog = CatalogCache(
             catalog, settings.catalog_ttl_s, settings.catalog_version_check_s
         )
-        self.cache = ResultCache(settings.cache_max_entries)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store = ResultStore(owner[:80], settings.compute_lease_s)
         self.settings = settings
         self.learned = tuple(settings.learned_statuses)
         self.semaphore = asyncio.Semaphore(settings.compute_concurrency)
+        #: Computations this instance ran (each one stored): tests count them.
+        self.computations = 0
 
     async def head(self) -> int:
         """The records change feed's head now."""
@@ -297,87 +304,129 @@ class IndicatorsService:
         spec = DefinitionSpec.model_validate(definition.spec)
         return IndicatorInfo(code=definition.code, title=spec.title or "", plan=definition.plan)
 
-    async def _compute(
+    async def compute_now(
         self,
         definition: IndicatorDefinition,
-        info: IndicatorInfo,
         params: Params,
-        dataset: Dataset,
-        head: int | None,
-    ) -> Computed:
-        spec = DefinitionSpec.model_validate(definition.spec)
-        key = (
-            definition.code,
-            definition.version,
-            params,
-            head,
-            info.model_dump_json(),
-            self.catalog.generation,
-        )
-        if spec.computed:
-            cached = self.cache.get(key)
-            if cached is not None:
-                return Computed(cached, True, head)
-        async with self.semaphore:
-            result = await _guard(
-                compute(
-                    definition.code, spec, definition.version, info, params, self.records, dataset
-                )
-            )
-        if spec.computed:
-            self.cache.put(key, result)
-        return Computed(result, False, head)
+        manual: Sequence[ObservationView] = (),
+    ) -> tuple[IndicatorResult, int | None, int | None]:
+        """Compute from the sources now: the result, its feed position and catalog version.
 
-    async def result(
-        self, session: Session, code: str, params: Params, version: int | None = None
-    ) -> Computed:
-        """One indicator's result (a past definition version when asked)."""
-        definition = definitions.get(session, code, version)
+        The catalog's version and the feed head are read before the data, so a change during
+        the computation leaves the stored result marked older than it, to be computed again.
+        """
         spec = DefinitionSpec.model_validate(definition.spec)
-        manual = [] if spec.computed else observations.for_engine(session, code)
         info = await self._info(definition)
-        head = await self.head() if spec.computed else None
         institutions = await self.catalog.institutions()
+        catalog_version = self.catalog.version
+        head = await self.head() if spec.computed else None
         dataset = Dataset(
             institutions=institutions,
             observations=manual,
             learned_statuses=self.learned,
             names=await self.catalog.names(),
         )
-        return await self._compute(definition, info, params, dataset, head)
+        async with self.semaphore:
+            result = await _guard(
+                compute(
+                    definition.code, spec, definition.version, info, params, self.records, dataset
+                )
+            )
+        self.computations += 1
+        result.computed_at = utcnow()
+        # nothing read (e.g. no institution in scope): as of the head asked before
+        cutoff = result.cutoff_seq if result.cutoff_seq is not None else head
+        return result, cutoff, catalog_version
+
+    async def _compute_once(self, definition: IndicatorDefinition, params: Params) -> Computed:
+        """A result never computed: compute it here, or wait for the replica computing it."""
+        key = result_key(definition.code, definition.version, params)
+        code, version = definition.code, definition.version
+        pause = 0.02
+        while True:
+            claimed = await asyncio.to_thread(
+                self.store.claim_new, key, code, version, params
+            ) or await asyncio.to_thread(self.store.claim, key, unfinished=True)
+            if claimed:
+                try:
+                    result, cutoff, catalog_version = await self.compute_now(definition, params)
+                except BaseException:
+                    await asyncio.to_thread(self.store.release, key)
+                    raise
+                await asyncio.to_thread(self.store.put, key, result, cutoff, catalog_version)
+                return Computed(result, False, cutoff, result.computed_at)
+            await asyncio.sleep(pause)  # another request or replica is computing it
+            pause = min(pause * 2, 0.5)
+            row = (await asyncio.to_thread(self.store.get_many, [key])).get(key)
+            if row is not None and row.result is not None:
+                return _stored(row)
+
+    def _read(self, read: Callable[[Session], T]) -> T:
+        with Session(self.store.engine) as session:
+            return read(session)
+
+    async def _serve(
+        self, definitions_by_code: dict[str, IndicatorDefinition], params: Params
+    ) -> dict[str, Computed]:
+        """Each definition's result: stored ones at once, hand-reported ones from observations."""
+        keys: dict[str, str] = {}
+        manual: list[str] = []
+        for code, definition in definitions_by_code.items():
+            if DefinitionSpec.model_validate(definition.spec).computed:
+                keys[code] = result_key(code, definition.version, params)
+            else:  # observations are read from this database each time: nothing to store
+                manual.append(code)
+        observed = await asyncio.to_thread(
+            self._read, lambda s: {code: observations.for_engine(s, code) for code in manual}
+        )
+        done: dict[str, Computed] = {}
+        for code in manual:
+            result, _cutoff, _version = await self.compute_now(
+                definitions_by_code[code], params, observed[code]
+            )
+            done[code] = Computed(result, False, None, result.computed_at)
+        rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
+        missing: dict[str, Awaitable[Computed]] = {}
+        for code, key in keys.items():
+            row = rows.get(key)
+            if row is not None and row.result is not None:
+                done[code] = _stored(row)
+            else:
+                missing[code] = self._compute_once(definitions_by_code[code], params)
+        computed = await asyncio.gather(*missing.values())
+        done.update(zip(missing, computed, strict=True))
+        return done
+
+    def read_definition(self, code: str, version: int | None = None) -> IndicatorDefinition:
+        """A definition (the current version unless asked), read in a short session."""
+        return self._read(lambda s: definitions.get(s, code, version))
+
+    async def result(self, code: str, params: Params, version: int | None = None) -> Computed:
+        """One indicator's result (a past definition version when asked).
+
+        Results routes keep no request transaction: the definitions and observations are read
+        in short sessions of their own, so the store's claims (own transactions) never wait for
+        a request's (SQLite takes its write lock when a transaction begins).
+        """
+        definition = await asyncio.to_thread(self.read_definition, code, version)
+        return (await self._serve({code: definition}, params))[code]
 
     async def many(
-        self, session: Session, plan: str, params: Params
-    ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int]:
-        """Every indicator of a plan computed (totals only unless params ask for detail)."""
+        self, plan: str, params: Params
+    ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int | None]:
+        """Every indicator of a plan (totals only unless params ask for detail)."""
         infos = sorted(
             (await self.catalog.indicators(plan)).values(),
             key=lambda i: definitions.natural_key(i.code),
         )
-        current = definitions.current_all(session)
-        institutions = await self.catalog.institutions()
-        names = await self.catalog.names()
-        head = await self.head()
-        jobs: dict[str, Awaitable[Computed]] = {}
-        for info in infos:
-            definition = current.get(info.code)
-            if definition is None:
-                continue
-            spec = DefinitionSpec.model_validate(definition.spec)
-            manual = [] if spec.computed else observations.for_engine(session, info.code)
-            dataset = Dataset(
-                institutions=institutions,
-                observations=manual,
-                learned_statuses=self.learned,
-                names=names,
-            )
-            jobs[info.code] = self._compute(definition, info, params, dataset, head)
-        done = await asyncio.gather(*jobs.values())
-        return infos, {code: c.result for code, c in zip(jobs, done, strict=True)}, head
+        current = await asyncio.to_thread(self._read, definitions.current_all)
+        chosen = {info.code: current[info.code] for info in infos if info.code in current}
+        served = await self._serve(chosen, params)
+        heads = [c.head for c in served.values() if c.head is not None]
+        return infos, {code: c.result for code, c in served.items()}, max(heads, default=None)
 
     async def summaries(
         self,
-        session: Session,
         plan: str,
         params: Params,
         *,
@@ -385,7 +434,7 @@ class IndicatorsService:
         priority: str | None = None,
     ) -> list[IndicatorSummary]:
         """Indicators of a plan (of a measure or priority) with value and status."""
-        infos, results, _head = await self.many(session, plan, params)
+        infos, results, _head = await self.many(plan, params)
         return [
             _summary(info, results.get(info.code))
             for info in infos
@@ -393,9 +442,9 @@ class IndicatorsService:
             and (priority is None or info.priority == priority)
         ]
 
-    async def progress(self, session: Session, plan: str, params: Params) -> PlanProgress:
+    async def progress(self, plan: str, params: Params) -> PlanProgress:
         """How many indicators are achieved, on track, at risk… per priority and measure."""
-        infos, results, _head = await self.many(session, plan, params)
+        infos, results, _head = await self.many(plan, params)
         total = ProgressCounts(code=plan)
         priorities: dict[str, ProgressCounts] = {}
         measures: dict[str, ProgressCounts] = {}

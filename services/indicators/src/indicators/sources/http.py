@@ -19,6 +19,7 @@ from tenacity import (
 )
 
 from indicators.settings import IndicatorsSettings
+from indicators.sources.batching import BatchingRecords
 from indicators.sources.protocols import ExplainUnavailable, PlanNotFound, SourceUnavailable
 from indicators.sources.types import IndicatorInfo, InstitutionInfo, Target, YearTarget
 from pilnveide_contracts.records import (
@@ -140,12 +141,22 @@ class _Upstream:
 
     async def _authorised(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         extra = kwargs.pop("headers", {})
-        for attempt in (1, 2):
+        closed_once = False
+        for attempt in (1, 2, 3):
             headers = {**extra, **(await self.token.header())}
             if self.client is None:
                 raise SourceUnavailable(f"{self.name}: the service has not started its clients")
             try:
                 answer = await self.client.request(method, path, headers=headers, **kwargs)
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                # A pooled connection the upstream closed as we reused it (keep-alive expiry):
+                # asked again once on a new one; every call here only reads, so that is safe.
+                if closed_once:
+                    raise SourceUnavailable(
+                        f"{self.name} unreachable: {type(exc).__name__}"
+                    ) from exc
+                closed_once = True
+                continue
             except httpx.HTTPError as exc:
                 raise SourceUnavailable(f"{self.name} unreachable: {type(exc).__name__}") from exc
             if answer.status_code == 401 and attempt == 1 and self.token.client_id:
@@ -187,6 +198,25 @@ class HttpRecordsSource:
         """`POST /v1/aggregations/headcounts`."""
         body = await self.upstream.json("POST", "/v1/aggregations/headcounts", json=_wire(query))
         return HeadcountResult.model_validate(body)
+
+    async def batch(
+        self, aggregations: list[AggregationQuery], headcounts: list[HeadcountQuery]
+    ) -> tuple[list[AggregationResult], list[HeadcountResult]] | None:
+        """`POST /v1/aggregations/batch`: the answers in order (None: not offered there)."""
+        body = {
+            "aggregations": [q.wire() for q in aggregations],
+            "headcounts": [q.wire() for q in headcounts],
+        }
+        answer = await self.upstream.call("POST", "/v1/aggregations/batch", json=body)
+        if answer.status_code in (404, 405, 501):
+            return None
+        if answer.status_code != 200:
+            raise SourceUnavailable(f"learning-records answered {answer.status_code}")
+        found = answer.json()
+        return (
+            [AggregationResult.model_validate(a) for a in found["aggregations"]],
+            [HeadcountResult.model_validate(h) for h in found["headcounts"]],
+        )
 
     async def head(self) -> int:
         """`GET /v1/changes/head`."""
@@ -331,7 +361,8 @@ class HttpSources:
     def __init__(self, settings: IndicatorsSettings) -> None:
         self.settings = settings
         token = ServiceToken(settings)
-        self.records = HttpRecordsSource(None, token)
+        self.http_records = HttpRecordsSource(None, token)
+        self.records = BatchingRecords(self.http_records, settings.records_batch_max)
         self.catalog = HttpCatalogSource(None, token)
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
@@ -343,12 +374,12 @@ class HttpSources:
 
     def open(self) -> None:
         """Create the pooled clients (call from the serving loop)."""
-        self.records.upstream.client = self._client(self.settings.records_url)
+        self.http_records.upstream.client = self._client(self.settings.records_url)
         self.catalog.upstream.client = self._client(self.settings.catalog_url)
 
     async def aclose(self) -> None:
         """Close the pooled clients on the loop that opened them."""
-        for upstream in (self.records.upstream, self.catalog.upstream):
+        for upstream in (self.http_records.upstream, self.catalog.upstream):
             if upstream.client is not None:
                 await upstream.client.aclose()
                 upstream.client = None

@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from learning_records.aggregations.service import aggregate, headcounts, members
+from learning_records.aggregations.headcounts import headcounts
+from learning_records.aggregations.service import aggregate, batch, members
 from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
+    BatchQuery,
+    BatchResult,
     HeadcountQuery,
     HeadcountResult,
     MembersResult,
@@ -48,3 +51,14 @@ def list_aggregation_members(
 ) -> MembersResult:
     """The pseudonymous people (or institutions) a query counts, for the indicators' explain."""
     return members(session, query, principal)
+
+
+@router.post("/batch", response_model=BatchResult, summary="Several questions in one request")
+def query_batch(
+    query: BatchQuery,
+    session: SessionDep,
+    principal: Annotated[Principal, require("records:read")],
+) -> BatchResult:
+    """Aggregations and headcounts answered together from one snapshot, in the order asked;
+    headcounts that differ only in their date are read in one statement."""
+    return batch(session, query, principal)

@@ -17,7 +17,7 @@ catalog lacks is not counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -42,8 +42,14 @@ from sqlmodel import Session, col
 
 from learning_records.aggregations.employment import movements
 from learning_records.aggregations.feedback import feedback_conditions
+from learning_records.aggregations.grouping import (
+    consistent_snapshot,
+    groups_and_total,
+    union_names,
+)
+from learning_records.aggregations.headcounts import headcounts_on
 from learning_records.changes.service import head
-from learning_records.employment.models import Employment, Headcount, RoleAssignment
+from learning_records.employment.models import Employment, RoleAssignment
 from learning_records.enrolments.models import CourseTag, Enrolment
 from learning_records.people.access import institution_visible, record_visible, role_visible
 from learning_records.people.models import Person
@@ -58,8 +64,9 @@ from pilnveide_contracts.records import (
     AggregationFilter,
     AggregationQuery,
     AggregationResult,
+    BatchQuery,
+    BatchResult,
     Group,
-    HeadcountQuery,
     HeadcountResult,
     Member,
     MembersResult,
@@ -92,9 +99,11 @@ def _matching(
     resorts: Mapping[str, str] | None = None,
     feedback: bool = False,
 ) -> Any:
-    """One row per matching enrolment (or competency assessment) and attribute combination;
-    the metrics count over it. With `known_courses`, only enrolments in courses of the catalog
-    copy match. `resorts` (institution -> resort) gives the `resort` key when grouped by."""
+    """One row per matching enrolment (or competency assessment) and employment joined; the
+    metrics count distinct units over it (hours: one value per enrolment), so the rows are not
+    made distinct here (that was a sort of every matching row). With `known_courses`, only
+    enrolments in courses of the catalog copy match. `resorts` (institution -> resort) gives
+    the `resort` key when grouped by."""
     e: Any = (
         aliased(CompetencyAssessment, name="a")
         if assessments
@@ -220,7 +229,6 @@ def _matching(
             ),
         )
         .where(*conditions)
-        .distinct()
         .subquery("matching")
     )
 
@@ -267,15 +275,20 @@ def _rows_of(
         known_courses=has_courses(session),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
-        resorts=institution_resorts(session) if "resort" in _union_names(sets) else None,
+        resorts=institution_resorts(session) if "resort" in union_names(sets) else None,
         feedback=query.metric == "feedback_people",
     )
 
 
 def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
     """The metric over matching enrolments, per group of every set and in total, in one query."""
-    _consistent_snapshot(session)
-    cutoff = head(session)
+    consistent_snapshot(session)
+    return _aggregate(session, query, principal, head(session))
+
+
+def _aggregate(
+    session: Session, query: AggregationQuery, principal: Principal, cutoff: int
+) -> AggregationResult:
     sets = query.sets()
     matching = _rows_of(session, query, principal, sets)
     postgres = session.connection().dialect.name == "postgresql"
@@ -294,10 +307,6 @@ def aggregate(session: Session, query: AggregationQuery, principal: Principal) -
     return AggregationResult(metric=query.metric, groups=groups, total=total, cutoff_seq=cutoff)
 
 
-def _union_names(sets: Sequence[Sequence[str]]) -> list[str]:
-    return list(dict.fromkeys(name for keys in sets for name in keys))
-
-
 def _grouped(
     source: Any,
     sets: Sequence[Sequence[str]],
@@ -309,7 +318,7 @@ def _grouped(
     PostgreSQL computes all sets in one pass with GROUPING SETS; elsewhere (SQLite) it is a
     UNION ALL of one GROUP BY per set. Columns outside a row's set are NULL.
     """
-    names = _union_names(sets)
+    names = union_names(sets)
     columns = [source.c[name] for name in names]
     if postgres and names:
         width = len(names)
@@ -336,39 +345,11 @@ def _grouped(
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
 
-def _sort_key(group: Group) -> tuple[Any, ...]:
-    return (group.set or 0, *[(v is None, v) for v in group.key.values()])
-
-
 def _with_total(sets: list[list[str]]) -> tuple[list[list[str]], int]:
     """The sets with the empty set (the total) added unless asked for; the total's index."""
     if [] in sets:
         return sets, sets.index([])
     return [*sets, []], len(sets)
-
-
-def _groups_and_total(
-    rows: Sequence[Any],
-    every: Sequence[Sequence[str]],
-    asked: int,
-    total_index: int,
-    convert: Callable[[Any], float | int],
-) -> tuple[list[Group], float | int]:
-    """Groups of the asked sets from rows tagged with their set, and the total's value."""
-    total: float | int = convert(0)
-    groups: list[Group] = []
-    for row in rows:
-        index = int(row.set_idx)
-        value = convert(row.value or 0)
-        if index == total_index:
-            total = value
-        if index < asked:
-            groups.append(
-                Group(
-                    key={name: getattr(row, name) for name in every[index]}, value=value, set=index
-                )
-            )
-    return sorted(groups, key=_sort_key), total
 
 
 def _value(metric: str, matching: Any) -> Any:
@@ -390,7 +371,7 @@ def _plain(
     every, total_index = _with_total(sets)
     statement = _grouped(matching, every, [_value(metric, matching).label("value")], postgres)
     rows = session.execute(statement).all()
-    return _groups_and_total(rows, every, len(sets), total_index, int)
+    return groups_and_total(rows, every, len(sets), total_index, int)
 
 
 def _hours(
@@ -404,14 +385,14 @@ def _hours(
         [func.max(matching.c.hours).label("hours")],
         postgres,
     ).subquery("per_enrolment")
-    names = _union_names(every)
+    names = union_names(every)
     keyed = [per_enrolment.c.set_idx, *[per_enrolment.c[name] for name in names]]
     rows = session.execute(
         select(*keyed, func.coalesce(func.sum(per_enrolment.c.hours), 0).label("value")).group_by(
             *keyed
         )
     ).all()
-    return _groups_and_total(rows, every, len(sets), total_index, float)
+    return groups_and_total(rows, every, len(sets), total_index, float)
 
 
 def _frequency(
@@ -450,7 +431,7 @@ def _frequency(
 
 def members(session: Session, query: AggregationQuery, principal: Principal) -> MembersResult:
     """Who an aggregation counts: pseudonymous people with their institution, or institutions."""
-    _consistent_snapshot(session)
+    consistent_snapshot(session)
     cutoff = head(session)
     sets = query.sets()
     matching = _rows_of(session, query, principal, sets)
@@ -472,85 +453,25 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
     return MembersResult(members=found, cutoff_seq=cutoff)
 
 
-def headcounts(session: Session, query: HeadcountQuery, principal: Principal) -> HeadcountResult:
-    """Headcounts summed per group, from each series' latest report on or before as_of."""
-    _consistent_snapshot(session)
+def batch(session: Session, query: BatchQuery, principal: Principal) -> BatchResult:
+    """Every question of a batch from one snapshot; headcount questions that differ only in
+    their date are asked together (one statement for all their dates)."""
+    consistent_snapshot(session)
     cutoff = head(session)
-    flt = query.filter
-    h = aliased(Headcount, name="h")
-    ranked = (
-        select(
-            col(h.institution).label("institution"),
-            col(h.sector).label("sector"),
-            col(h.position_group).label("position_group"),
-            col(h.role).label("role"),
-            col(h.headcount).label("headcount"),
-            func.row_number()
-            .over(
-                partition_by=[col(h.institution), col(h.position_group), col(h.role)],
-                order_by=[col(h.as_of).desc(), col(h.seq).desc()],
-            )
-            .label("rank"),
-        )
-        .where(col(h.as_of) <= query.as_of, record_visible(principal, h))
-        .subquery("ranked")
+    aggregations = [_aggregate(session, q, principal, cutoff) for q in query.aggregations]
+    alike: dict[str, list[int]] = {}
+    for index, question in enumerate(query.headcounts):
+        shape = question.model_dump_json(exclude={"as_of"})
+        alike.setdefault(shape, []).append(index)
+    answers: dict[int, HeadcountResult] = {}
+    for indexes in alike.values():
+        days = list(dict.fromkeys(query.headcounts[i].as_of for i in indexes))
+        found = headcounts_on(session, query.headcounts[indexes[0]], days, principal, cutoff)
+        on_day = dict(zip(days, found, strict=True))
+        for i in indexes:
+            answers[i] = on_day[query.headcounts[i].as_of]
+    return BatchResult(
+        aggregations=aggregations,
+        headcounts=[answers[i] for i in range(len(query.headcounts))],
+        cutoff_seq=cutoff,
     )
-
-    def conditions(keys: Sequence[str]) -> list[Any]:
-        # A grouping by role or position group reads those series; otherwise the totals.
-        chosen: list[Any] = [ranked.c.rank == 1]
-        if flt.roles is not None or "role" in keys:
-            chosen.append(ranked.c.role.is_not(None))
-            if flt.roles is not None:
-                chosen.append(ranked.c.role.in_(flt.roles))
-            if flt.position_groups is not None:
-                chosen.append(ranked.c.position_group.in_(flt.position_groups))
-            elif "position_group" not in keys:
-                chosen.append(ranked.c.position_group.is_(None))
-        else:
-            chosen.append(ranked.c.role.is_(None))
-            if flt.position_groups is not None or "position_group" in keys:
-                chosen.append(ranked.c.position_group.is_not(None))
-                if flt.position_groups is not None:
-                    chosen.append(ranked.c.position_group.in_(flt.position_groups))
-            else:
-                chosen.append(ranked.c.position_group.is_(None))
-        if flt.institutions is not None:
-            chosen.append(ranked.c.institution.in_(flt.institutions))
-        if flt.sectors is not None:
-            chosen.append(ranked.c.sector.in_(flt.sectors))
-        return chosen
-
-    sets = query.sets()
-    # The total: over the series the whole question reads (legacy group_by: that grouping's).
-    every: list[list[str]] = [*sets, list(query.group_by) if query.group_by_sets is None else []]
-    names = _union_names(every)
-    value = func.coalesce(func.sum(ranked.c.headcount), 0).label("value")
-    branches = []
-    for index, keys in enumerate(every):
-        branch = select(
-            literal(index).label("set_idx"),
-            *[
-                (ranked.c[name] if name in keys and index < len(sets) else null()).label(name)
-                for name in names
-            ],
-            value,
-        ).where(*conditions(keys))
-        if keys and index < len(sets):
-            branch = branch.group_by(*[ranked.c[name] for name in keys])
-        branches.append(branch)
-    statement = branches[0] if len(branches) == 1 else union_all(*branches)
-    groups, total = _groups_and_total(
-        session.execute(statement).all(), every, len(sets), len(sets), int
-    )
-    if query.group_by_sets is None:
-        for group in groups:
-            group.set = None
-    return HeadcountResult(groups=groups, total=int(total), as_of=query.as_of, cutoff_seq=cutoff)
-
-
-def _consistent_snapshot(session: Session) -> None:
-    # On PostgreSQL every statement of the answer (and cutoff_seq) sees one snapshot.
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and not connection.in_nested_transaction():
-        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
