@@ -312,6 +312,24 @@ def load(url: str, data: Data, records: int, seed: int) -> dict[str, int]:
                 for tag in tags
             ),
         )
+        # learning-records' copy of the catalog's registry: it resolves resorts from it.
+        counts["catalog_entry"] = _copy(
+            cursor,
+            "catalog_entry",
+            ["entity", "code", "version", "archived", "change_id", "data", "synced_at"],
+            (
+                _line(
+                    "institution",
+                    info.code,
+                    1,
+                    "f",
+                    1,
+                    json.dumps({"code": info.code, "kind": info.kind, "parent": info.resort}),
+                    NOW,
+                )
+                for info in data.institutions
+            ),
+        )
         enrolments: list[str] = []
         attempts: list[str] = []
         span = (AS_OF - FIRST_DAY).days + 1
@@ -905,13 +923,24 @@ class HandSql:
         )
         found = _grouped_rows(rows, ["institution"])
         units: dict[str, float] = defaultdict(float)
-        for institution in chosen:
-            unit = (
-                resort_of(institution) if spec.kind == "coverage_per_resort" else institution.code
-            )
-            units[unit] += found.groups["institution"].get(institution.code, 0.0)
         if spec.kind == "coverage_per_resort":
+            # Distinct people per resort (one who moved inside a resort is one person of it).
+            params["codes"] = [i.code for i in chosen]
+            params["resorts"] = [resort_of(i) for i in chosen]
+            source = where_sql(people_filter, params)
+            per_resort = await self.fetch(
+                f"SELECT r.resort, count(DISTINCT m.person_id) FROM (SELECT e.person_id, "
+                f"{INSTITUTION} AS institution {source}) m "
+                "JOIN unnest(%(codes)s::text[], %(resorts)s::text[]) AS r(code, resort) "
+                "ON r.code = m.institution GROUP BY r.resort",
+                params,
+            )
+            counted = {resort: float(n) for resort, n in per_resort}
+            units = {r: counted.get(r, 0.0) for r in {resort_of(i) for i in chosen}}
             units.pop("-", None)
+        else:
+            for institution in chosen:
+                units[institution.code] = found.groups["institution"].get(institution.code, 0.0)
         found.denominator = found.total  # people in total, as the engine's extra says
         found.total = float(sum(1 for n in units.values() if n >= rule.per_unit_min))
         return found
@@ -921,25 +950,27 @@ class HandSql:
         frequency = spec.frequency
         assert frequency is not None
         params: dict[str, Any] = {
-            "low": frequency.min_per_year or 0,
+            "low": frequency.min_per_year,
             "high": frequency.max_per_year,
         }
         source = where_sql(run.records_filter(), params)
         dims = ["institution", "position_group", "sector"]
-        columns = ", ".join(KEYS[d] for d in dims)
-        sets = ", ".join(f"(e.person_id, {YEAR}, {KEYS[d]})" for d in dims)
+        # A person's enrolments of the year count together, whatever their groups; a person
+        # within the bounds is counted in every group they learnt in that year.
         rows = await self.fetch(
-            f"WITH counted AS (SELECT grouping({columns}) AS g, {YEAR} AS year, "
-            f"{', '.join(f'{KEYS[d]} AS {d}' for d in dims)} {source} "
-            f"GROUP BY GROUPING SETS ((e.person_id, {YEAR}), {sets}) "
-            "HAVING count(DISTINCT e.id) >= %(low)s "
-            "AND (%(high)s::int IS NULL OR count(DISTINCT e.id) <= %(high)s::int)) "
-            f"SELECT g, year, {', '.join(dims)}, count(*) FROM counted "
-            f"WHERE year = {run.period_to.year} GROUP BY g, year, {', '.join(dims)}",
+            f"WITH m AS (SELECT DISTINCT e.id AS enrolment_id, e.person_id, {YEAR} AS year, "
+            f"{', '.join(f'{KEYS[d]} AS {d}' for d in dims)} {source}), "
+            "meeting AS (SELECT person_id, year FROM m GROUP BY person_id, year "
+            "HAVING count(DISTINCT enrolment_id) >= %(low)s "
+            "AND (%(high)s::int IS NULL OR count(DISTINCT enrolment_id) <= %(high)s::int)) "
+            f"SELECT grouping({', '.join(dims)}) AS g, {', '.join(dims)}, "
+            "count(DISTINCT m.person_id) FROM m JOIN meeting USING (person_id, year) "
+            f"WHERE m.year = {run.period_to.year} "
+            f"GROUP BY GROUPING SETS ((), {', '.join(f'({d})' for d in dims)})",
             params,
         )
         found = Hand(groups={d: {} for d in dims})
-        for g, _year, *keys, value in rows:
+        for g, *keys, value in rows:
             if g == 7:
                 found.total = float(value)
             for bit, dim in enumerate(dims):
