@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from pilnveide_kit.testing import TokenFactory
 
-from .worlds import Stack, indicators_database, seeded_catalog, two_worlds
+from .inprocess import indicators_database, seeded_catalog
+from .worlds import Stack, two_worlds
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.testing import TokenFactory, serve_in_thread, temporary_database
 
 from .hostile_cases import CASES, STATE, XAPI, Case, statement
-from .worlds import ADMIN_ID, ADMIN_SECRET, bootstrap_admin, gateway_settings, gateway_token
+from .inprocess import ADMIN_ID, ADMIN_SECRET, bootstrap_admin, gateway_settings, gateway_token
 
 ALL_SCOPES = (
     "catalog:read catalog:write records:read records:write indicators:read indicators:write "

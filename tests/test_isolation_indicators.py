@@ -22,16 +22,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from .worlds import (
-    INDICATOR,
-    A,
-    B,
-    Caller,
-    Stack,
-    a_rows,
-    assert_no_a_data,
-    learners_counted,
-)
+from .world_items import INDICATOR, A, B
+from .worlds import Caller, Stack, a_rows, assert_no_a_data, learners_counted
 
 #: Indicators of every computed kind the worlds touch (people, share, coverage, headcount),
 #: a hand-reported one, and the one that counts the worlds' courses.

@@ -23,19 +23,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from .worlds import (
-    A_CODE,
-    B_CODE,
-    SHARED_CODE,
-    A,
-    B,
-    Caller,
-    Stack,
-    a_items,
-    a_rows,
-    assert_no_a_data,
-    learners_counted,
-)
+from .world_items import A_CODE, B_CODE, SHARED_CODE, A, B, a_items
+from .worlds import Caller, Stack, a_rows, assert_no_a_data, learners_counted
 
 
 def _count(caller: Caller, **query: Any) -> Any:

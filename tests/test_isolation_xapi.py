@@ -25,7 +25,7 @@ from learning_records.main import migrations as records_migrations
 from learning_records.people.pseudonyms import synthetic_personal_code
 from pilnveide_kit.testing import TokenFactory, temporary_database
 
-from .worlds import gateway_before, records_settings, register_clients
+from .inprocess import gateway_before, records_settings, register_clients
 
 PERSONAL = "https://pilnveide.lv/personal-code"
 ADL = "http://adlnet.gov/expapi/verbs/"

@@ -21,7 +21,7 @@ from catalog.settings import CatalogSettings
 from gateway.main import create_app as create_gateway
 from pilnveide_kit.testing import TokenFactory, serve_in_thread
 
-from .worlds import ADMIN_ID, ADMIN_SECRET, bootstrap_admin, gateway_settings
+from .inprocess import ADMIN_ID, ADMIN_SECRET, bootstrap_admin, gateway_settings
 
 
 @pytest.fixture(scope="module")
