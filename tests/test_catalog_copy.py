@@ -307,3 +307,67 @@ def test_while_the_catalog_is_down_the_copy_stays_and_the_failure_is_noted(
 
 def _refuse_connection(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("refused", request=request)
+
+
+def test_requirements_and_mandatory_learning_edited_in_the_catalog_reach_the_hr_views(
+    world: World, tokens: TokenFactory
+) -> None:
+    """A framework's requirements and a mandatory learning rule, changed in the catalog with
+    If-Match, change the competency gaps and compliance records answers after one pull."""
+    world.pull()
+    vk = tokens.headers("records:write records:read", institutions=["VK"])
+    job = _employment(21, "VK", position_group="procurement", valid_from="2025-01-01")
+    assert _write(world, vk, "employment", [job])[0]["status"] == "accepted"
+    assessment = {
+        "source_system": "nevis",
+        "external_id": "a21",
+        "personal_code": synthetic_personal_code(21),
+        "institution": "VK",
+        "framework": "DIGCOMP-2.2",
+        "competency": "DC4.2",
+        "level": 3,
+        "method": "manager",
+        "assessed_on": "2025-03-01",
+    }
+    assert _write(world, vk, "assessments", [assessment])[0]["status"] == "accepted"
+    params = {"as_of": "2025-06-30", "framework": "DIGCOMP-2.2"}
+
+    def dc42() -> tuple[Any, ...]:
+        rows = world.records.get(
+            "/v1/institutions/VK/competency-gaps", params=params, headers=vk
+        ).json()["gaps"]
+        row = next(r for r in rows if r["competency"] == "DC4.2")
+        return row["required_by"], row["required_level"], row["gap"], row["status"]
+
+    assert dc42() == ("all_positions", 3, 0, "meets")
+    catalog = tokens.headers("catalog:read catalog:write")
+    path = "/v1/frameworks/DIGCOMP-2.2"
+    etag = world.catalog.get(path, headers=catalog).headers["etag"]
+    requirements = [
+        {"position_group": "all_positions", "competency": None, "level": 3},
+        {"position_group": "procurement", "competency": "DC4.2", "level": 5},
+    ]
+    edited = world.catalog.put(
+        f"{path}/requirements",
+        json={"requirements": requirements},
+        headers={**catalog, "If-Match": etag},
+    )
+    assert edited.status_code == 200, edited.text
+    assert world.pull() >= 1
+    assert dc42() == ("procurement", 5, 2, "below")
+
+    def procurement() -> list[Any]:
+        answer = world.records.get(
+            "/v1/institutions/VK/compliance",
+            params={"as_of": "2025-06-30", "rule": "PROCUREMENT-CORE"},
+            headers=vk,
+        )
+        return [(o["status"], o["missing_since"]) for o in answer.json()["obligations"]]
+
+    assert procurement() == [("missing", "2025-01-01")]
+    rule = "/v1/mandatory-learning/PROCUREMENT-CORE"
+    etag = world.catalog.get(rule, headers=catalog).headers["etag"]
+    archived = world.catalog.post(f"{rule}/archive", headers={**catalog, "If-Match": etag})
+    assert archived.status_code == 200, archived.text
+    world.pull()
+    assert procurement() == []
