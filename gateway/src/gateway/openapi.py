@@ -97,8 +97,10 @@ def merge_documents(
                 target.setdefault(name, entry)
         for path, item in document.get("paths", {}).items():
             served_by = _passthrough_for(path, upstream, passthrough)
-            public = path if not served_by.strip_prefix else served_by.prefix + (
-                "" if path == "/" else path
+            public = (
+                path
+                if not served_by.strip_prefix
+                else served_by.prefix + ("" if path == "/" else path)
             )
             item = copy.deepcopy(item)
             for method, operation in item.items():

@@ -27,7 +27,7 @@ from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.errors import BadRequest
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, page_params, slice_page
 
 router = APIRouter(prefix="/v1", tags=["results"])
 T = TypeVar("T")
@@ -219,14 +219,6 @@ class ExplainPage(BaseModel):
     next_cursor: str | None = None
 
 
-def _slice(items: list[T], page: PageParams) -> Page[T]:
-    """A page of an in-memory list (the cursor holds the position)."""
-    start = max(page.after_int("i") or 0, 0)
-    chunk = list(enumerate(items[start : start + page.limit + 1], start=start))
-    built = make_page(chunk, page.limit, key=lambda pair: {"i": pair[0] + 1})
-    return Page[T](data=[item for _i, item in built.data], next_cursor=built.next_cursor)
-
-
 @router.get(
     "/indicators/{code}/explain",
     response_model=ExplainPage,
@@ -246,7 +238,7 @@ async def explain_indicator(
     view: ExplainView = await service.explain(
         session, code, params_of(principal, as_of, period, detail=False), version
     )
-    chunk = _slice(view.members, page)
+    chunk = slice_page(view.members, page)
     return ExplainPage(
         code=view.code,
         definition_version=view.definition_version,
@@ -287,7 +279,7 @@ async def list_indicator_results(
     if export.wants_csv(request, format):
         columns = list(IndicatorSummary.model_fields)
         return export.csv_response(export.table_rows(items, columns), "indicators.csv")
-    return _slice(items, page)
+    return slice_page(items, page)
 
 
 @router.get(

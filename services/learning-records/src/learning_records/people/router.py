@@ -45,6 +45,7 @@ from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_BIGINT
 from pilnveide_kit.errors import NotFound, UnprocessableContent
+from pilnveide_kit.pagination import MAX_LIMIT, Page, count_of, feed_cursor, feed_position
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
@@ -119,11 +120,11 @@ class HrUpdate(BaseModel):
     level: float | None
 
 
-class HrUpdates(BaseModel):
-    """A page of HR updates; pass next_after as `after` for the next page."""
+class HrUpdates(Page[HrUpdate]):
+    """A page of HR updates (the one list shape): `count` is how many updates follow the `after`
+    the paging started from; `resume_after` is what to pass as `after` to pull later."""
 
-    data: list[HrUpdate]
-    next_after: int
+    resume_after: int
 
 
 def _display_name(person_id: Any, principal: Principal) -> Any:
@@ -277,13 +278,18 @@ def hr_updates(
     session: SessionDep,
     principal: ReaderDep,
     after: Annotated[
-        int, Query(ge=0, le=MAX_BIGINT, description="next_after of the previous pull")
+        int, Query(ge=0, le=MAX_BIGINT, description="resume_after of the previous pull")
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")
+    ] = MAX_LIMIT,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """The institution's own records (completions, certificates, competency levels) of its
-    current employees, since a cursor, as JSON or CSV; other institutions' records never."""
+    current employees, since a cursor, as JSON or CSV; other institutions' records never.
+    `count` is a count of the institution's updates after `after` (one pass over them)."""
+    after, position = feed_position(after, cursor)
     if not principal.can_see(institution):
         raise NotFound("No such institution among the client's")
     today = date.today()
@@ -366,16 +372,25 @@ def hr_updates(
         )
     )
     union = union_all(completions, certificates, assessments).subquery()
-    rows = session.execute(select(union).order_by(union.c.seq).limit(limit)).mappings().all()
-    data = [HrUpdate.model_validate(dict(r)) for r in rows]
-    next_after = data[-1].seq if data else after
+    total = count_of(session, select(union))
+    rows = (
+        session.execute(
+            select(union).where(union.c.seq > position).order_by(union.c.seq).limit(limit + 1)
+        )
+        .mappings()
+        .all()
+    )
+    data = [HrUpdate.model_validate(dict(r)) for r in rows[:limit]]
+    next_after = data[-1].seq if data else position
+    next_cursor = feed_cursor(next_after, after) if len(rows) > limit else None
     if format == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(HrUpdate.model_fields))
         writer.writeheader()
         for update in data:
             writer.writerow(update.model_dump())
-        return Response(
-            out.getvalue(), media_type="text/csv", headers={"X-Next-After": str(next_after)}
-        )
-    return HrUpdates(data=data, next_after=next_after)
+        headers = {"X-Resume-After": str(next_after), "X-Total-Count": str(total)}
+        if next_cursor:
+            headers["X-Next-Cursor"] = next_cursor
+        return Response(out.getvalue(), media_type="text/csv", headers=headers)
+    return HrUpdates(data=data, count=total, next_cursor=next_cursor, resume_after=next_after)
