@@ -175,9 +175,9 @@ def _series(
 
 
 def test_state_chancellery_yearly_targets(seeded: TestClient, reader: dict[str, str]) -> None:
-    plans = seeded.get(
-        "/v1/plans", params={"kind": "institution_strategy"}, headers=reader
-    ).json()["data"]
+    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()[
+        "data"
+    ]
     vk = next(p["code"] for p in plans if p["owner_institution"] == "VK")
     growth = seeded.get(
         "/v1/indicators", params={"plan": vk, "q": "savā darbā aug un attīstās"}, headers=reader
@@ -208,9 +208,9 @@ def test_state_chancellery_yearly_targets(seeded: TestClient, reader: dict[str, 
 
 
 def test_ministry_of_welfare_yearly_targets(seeded: TestClient, reader: dict[str, str]) -> None:
-    plans = seeded.get(
-        "/v1/plans", params={"kind": "institution_strategy"}, headers=reader
-    ).json()["data"]
+    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()[
+        "data"
+    ]
     lm = next(p["code"] for p in plans if p["owner_institution"] == "LM")
     found = seeded.get(
         "/v1/indicators", params={"plan": lm, "q": "nepārsniedz 11 %"}, headers=reader

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from pilnveide_kit.csv_export import CSV_EXPORT_FLAG, CSV_RESPONSES
 from pilnveide_kit.errors import PROBLEM_MEDIA_TYPE, InvalidParam, Problem, ValidationProblem
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -107,6 +108,16 @@ def _declare_headers(operation: dict[str, Any]) -> None:
             }
 
 
+def _csv_only(operation: dict[str, Any]) -> None:
+    """A `.csv` twin: no `format` parameter (it is always CSV), 200 is text/csv only."""
+    operation["parameters"] = [
+        p for p in operation.get("parameters", []) if p.get("name") != "format"
+    ]
+    if not operation["parameters"]:
+        del operation["parameters"]
+    operation["responses"]["200"] = copy.deepcopy(CSV_RESPONSES[200])
+
+
 def _problem_content(code: str, response: dict[str, Any]) -> None:
     content = response.get("content")
     if not content:
@@ -156,6 +167,8 @@ def apply_conventions(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             _declare_headers(operation)
             operation.pop("x-if-match-optional", None)
+            if operation.pop(CSV_EXPORT_FLAG, False):
+                _csv_only(operation)
             responses = operation.setdefault("responses", {})
             for status in _common_statuses(path, operation):
                 responses.setdefault(str(status), problem(status))

@@ -26,6 +26,7 @@ from indicators.sources.types import Member
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.pagination import Page, PageParams, page_params, slice_page
 
@@ -198,7 +199,7 @@ async def get_indicator_result(
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
     params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
     computed = await service.result(session, code, params, version)
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
         _freshness(csv, computed)
         return csv
@@ -276,7 +277,7 @@ async def list_indicator_results(
     items = await service.summaries(
         session, plan or service.settings.plan, params, measure=measure, priority=priority
     )
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         columns = list(IndicatorSummary.model_fields)
         return export.csv_response(export.table_rows(items, columns), "indicators.csv")
     return slice_page(items, page)
@@ -301,7 +302,7 @@ async def get_plan_progress(
     progress = await service.progress(
         session, plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
     )
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         columns = list(ProgressCounts.model_fields)
         rows = [["level", *columns]]
         rows += [["plan", *[getattr(progress.total, c) for c in columns]]]
@@ -327,6 +328,10 @@ async def get_annex3_norms(
 ) -> Any:
     """Learning hours per employee a month (norm ≥ 2 h), learning share, concentration, no-shows."""
     norms = await service.norms(year, as_of or date.today(), principal.institutions)
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         return export.csv_response(export.norms_rows(norms), f"norms-{year}.csv")
     return norms
+
+
+# `….csv` twins: the same results as CSV, an operation of their own for generated clients.
+add_csv_exports(router, "/v1/indicators/{code}", "/v1/indicators", "/v1/plan/progress", "/v1/norms")

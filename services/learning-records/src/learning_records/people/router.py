@@ -44,6 +44,7 @@ from learning_records.results.models import (
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_BIGINT
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 from pilnveide_kit.errors import NotFound, UnprocessableContent
 from pilnveide_kit.pagination import MAX_LIMIT, Page, count_of, feed_cursor, feed_position
 
@@ -274,6 +275,7 @@ def person_competencies(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def hr_updates(
+    request: Request,
     institution: str,
     session: SessionDep,
     principal: ReaderDep,
@@ -383,7 +385,7 @@ def hr_updates(
     data = [HrUpdate.model_validate(dict(r)) for r in rows[:limit]]
     next_after = data[-1].seq if data else position
     next_cursor = feed_cursor(next_after, after) if len(rows) > limit else None
-    if format == "csv":
+    if csv_requested(request, format):
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(HrUpdate.model_fields))
         writer.writeheader()
@@ -394,3 +396,6 @@ def hr_updates(
             headers["X-Next-Cursor"] = next_cursor
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
     return HrUpdates(data=data, count=total, next_cursor=next_cursor, resume_after=next_after)
+
+
+add_csv_exports(router, "/v1/hr/{institution}/updates")  # the HR pull as text/csv
