@@ -46,8 +46,9 @@ _DESCRIPTIONS = {
 
 
 def operation_id(route: APIRoute) -> str:
-    """A route's operation id: its function's name (FastAPI's default appends path and method)."""
-    return route.name
+    """A route's operation id: its function's name (FastAPI's default appends path and method),
+    in snake_case (a name built from a path, `write_course-tags_bulk`, gets `_`)."""
+    return _NOT_ID.sub("_", route.name.lower()).strip("_")
 
 
 def problem(status: int, description: str | None = None) -> dict[str, Any]:
@@ -213,6 +214,7 @@ def install_openapi(app: FastAPI) -> None:
 
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_NOT_ID = re.compile(r"[^a-z0-9_]+")
 
 
 def check_operation_ids(document: dict[str, Any]) -> list[str]:
