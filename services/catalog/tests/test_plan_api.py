@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from pilnveide_kit.pagination import MAX_LIMIT
 from pilnveide_kit.testing import TokenFactory
 
 PLAN = "LAP-2021-2027"
@@ -267,7 +268,7 @@ def test_pagination_is_stable_and_complete(seeded: TestClient, reader: dict[str,
 
 
 def test_page_size_over_the_cap_is_refused(seeded: TestClient, reader: dict[str, str]) -> None:
-    response = seeded.get("/v1/measures", params={"limit": 501}, headers=reader)
+    response = seeded.get("/v1/measures", params={"limit": MAX_LIMIT + 1}, headers=reader)
     assert response.status_code == 422
     assert response.json()["errors"][0]["name"] == "limit"
 
