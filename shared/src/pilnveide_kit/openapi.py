@@ -31,6 +31,7 @@ PROBLEM_REF = "#/components/schemas/Problem"
 VALIDATION_PROBLEM_REF = "#/components/schemas/ValidationProblem"
 #: FastAPI's own validation error schemas: replaced by ValidationProblem (what is sent).
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+_PROBLEMS = ("Problem", "ValidationProblem")
 #: The Idempotency-Key the services accept: 1 to 200 printable characters.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7E]{1,200}$"
 
@@ -120,16 +121,20 @@ def _csv_only(operation: dict[str, Any]) -> None:
 
 
 def _problem_content(code: str, response: dict[str, Any]) -> None:
+    """Document an error as problem+json; an error of another declared shape (the OAuth errors
+    of /auth/token, RFC 6749 JSON) stays as declared."""
     content = response.get("content")
     if not content:
         response["content"] = problem(422 if code == "422" else 400)["content"]
         return
-    schema = None
-    for media_type in list(content):
-        if media_type == "application/json" or media_type == PROBLEM_MEDIA_TYPE:
-            schema = content.pop(media_type).get("schema")
-    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
-    if schema is None or ref.rsplit("/", 1)[-1] in _FASTAPI_VALIDATION:
+    declared = content.get("application/json", {}).get("schema")
+    ref = declared.get("$ref", "") if isinstance(declared, dict) else ""
+    name = ref.rsplit("/", 1)[-1]
+    if declared is not None and name not in (*_FASTAPI_VALIDATION, *_PROBLEMS):
+        return
+    content.pop("application/json", None)
+    schema = content.pop(PROBLEM_MEDIA_TYPE, {}).get("schema")
+    if schema is None or name in _FASTAPI_VALIDATION:
         schema = {"$ref": VALIDATION_PROBLEM_REF if code == "422" else PROBLEM_REF}
     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schema}, **content}
 
