@@ -56,7 +56,7 @@ class Hr:
         """One page of the HR feed and its cursor."""
         answer = self.call("GET", f"/v1/hr/{institution}/updates", params={"after": after})
         assert answer.status_code == 200, answer.text
-        return answer.json()["data"], answer.json()["next_after"]
+        return answer.json()["data"], answer.json()["resume_after"]
 
 
 def _token(gateway: TestClient, client_id: str, secret: str, scope: str) -> dict[str, str]:

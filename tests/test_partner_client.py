@@ -4,7 +4,8 @@ The gateway runs under uvicorn on a free local port (a real HTTP server, as a pa
 it) in front of the real service apps (reached in-process). The merged document is fed to
 openapi-python-client; the generated package is imported and used exactly as a partner would:
 an administrator registers the partner, the partner gets a token with client credentials and
-calls the API, and a call beyond its scopes is refused.
+calls the API, and a call beyond its scopes is refused; CSV exports and an xAPI statement
+round trip go through the generated client too.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from indicators.settings import IndicatorsSettings
 from learning_records.main import create_app as create_records
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.openapi import check_operation_ids
 from pilnveide_kit.testing import TestClientTransport, TokenFactory
 
 ADMIN_ID, ADMIN_SECRET = "partner-test-admin", "partner-test-admin-secret-0123456789"
@@ -117,7 +119,7 @@ def gateway_url(tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def document(gateway_url: str) -> dict[str, Any]:
     """The merged OpenAPI document, as a partner downloads it."""
-    answer = httpx.get(f"{gateway_url}/openapi.json")
+    answer = httpx.get(f"{gateway_url}/openapi.json", timeout=120)
     assert answer.status_code == 200
     return dict(answer.json())
 
@@ -168,6 +170,53 @@ def test_merged_document_is_fit_for_generators(document: dict[str, Any]) -> None
         if isinstance(operation, dict) and "operationId" in operation
     ]
     assert len(operation_ids) == len(set(operation_ids))
+    # Clean names: the route function's name, prefixed with the service (none of FastAPI's
+    # defaults with path and method in them).
+    assert check_operation_ids(document) == []
+    assert {
+        "catalog_list_measures",
+        "records_write_enrolments_bulk",
+        "indicators_get_indicator_result",
+        "indicators_get_indicator_result_csv",
+        "xapi_get_statements",
+        "issue_token",
+    } <= set(operation_ids)
+    # The LRS is listed where LRS clients reach it (HTTP Basic works there), not under /records.
+    assert "/xapi/statements" in document["paths"]
+    assert not [p for p in document["paths"] if p.startswith("/records/xapi")]
+    # One problem schema; every error documented as application/problem+json.
+    schemas = document["components"]["schemas"]
+    assert "Problem" in schemas and "ValidationProblem" in schemas
+    assert not [n for n in schemas if n.endswith("Problem") and n not in _SHARED_PROBLEMS]
+    assert "HTTPValidationError" not in str(document)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for code, answer in operation.get("responses", {}).items():
+                if code[0] not in "45":
+                    continue
+                media_types = list(answer.get("content", {}))
+                if path == "/auth/token" and code in ("400", "401", "503"):
+                    # OAuth errors are RFC 6749 JSON, as OAuth clients expect.
+                    assert "application/json" in media_types, (path, code)
+                    continue
+                assert media_types == ["application/problem+json"], (method, path, code)
+    # Rules enforced beyond the schema are declared.
+    update = document["paths"]["/catalog/v1/institutions/{code}"]["patch"]
+    if_match = next(p for p in update["parameters"] if p["name"] == "If-Match")
+    assert if_match["required"] is True and "428" in update["responses"]
+    bulk = document["paths"]["/records/v1/enrolments/bulk"]["post"]
+    key = next(p for p in bulk["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["maxLength"] == 200 and key["schema"]["pattern"]
+    assert set(bulk["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-ndjson",
+        "text/csv",
+    }
+    statements = document["paths"]["/xapi/statements"]["post"]
+    version = next(p for p in statements["parameters"] if p["name"] == "X-Experience-API-Version")
+    assert version["required"] is True
+    csv_export = document["paths"]["/records/v1/data-quality/unknown-courses.csv"]["get"]
+    assert list(csv_export["responses"]["200"]["content"]) == ["text/csv"]
     schemes = document["components"]["securitySchemes"]
     assert list(schemes) == ["OAuth2ClientCredentials"]
     assert schemes["OAuth2ClientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == (
@@ -178,20 +227,94 @@ def test_merged_document_is_fit_for_generators(document: dict[str, Any]) -> None
     assert {"/catalog/version", "/records/version", "/indicators/version"} <= set(document["paths"])
 
 
+_SHARED_PROBLEMS = {"Problem", "ValidationProblem"}
+
+
+def _api(generated: ModuleType, tag: str, operation: str) -> Any:
+    return importlib.import_module(f"{generated.__name__}.api.{tag}.{operation}")
+
+
+def _partner(generated: ModuleType, gateway_url: str, client_id: str, scopes: list[str]) -> Any:
+    """A partner registered by the administrator, signed in with its client credentials."""
+    models = _models(generated)
+    issue_token = _api(generated, "auth", "issue_token")
+    create_client = _api(generated, "admin", "create_client")
+    anonymous = generated.Client(base_url=gateway_url)
+    admin_token = issue_token.sync(
+        client=anonymous,
+        body=models.TokenRequest(
+            grant_type="client_credentials", client_id=ADMIN_ID, client_secret=ADMIN_SECRET
+        ),
+    )
+    admin = generated.AuthenticatedClient(base_url=gateway_url, token=admin_token.access_token)
+    partner = create_client.sync(
+        client=admin,
+        body=models.ApiClientCreate(name=client_id, scopes=scopes, client_id=client_id),
+    )
+    assert isinstance(partner, models.ApiClientWithSecret), partner
+    token = issue_token.sync(
+        client=anonymous,
+        body=models.TokenRequest(
+            grant_type="client_credentials",
+            client_id=partner.client_id,
+            client_secret=partner.client_secret,
+        ),
+    )
+    assert isinstance(token, models.TokenResponse), token
+    return generated.AuthenticatedClient(base_url=gateway_url, token=token.access_token)
+
+
+def test_partner_asks_for_csv_and_gets_csv(gateway_url: str, generated: ModuleType) -> None:
+    models = _models(generated)
+    client = _partner(generated, gateway_url, "partner-hr", ["records:read"])
+    as_json = _api(generated, "records_data_quality", "records_list_unknown_courses")
+    as_csv = _api(generated, "records_data_quality", "records_list_unknown_courses_csv")
+    report = as_json.sync(client=client)
+    assert isinstance(report, models.RecordsUnknownCourses), report
+    text = as_csv.sync(client=client)
+    assert isinstance(text, str), text
+    assert text.splitlines()[0].startswith("issue,institution")
+    assert len(text.splitlines()) == 1 + len(report.data)
+    refused = as_csv.sync_detailed(client=generated.Client(base_url=gateway_url))
+    assert refused.status_code == 401
+    assert isinstance(refused.parsed, models.Problem)
+
+
+def test_partner_sends_and_reads_an_xapi_statement(gateway_url: str, generated: ModuleType) -> None:
+    models = _models(generated)
+    client = _partner(generated, gateway_url, "partner-lrs", ["xapi:read", "xapi:write"])
+    post = _api(generated, "xapi_x_api_lrs", "xapi_post_statements")
+    get = _api(generated, "xapi_x_api_lrs", "xapi_get_statements")
+    about = _api(generated, "xapi_x_api_lrs", "xapi_get_about")
+    statement = models.RecordsStatement.from_dict(
+        {
+            "actor": {"objectType": "Agent", "mbox": "mailto:partner.learner@example.lv"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en": "saw"}},
+            "object": {"id": "https://lms.example.lv/courses/ethics-101"},
+        }
+    )
+    ids = post.sync(client=client, body=statement, x_experience_api_version="2.0.0")
+    assert isinstance(ids, list) and len(ids) == 1, ids
+    stored = get.sync(client=client, statement_id=ids[0], x_experience_api_version="2.0.0")
+    assert isinstance(stored, models.RecordsStatement), stored
+    assert stored.id == ids[0]
+    assert stored.verb.id == "http://adlnet.gov/expapi/verbs/experienced"
+    assert stored.object_.id == "https://lms.example.lv/courses/ethics-101"
+    page = get.sync(client=client, verb=stored.verb.id, x_experience_api_version="2.0.0")
+    assert isinstance(page, models.RecordsStatementResult), page
+    assert ids[0] in {s.id for s in page.statements}
+    versions = about.sync(client=generated.Client(base_url=gateway_url))
+    assert isinstance(versions, models.RecordsAbout) and "2.0.0" in versions.version
+
+
 def test_partner_gets_a_token_and_calls_the_api(gateway_url: str, generated: ModuleType) -> None:
     models = _models(generated)
     issue_token = importlib.import_module(f"{generated.__name__}.api.auth.issue_token")
-    create_client = importlib.import_module(f"{generated.__name__}.api.admin.create_client")
-    list_clients = importlib.import_module(f"{generated.__name__}.api.admin.list_clients")
-    list_plans = importlib.import_module(
-        f"{generated.__name__}.api.catalog_plan.catalog_list_plans_v1_plans_get"
-    )
-    list_priorities = importlib.import_module(
-        f"{generated.__name__}.api.catalog_plan.catalog_list_priorities_v1_priorities_get"
-    )
-    catalog_version = importlib.import_module(
-        f"{generated.__name__}.api.catalog_health.catalog_version_info_version_get"
-    )
+    create_client = _api(generated, "admin", "create_client")
+    list_clients = _api(generated, "admin", "list_clients")
+    list_plans = _api(generated, "catalog_plan", "catalog_list_plans")
+    list_priorities = _api(generated, "catalog_plan", "catalog_list_priorities")
+    catalog_version = _api(generated, "catalog_health", "catalog_version_info")
 
     anonymous = generated.Client(base_url=gateway_url)
     admin_token = issue_token.sync(
@@ -222,19 +345,27 @@ def test_partner_gets_a_token_and_calls_the_api(gateway_url: str, generated: Mod
     assert token.scope == "catalog:read" and token.expires_in == 900
     as_partner = generated.AuthenticatedClient(base_url=gateway_url, token=token.access_token)
     version = catalog_version.sync(client=as_partner)
-    assert isinstance(version, models.CatalogVersionInfo), version
+    assert isinstance(version, models.VersionInfo), version
     assert version.service == "catalog"
 
     refused = list_clients.sync_detailed(client=as_partner)
     assert refused.status_code == 403
     assert json.loads(refused.content)["missing_scopes"] == ["admin"]
+    assert isinstance(refused.parsed, models.Problem), refused.parsed
 
     plans = list_plans.sync(client=as_partner)
-    assert isinstance(plans, list), plans
-    assert "LAP-2021-2027" in {plan.code for plan in plans}
+    assert isinstance(plans, models.CatalogPagePlanPublic), plans
+    assert "LAP-2021-2027" in {plan.code for plan in plans.data}
+    assert plans.count == len(plans.data) and plans.next_cursor is None
     priorities = list_priorities.sync(client=as_partner, plan="LAP-2021-2027")
     assert isinstance(priorities, models.CatalogPagePriorityPublic), priorities
-    assert len(priorities.data) == 5
+    assert len(priorities.data) == 5 and priorities.count == 5
+    first = list_priorities.sync(client=as_partner, plan="LAP-2021-2027", limit=2)
+    assert len(first.data) == 2 and first.count == 5 and first.next_cursor
+    rest = list_priorities.sync(
+        client=as_partner, plan="LAP-2021-2027", limit=2, cursor=first.next_cursor
+    )
+    assert rest.count == 5 and rest.data[0].code != first.data[-1].code
 
     # Health and version are public; the plan is not.
     assert catalog_version.sync_detailed(client=anonymous).status_code == 200

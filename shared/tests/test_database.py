@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from pilnveide_kit.db import make_engine
+from pilnveide_kit.pagination import MAX_LIMIT
 from pilnveide_kit.settings import ServiceSettings
 from pilnveide_kit.testing import temporary_database
 from sample_service.app import create_app, migrations  # type: ignore[import-not-found]
@@ -86,6 +87,7 @@ def test_cursor_pagination_walks_every_row_once(client: TestClient) -> None:
         if cursor:
             params["cursor"] = cursor
         page = client.get("/notes", params=params).json()
+        assert page["count"] == 7, "every page counts the whole list"
         seen += [n["text"] for n in page["data"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -94,7 +96,7 @@ def test_cursor_pagination_walks_every_row_once(client: TestClient) -> None:
 
 
 def test_page_size_over_the_cap_is_refused(client: TestClient) -> None:
-    response = client.get("/notes", params={"limit": 501})
+    response = client.get("/notes", params={"limit": MAX_LIMIT + 1})
     assert response.status_code == 422
     assert response.json()["errors"][0]["name"] == "limit"
 

@@ -256,11 +256,18 @@ class ChangePublic(BaseModel):
 
 
 class ChangesPage(BaseModel):
-    """Changes after a sequence number; pass next_after as `after` for the next page."""
+    """A page of the feed, in the one list shape (`data`, `count`, `next_cursor`), and where to
+    resume polling.
+
+    `count` is how many changes (visible to the client) the feed has after the `after` the
+    paging started from; `resume_after` is what to pass as `after` to poll later for changes
+    written since (it moves past changes the client cannot see)."""
 
     data: list[ChangePublic]
-    next_after: int
+    count: int
+    next_cursor: str | None = None
     last_seq: int
+    resume_after: int
 
 
 class FeedHead(BaseModel):

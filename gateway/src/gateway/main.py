@@ -11,9 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
@@ -61,10 +59,6 @@ DESCRIPTION = (
     "institutions sees only their data: anything else answers 404. On `/xapi/**` HTTP Basic "
     "with the client's id and secret works too."
 )
-
-
-def _operation_id(route: APIRoute) -> str:
-    return route.name
 
 
 def _refuse_default_admin_secret(settings: GatewaySettings, engine: Any) -> None:
@@ -184,7 +178,6 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        generate_unique_id_function=_operation_id,
     )
     app.state.keys = keys
     app.state.hasher = hasher
@@ -232,15 +225,14 @@ def create_app(
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         """The merged OpenAPI document of the gateway and every service."""
-        base = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        base = app.openapi()
         documents = []
         for upstream in routes:
             if upstream.strip_prefix:
                 document = await merged_openapi.fetch(upstream, client_for(request, upstream))
                 documents.append((upstream, document))
-        return JSONResponse(merge_documents(base, documents))
+        passthrough = [u for u in routes if not u.strip_prefix]
+        return JSONResponse(merge_documents(base, documents, passthrough))
 
     install_docs(app, title="Pilnveide API")  # Swagger UI and ReDoc over the merged document
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -30,34 +31,63 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
+def _same_schema(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    strip = {"title", "description"}
+    return {k: v for k, v in a.items() if k not in strip} == {
+        k: v for k, v in b.items() if k not in strip
+    }
+
+
+def _passthrough_for(path: str, upstream: Upstream, passthrough: Sequence[Upstream]) -> Upstream:
+    """The upstream under whose public prefix a service path is served: a kept-prefix one
+    (/xapi, reached as is) when the path is its, else the service's own prefix."""
+    for other in passthrough:
+        if other.base_url == upstream.base_url and (
+            path == other.prefix or path.startswith(other.prefix + "/")
+        ):
+            return other
+    return upstream
+
+
 def merge_documents(
-    base: dict[str, Any], services: list[tuple[Upstream, dict[str, Any] | None]]
+    base: dict[str, Any],
+    services: list[tuple[Upstream, dict[str, Any] | None]],
+    passthrough: Sequence[Upstream] = (),
 ) -> dict[str, Any]:
     """Merge service documents into the gateway's: paths under their prefix, names made unique.
 
-    Operation ids get the service name as prefix, component schemas the upstream's schema
-    prefix (CatalogProblem, RecordsProblem…), so nothing collides. A service whose document
-    could not be read is listed under x-unavailable-services.
+    Operation ids get the service name as prefix (`catalog_list_measures`), component schemas
+    the upstream's schema prefix (CatalogMeasurePublic…), so nothing collides; a schema the
+    gateway's document already has with the same content (Problem, ValidationProblem, the
+    kit's shared shapes) is one schema, not one per service. Paths a kept-prefix upstream
+    serves (the LRS at /xapi) are listed at that prefix only. A service whose document could
+    not be read is listed under x-unavailable-services.
     """
     merged = copy.deepcopy(base)
     merged.setdefault("paths", {})
     components = merged.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    shared = dict(schemas)
     unavailable = []
     for upstream, document in services:
         if document is None:
             unavailable.append(upstream.name)
             continue
+        own = document.get("components", {}).get("schemas", {})
         renames = {
-            name: f"{upstream.schema_prefix}{name}"
-            for name in document.get("components", {}).get("schemas", {})
+            name: name
+            if name in shared and _same_schema(shared[name], schema)
+            else f"{upstream.schema_prefix}{name}"
+            for name, schema in own.items()
         }
         document = _rename_refs(document, renames)
         for name, schema in document.get("components", {}).get("schemas", {}).items():
+            if renames[name] == name and name in shared:
+                continue
             schema = dict(schema)
             # Generators name classes by title: keep it as unique as the component name.
-            schema["title"] = f"{upstream.schema_prefix}{name}"
-            schemas[f"{upstream.schema_prefix}{name}"] = schema
+            schema["title"] = renames[name]
+            schemas[renames[name]] = schema
         for kind, entries in document.get("components", {}).items():
             if kind == "schemas":
                 continue
@@ -66,15 +96,22 @@ def merge_documents(
                 # One OAuth2 scheme for the whole system: the gateway's own wins.
                 target.setdefault(name, entry)
         for path, item in document.get("paths", {}).items():
-            public = upstream.prefix + ("" if path == "/" else path)
+            served_by = _passthrough_for(path, upstream, passthrough)
+            public = (
+                path
+                if not served_by.strip_prefix
+                else served_by.prefix + ("" if path == "/" else path)
+            )
             item = copy.deepcopy(item)
             for method, operation in item.items():
                 if method in HTTP_METHODS and isinstance(operation, dict):
                     op_id = operation.get("operationId", f"{method}_{path}")
-                    operation["operationId"] = f"{upstream.name}_{op_id}"
-                    operation["tags"] = [f"{upstream.name}: {t}" for t in operation.get("tags", [])]
-                    if not operation["tags"]:
-                        operation["tags"] = [upstream.name]
+                    if not op_id.startswith(served_by.name + "_"):
+                        op_id = f"{served_by.name}_{op_id}"
+                    operation["operationId"] = op_id
+                    operation["tags"] = [
+                        f"{served_by.name}: {t}" for t in operation.get("tags", [])
+                    ] or [served_by.name]
             merged["paths"][public] = item
     for scheme in components.get("securitySchemes", {}).values():
         flow = scheme.get("flows", {}).get("clientCredentials")

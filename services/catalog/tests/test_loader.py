@@ -99,8 +99,16 @@ def test_plan_versions_are_served(
     data["title"]["en"] += " (reviewed)"
     plan_file.write_text(json.dumps(data, ensure_ascii=False))
     load_all(app.state.engine, seeds)
-    versions = client.get(f"/v1/plans/{PLAN}/versions", headers=reader).json()
+    page = client.get(f"/v1/plans/{PLAN}/versions", headers=reader).json()
+    assert (page["count"], page["next_cursor"]) == (2, None)
+    versions = page["data"]
     assert [v["version"] for v in versions] == [1, 2]
+    first = client.get(f"/v1/plans/{PLAN}/versions", params={"limit": 1}, headers=reader).json()
+    assert [v["version"] for v in first["data"]] == [1] and first["count"] == 2
+    rest = client.get(
+        f"/v1/plans/{PLAN}/versions", params={"cursor": first["next_cursor"]}, headers=reader
+    ).json()
+    assert [v["version"] for v in rest["data"]] == [2] and rest["next_cursor"] is None
     assert versions[0]["sha256"] != versions[1]["sha256"]
     assert versions[1]["source_file"] == "plan_2021_2027.json"
     plan = client.get(f"/v1/plans/{PLAN}", headers=reader).json()

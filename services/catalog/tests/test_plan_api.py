@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from pilnveide_kit.pagination import MAX_LIMIT
 from pilnveide_kit.testing import TokenFactory
 
 PLAN = "LAP-2021-2027"
@@ -44,7 +45,9 @@ def _all(
 def test_plans_lists_the_national_plan_and_two_strategies(
     seeded: TestClient, reader: dict[str, str]
 ) -> None:
-    plans = {p["code"]: p for p in seeded.get("/v1/plans", headers=reader).json()}
+    listed = seeded.get("/v1/plans", headers=reader).json()
+    assert listed["count"] == len(listed["data"]) and listed["next_cursor"] is None
+    plans = {p["code"]: p for p in listed["data"]}
     national = plans[PLAN]
     assert (national["priorities"], national["measures"], national["indicators"]) == (5, 23, 71)
     assert national["period"] == {"start": 2021, "end": 2027}
@@ -173,7 +176,9 @@ def _series(
 
 
 def test_state_chancellery_yearly_targets(seeded: TestClient, reader: dict[str, str]) -> None:
-    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()
+    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()[
+        "data"
+    ]
     vk = next(p["code"] for p in plans if p["owner_institution"] == "VK")
     growth = seeded.get(
         "/v1/indicators", params={"plan": vk, "q": "savā darbā aug un attīstās"}, headers=reader
@@ -204,7 +209,9 @@ def test_state_chancellery_yearly_targets(seeded: TestClient, reader: dict[str, 
 
 
 def test_ministry_of_welfare_yearly_targets(seeded: TestClient, reader: dict[str, str]) -> None:
-    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()
+    plans = seeded.get("/v1/plans", params={"kind": "institution_strategy"}, headers=reader).json()[
+        "data"
+    ]
     lm = next(p["code"] for p in plans if p["owner_institution"] == "LM")
     found = seeded.get(
         "/v1/indicators", params={"plan": lm, "q": "nepārsniedz 11 %"}, headers=reader
@@ -261,7 +268,7 @@ def test_pagination_is_stable_and_complete(seeded: TestClient, reader: dict[str,
 
 
 def test_page_size_over_the_cap_is_refused(seeded: TestClient, reader: dict[str, str]) -> None:
-    response = seeded.get("/v1/measures", params={"limit": 501}, headers=reader)
+    response = seeded.get("/v1/measures", params={"limit": MAX_LIMIT + 1}, headers=reader)
     assert response.status_code == 422
     assert response.json()["errors"][0]["name"] == "limit"
 

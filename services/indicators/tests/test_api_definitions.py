@@ -109,6 +109,8 @@ def test_replacing_needs_if_match_and_keeps_every_version(
     versions = client.get(
         "/v1/definitions/1.1.1/versions", headers=tokens.headers("indicators:read")
     ).json()
+    assert versions["count"] == 2
+    versions = versions["data"]
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[0]["spec"]["filter"]["courses"] == ["INTEG-E"]
     old = client.get("/v1/definitions/1.1.1?version=1", headers=tokens.headers("indicators:read"))

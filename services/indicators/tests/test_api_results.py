@@ -206,6 +206,12 @@ def test_csv_export_of_a_result(plan: TestClient, tokens: TokenFactory) -> None:
     assert by_accept.text == answer.text
     listing = _get(plan, tokens, "/v1/indicators?format=csv&as_of=2023-12-31").text
     assert listing.splitlines()[0].startswith("code,title,priority,measure")
+    # The .csv operations (what a generated client calls): the same text, not a code "….csv".
+    twin = _get(plan, tokens, "/v1/indicators/1.5.1.csv?as_of=2023-12-31")
+    assert twin.status_code == 200 and twin.headers["content-type"].startswith("text/csv")
+    assert twin.text == answer.text
+    assert _get(plan, tokens, "/v1/indicators.csv?as_of=2023-12-31").text == listing
+    assert _get(plan, tokens, "/v1/indicators/1.5.1?as_of=2023-12-31").json()["code"] == "1.5.1"
 
 
 def test_the_stored_result_is_served_until_the_refresher_computes_it_again(

@@ -20,6 +20,7 @@ from pilnveide_kit.faults import RetryTransactionMiddleware, install_fault_handl
 from pilnveide_kit.health import ReadinessCheck, health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
 from pilnveide_kit.migrations import Migrations
+from pilnveide_kit.openapi import install_openapi, operation_id
 from pilnveide_kit.settings import ServiceSettings
 
 log = logging.getLogger("pilnveide.app")
@@ -80,6 +81,8 @@ def create_service_app(
         "responses": PROBLEM_RESPONSES,
         "docs_url": None,
         "redoc_url": None,
+        # Operation ids are the route functions' names: clean names in generated clients.
+        "generate_unique_id_function": operation_id,
         **fastapi_options,
     }
     app = FastAPI(
@@ -89,6 +92,7 @@ def create_service_app(
         lifespan=lifespan,
         **options,
     )
+    install_openapi(app)  # problem+json errors, declared headers (pilnveide_kit.openapi)
     if app.openapi_url is not None:  # an app serving its own document (the gateway merges)
         install_docs(app, title=title)  # Swagger UI and ReDoc from installed assets, not a CDN
     app.state.settings = settings

@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://pilnveide.lv/problems/"
@@ -239,6 +241,19 @@ def public_path(request: Request | None = None, *, scope: Mapping[str, Any] | No
     return path
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at the request's path, for a 405's Allow.
+
+    Starlette names only the first route whose path matches; a path served by several routes
+    (GET and PATCH of one resource) needs all of them."""
+    path = str(request.scope.get("path", ""))
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.methods and context.path and compile_path(context.path)[0].match(path):
+            methods |= set(context.methods)
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error as application/problem+json; no stack trace reaches a client."""
 
@@ -259,9 +274,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"No resource at {path}"
         elif exc.status_code == 405 and detail == "Method Not Allowed":
             detail = f"{request.method} is not allowed on {path}"
-        return problem_response(
-            exc.status_code, detail, headers=dict(exc.headers or {}), instance=path
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return problem_response(exc.status_code, detail, headers=headers, instance=path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, select
 
 from pilnveide_kit.app import SessionDep, create_service_app
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 from pilnveide_kit.db import new_registry
-from pilnveide_kit.errors import NotFound
+from pilnveide_kit.errors import NotFound, PreconditionRequired
 from pilnveide_kit.migrations import Migrations
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import PageParams, count_of, make_page, page_params
 from pilnveide_kit.settings import ServiceSettings
 
 
@@ -57,13 +58,22 @@ def create_note(body: NoteIn, session: SessionDep) -> Note:
 
 @router.get("/notes")
 def list_notes(
-    session: SessionDep, page: Annotated[PageParams, Depends(page_params)]
-) -> Page[Note]:
-    """Page through notes by id."""
-    query = select(Note).order_by(Note.id).limit(page.limit + 1)  # type: ignore[arg-type]
+    request: Request,
+    session: SessionDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    format: Literal["json", "csv"] | None = None,
+) -> Any:
+    """Page through notes by id (or a CSV of the page)."""
+    query = select(Note)
+    total = count_of(session, query)
     if page.after:
-        query = query.where(Note.id > page.after["id"])  # type: ignore[operator]
-    return make_page(list(session.exec(query)), page.limit, key=lambda n: {"id": n.id})
+        query = query.where(Note.id > page.after_int("id"))  # type: ignore[operator]
+    rows = list(session.exec(query.order_by(Note.id).limit(page.limit + 1)))  # type: ignore[arg-type]
+    result = make_page(rows, page.limit, key=lambda n: {"id": n.id}, count=total)
+    if csv_requested(request, format):
+        lines = ["id,text", *(f"{n.id},{n.text}" for n in result.data)]
+        return Response("\n".join(lines) + "\n", media_type="text/csv")
+    return result
 
 
 @router.get("/notes/{note_id}")
@@ -73,6 +83,24 @@ def get_note(note_id: int, session: SessionDep) -> Note:
     if note is None:
         raise NoteNotFound(f"No note {note_id}")
     return note
+
+
+@router.patch("/notes/{note_id}")
+def update_note(
+    note_id: int,
+    body: NoteIn,
+    session: SessionDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Note:
+    """Change a note's text (If-Match: its id, a stand-in for an ETag)."""
+    note = get_note(note_id, session)
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match")
+    note.text = body.text
+    return note
+
+
+add_csv_exports(router, "/notes")
 
 
 @router.get("/days")

@@ -13,7 +13,7 @@ from gateway.clients.router import unrestricted_admin
 from gateway.models import as_utc
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, count_of, make_page, page_params
 
 router = APIRouter(prefix="/admin/audit", tags=["admin"])
 
@@ -40,11 +40,13 @@ def list_audit_entries(
     """Audited requests (writes and personal-data reads), newest first, optionally of one client.
     Entries this gateway process still holds are stored first; another instance's reach the
     log within its GATEWAY_AUDIT_FLUSH_INTERVAL_S."""
-    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(page.limit + 1)
-    if (after := page.after_int("id")) is not None:
-        query = query.where(col(AuditEntry.id) < after)
+    query = select(AuditEntry)
     if client_id is not None:
         query = query.where(col(AuditEntry.client_id) == client_id)
+    total = count_of(session, query)
+    if (after := page.after_int("id")) is not None:
+        query = query.where(col(AuditEntry.id) < after)
+    query = query.order_by(col(AuditEntry.id).desc()).limit(page.limit + 1)
     rows = [
         AuditEntryPublic(
             id=int(row.id or 0),
@@ -57,4 +59,4 @@ def list_audit_entries(
         )
         for row in session.exec(query)
     ]
-    return make_page(rows, page.limit, key=lambda e: {"id": e.id})
+    return make_page(rows, page.limit, key=lambda e: {"id": e.id}, count=total)

@@ -87,9 +87,12 @@ def list_clients(
     after = page.after.get("client_id") if page.after else None
     if page.after is not None and not isinstance(after, str):
         raise BadRequest("The cursor is not valid; use next_cursor from a previous page")
-    rows = service.list_clients(session, limit=page.limit, after=after, active=active)
+    rows, total = service.list_clients(session, limit=page.limit, after=after, active=active)
     return make_page(
-        [ApiClientPublic.of(c) for c in rows], page.limit, key=lambda c: {"client_id": c.client_id}
+        [ApiClientPublic.of(c) for c in rows],
+        page.limit,
+        key=lambda c: {"client_id": c.client_id},
+        count=total,
     )
 
 

@@ -15,6 +15,7 @@ from gateway.clients.models import ApiClient, ApiClientCreate
 from gateway.clients.secrets import SecretHasher, new_secret
 from gateway.models import as_utc, utcnow
 from pilnveide_kit.errors import Conflict, NotFound
+from pilnveide_kit.pagination import count_of
 from pilnveide_kit.revocations import ClientRevocation
 
 #: The longest a token can live (the upper bound of GATEWAY_TOKEN_LIFETIME_S): a revocation
@@ -146,14 +147,15 @@ def get_client(session: Session, client_id: str) -> ApiClient:
 
 def list_clients(
     session: Session, *, limit: int, after: str | None, active: bool | None
-) -> Sequence[ApiClient]:
-    """Up to limit+1 clients ordered by id, after a cursor id."""
-    query = select(ApiClient).order_by(col(ApiClient.client_id)).limit(limit + 1)
-    if after is not None:
-        query = query.where(col(ApiClient.client_id) > after)
+) -> tuple[Sequence[ApiClient], int]:
+    """Up to limit+1 clients ordered by id, after a cursor id; and how many match in all."""
+    query = select(ApiClient)
     if active is not None:
         query = query.where(col(ApiClient.active) == active)
-    return session.exec(query).all()
+    total = count_of(session, query)
+    if after is not None:
+        query = query.where(col(ApiClient.client_id) > after)
+    return session.exec(query.order_by(col(ApiClient.client_id)).limit(limit + 1)).all(), total
 
 
 def set_active(

@@ -19,7 +19,7 @@ from gateway.models import utcnow
 from gateway.tokens.service import OAuthError, granted_scopes, issue_for
 from gateway.tokens.throttle import CredentialGuard
 from pilnveide_kit.app import SessionDep
-from pilnveide_kit.errors import Problem
+from pilnveide_kit.errors import PROBLEM_MEDIA_TYPE, Problem
 
 router = APIRouter(tags=["auth"])
 
@@ -129,6 +129,7 @@ def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str,
             "model": OAuthErrorResponse,
             "description": "Resort list unavailable; or (problem+json, Retry-After) every "
             "secret-hashing slot stayed busy",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         },
     },
 )

@@ -279,15 +279,19 @@ def test_a_restricted_change_feed_lists_only_its_records_and_pages_on(
         )
     everything = client.get("/v1/changes", headers=writer).json()
     seen: list[dict[str, Any]] = []
-    after = 0
+    params: dict[str, Any] = {"limit": 2}
+    counts = []
     while True:
-        page = client.get("/v1/changes", params={"after": after, "limit": 2}, headers=fm).json()
+        page = client.get("/v1/changes", params=params, headers=fm).json()
         seen += page["data"]
-        if not page["data"]:
-            assert page["next_after"] == everything["last_seq"]
+        counts.append(page["count"])
+        if page["next_cursor"] is None:
+            assert page["resume_after"] == everything["last_seq"]
             break
-        after = page["next_after"]
+        params = {"limit": 2, "cursor": page["next_cursor"]}
     assert [(c["entity"], c["op"]) for c in seen] == [("headcount", "create")] * 3
+    assert set(counts) == {3}, "every page counts what FM may see of the whole feed"
+    assert everything["count"] == everything["last_seq"] == len(everything["data"])
     assert len(everything["data"]) > len(seen)
     assert all(
         c["entity"] != "headcount"

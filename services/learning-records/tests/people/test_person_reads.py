@@ -122,9 +122,16 @@ def test_hr_pull_is_incremental_as_json_and_csv(
     ]
     assert first["data"][0]["display_name"] == "Anna Bērziņa"
     again = client.get(
-        "/v1/hr/VK/updates", params={"after": first["next_after"]}, headers=writer
+        "/v1/hr/VK/updates", params={"after": first["resume_after"]}, headers=writer
     ).json()
-    assert again["data"] == []
+    assert (first["count"], first["next_cursor"]) == (4, None)
+    assert again["data"] == [] and again["count"] == 0
+    halves = client.get("/v1/hr/VK/updates", params={"limit": 2}, headers=writer).json()
+    assert halves["count"] == 4 and halves["data"] == first["data"][:2]
+    rest = client.get(
+        "/v1/hr/VK/updates", params={"cursor": halves["next_cursor"]}, headers=writer
+    ).json()
+    assert rest["data"] == first["data"][2:] and rest["count"] == 4
     csv_text = client.get("/v1/hr/VK/updates", params={"format": "csv"}, headers=writer)
     assert csv_text.headers["content-type"].startswith("text/csv")
     assert csv_text.text.splitlines()[0].startswith("seq,type,pseudonym")

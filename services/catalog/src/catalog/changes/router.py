@@ -39,11 +39,9 @@ def list_catalog_changes(
     A copy of the catalog (learning-records keeps one) follows this feed: pass the
     `next_cursor` of the last page seen, or a cursor for `{"id": <last change id>}`.
     """
-    rows = [
-        ChangePublic.model_validate(r, from_attributes=True)
-        for r in list_changes(session, entity=entity, code=code, page=page)
-    ]
-    return make_page(rows, page.limit, key=lambda r: {"id": r.id})
+    found, total = list_changes(session, entity=entity, code=code, page=page)
+    rows = [ChangePublic.model_validate(r, from_attributes=True) for r in found]
+    return make_page(rows, page.limit, key=lambda r: {"id": r.id}, count=total)
 
 
 @router.get("/head", response_model=CatalogVersion, summary="The catalog's version")

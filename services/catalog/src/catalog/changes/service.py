@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from catalog.changes.models import ChangeRecord
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 
 def record_change(
@@ -36,17 +36,18 @@ def record_change(
 
 def list_changes(
     session: Session, *, entity: str | None, code: str | None, page: PageParams
-) -> list[ChangeRecord]:
+) -> tuple[list[ChangeRecord], int]:
     """Changes in the order they happened, optionally of one entity kind or resource."""
     query = select(ChangeRecord)
     if entity:
         query = query.where(ChangeRecord.entity == entity)
     if code:
         query = query.where(ChangeRecord.entity_code == code)
+    total = count_of(session, query)
     if (after := page.after_int("id")) is not None:
         query = query.where(col(ChangeRecord.id) > after)
     query = query.order_by(col(ChangeRecord.id)).limit(page.limit + 1)
-    return list(session.exec(query).all())
+    return list(session.exec(query).all()), total
 
 
 def catalog_version(session: Session) -> int:

@@ -43,9 +43,11 @@ def list_frameworks(
     include_archived: bool = False,
 ) -> JSONResponse:
     """Competency frameworks with the size of their tree and scale."""
-    rows = service.list_rows(session, q=q, include_archived=include_archived, page=page)
+    rows, total = service.list_rows(session, q=q, include_archived=include_archived, page=page)
     items = [service.to_summary(r) for r in rows]
-    return respond(make_page(items, page.limit, key=lambda r: {"code": r.code}), language)
+    return respond(
+        make_page(items, page.limit, key=lambda r: {"code": r.code}, count=total), language
+    )
 
 
 @router.get("/{code}", response_model=FrameworkPublic, summary="Get a competency framework")

@@ -22,7 +22,7 @@ from catalog.frameworks.models import (
 )
 from catalog.reference.service import known_codes
 from pilnveide_kit.errors import Conflict, NotFound, UnprocessableContent
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 ENTITY = "framework"
 GROUP_LISTS = ("position_groups", "management_levels", "roles", "participant_groups")
@@ -99,16 +99,18 @@ def to_summary(row: Framework) -> FrameworkSummary:
 
 def list_rows(
     session: Session, *, q: str | None, include_archived: bool, page: PageParams
-) -> list[Framework]:
+) -> tuple[list[Framework], int]:
     """Frameworks by code."""
     query = select(Framework)
     if q:
         query = query.where(matches(Framework.search_text, q))
     if not include_archived:
         query = query.where(col(Framework.archived_at).is_(None))
+    total = count_of(session, query)
     if (after := page.after_str("code")) is not None:
         query = query.where(col(Framework.code) > after)
-    return list(session.exec(query.order_by(col(Framework.code)).limit(page.limit + 1)).all())
+    rows = list(session.exec(query.order_by(col(Framework.code)).limit(page.limit + 1)).all())
+    return rows, total
 
 
 def get_row(session: Session, code: str, *, for_update: bool = False) -> Framework:

@@ -51,7 +51,7 @@ def list_institutions(
     include_archived: bool = False,
 ) -> JSONResponse:
     """Institutions by code, filtered by kind, sector, parent (resort) or name."""
-    rows = service.list_institutions(
+    rows, total = service.list_institutions(
         session,
         kind=kind,
         sector=sector,
@@ -61,7 +61,10 @@ def list_institutions(
         page=page,
     )
     result = make_page(
-        [service.to_public(r) for r in rows], page.limit, key=lambda r: {"code": r.code}
+        [service.to_public(r) for r in rows],
+        page.limit,
+        key=lambda r: {"code": r.code},
+        count=total,
     )
     return respond(result, language)
 

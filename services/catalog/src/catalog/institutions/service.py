@@ -19,7 +19,7 @@ from catalog.institutions.models import (
     InstitutionUpdate,
 )
 from pilnveide_kit.errors import Conflict, NotFound, UnprocessableContent
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 ENTITY = "institution"
 
@@ -77,7 +77,7 @@ def list_institutions(
     q: str | None,
     include_archived: bool,
     page: PageParams,
-) -> list[Institution]:
+) -> tuple[list[Institution], int]:
     """Institutions ordered by code, filtered."""
     query = select(Institution)
     if kind:
@@ -90,10 +90,11 @@ def list_institutions(
         query = query.where(matches(Institution.search_text, q))
     if not include_archived:
         query = query.where(col(Institution.archived_at).is_(None))
+    total = count_of(session, query)
     if (after := page.after_str("code")) is not None:
         query = query.where(col(Institution.code) > after)
     query = query.order_by(col(Institution.code)).limit(page.limit + 1)
-    return list(session.exec(query).all())
+    return list(session.exec(query).all()), total
 
 
 def get_row(session: Session, code: str, *, for_update: bool = False) -> Institution:

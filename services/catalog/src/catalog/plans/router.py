@@ -22,7 +22,7 @@ from catalog.plans.models import (
 )
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, make_page, page_params, slice_page
 
 router = APIRouter(prefix="/v1", tags=["plan"])
 
@@ -58,20 +58,18 @@ def _key(plan: str, code: str) -> dict[str, str]:
     return {"p": plan, "s": sort_key(code)}
 
 
-@router.get("/plans", response_model=list[PlanPublic], summary="List plans")
+@router.get("/plans", response_model=Page[PlanPublic], summary="List plans")
 def list_plans(
     session: SessionDep,
     _principal: Reader,
     language: LanguageDep,
+    page: PageDep,
     kind: Annotated[
         Literal["national_plan", "institution_strategy"] | None, Query(description="Plan kind")
     ] = None,
 ) -> JSONResponse:
     """The national plan and the institutions' strategies held beside it, with their sizes."""
-    return respond(
-        service.list_plans(session, kind=kind),
-        language,
-    )
+    return respond(slice_page(service.list_plans(session, kind=kind), page), language)
 
 
 @router.get("/plans/{code}", response_model=PlanDetail, summary="Get a plan")
@@ -86,13 +84,16 @@ def get_plan(
 
 
 @router.get(
-    "/plans/{code}/versions", response_model=list[PlanVersionPublic], summary="List plan versions"
+    "/plans/{code}/versions", response_model=Page[PlanVersionPublic], summary="List plan versions"
 )
 def list_plan_versions(
-    session: SessionDep, _principal: Reader, code: Annotated[str, Path(max_length=64)]
-) -> list[PlanVersionPublic]:
+    session: SessionDep,
+    _principal: Reader,
+    page: PageDep,
+    code: Annotated[str, Path(max_length=64)],
+) -> Page[PlanVersionPublic]:
     """Each version of the plan's reviewed data file loaded so far: hash and time."""
-    return service.plan_versions(session, code)
+    return slice_page(service.plan_versions(session, code), page)
 
 
 @router.get("/priorities", response_model=Page[PriorityPublic], summary="List priorities")
@@ -105,8 +106,10 @@ def list_priorities(
     q: Search = None,
 ) -> JSONResponse:
     """Strategic priorities (and strategies' goals) with funding and NAP links."""
-    rows = service.list_priorities(session, plan=plan, q=q, page=page)
-    return respond(make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code)), language)
+    rows, total = service.list_priorities(session, plan=plan, q=q, page=page)
+    return respond(
+        make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code), count=total), language
+    )
 
 
 @router.get("/priorities/{code}", response_model=PriorityPublic, summary="Get a priority")
@@ -139,7 +142,7 @@ def list_measures(
     q: Search = None,
 ) -> JSONResponse:
     """Measures with results, institutions and deadline; filters combine with AND."""
-    rows = service.list_measures(
+    rows, total = service.list_measures(
         session,
         plan=plan,
         priority=priority,
@@ -149,7 +152,9 @@ def list_measures(
         q=q,
         page=page,
     )
-    return respond(make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code)), language)
+    return respond(
+        make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code), count=total), language
+    )
 
 
 @router.get("/measures/{code}", response_model=MeasureDetail, summary="Get a measure")
@@ -177,7 +182,7 @@ def list_indicators(
     q: Search = None,
 ) -> JSONResponse:
     """Performance indicators with structured targets (and yearly targets for strategies)."""
-    rows = service.list_indicators(
+    rows, total = service.list_indicators(
         session,
         plan=plan,
         priority=priority,
@@ -186,7 +191,9 @@ def list_indicators(
         q=q,
         page=page,
     )
-    return respond(make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code)), language)
+    return respond(
+        make_page(rows, page.limit, key=lambda r: _key(r.plan, r.code), count=total), language
+    )
 
 
 @router.get("/indicators/{code}", response_model=IndicatorPublic, summary="Get an indicator")

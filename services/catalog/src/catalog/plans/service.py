@@ -33,7 +33,7 @@ from catalog.plans.models import (
     YearlyTargetPublic,
 )
 from pilnveide_kit.errors import NotFound
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 
 class PlanNotFound(NotFound):
@@ -126,7 +126,7 @@ def plan_versions(session: Session, code: str) -> list[PlanVersionPublic]:
 
 def list_priorities(
     session: Session, *, plan: str | None, q: str | None, page: PageParams
-) -> list[PriorityPublic]:
+) -> tuple[list[PriorityPublic], int]:
     """Priorities (and strategies' goals) in plan order."""
     query = select(Priority)
     if plan:
@@ -134,12 +134,13 @@ def list_priorities(
         query = query.where(Priority.plan_code == plan)
     if q:
         query = query.where(matches(Priority.search_text, q))
+    total = count_of(session, query)
     cursor = after([Priority.plan_code, Priority.sort_key], ["p", "s"], page.after)
     if cursor is not None:
         query = query.where(cursor)
     query = query.order_by(col(Priority.plan_code), col(Priority.sort_key)).limit(page.limit + 1)
     rows = list(session.exec(query).all())
-    return _priorities_public(session, rows)
+    return _priorities_public(session, rows), total
 
 
 def get_priority(session: Session, plan: str, code: str) -> PriorityPublic:
@@ -187,7 +188,7 @@ def list_measures(
     deadline_year: int | None,
     q: str | None,
     page: PageParams,
-) -> list[MeasurePublic]:
+) -> tuple[list[MeasurePublic], int]:
     """Measures in plan order, filtered."""
     query = select(Measure)
     if plan:
@@ -216,11 +217,12 @@ def list_measures(
         query = query.where(Measure.deadline_year == deadline_year)
     if q:
         query = query.where(matches(Measure.search_text, q))
+    total = count_of(session, query)
     cursor = after([Measure.plan_code, Measure.sort_key], ["p", "s"], page.after)
     if cursor is not None:
         query = query.where(cursor)
     query = query.order_by(col(Measure.plan_code), col(Measure.sort_key)).limit(page.limit + 1)
-    return _measures_public(session, list(session.exec(query).all()))
+    return _measures_public(session, list(session.exec(query).all())), total
 
 
 def _measure_row(session: Session, plan: str, code: str) -> Measure:
@@ -312,7 +314,7 @@ def list_indicators(
     target_kind: str | None,
     q: str | None,
     page: PageParams,
-) -> list[IndicatorPublic]:
+) -> tuple[list[IndicatorPublic], int]:
     """Indicators in plan order, filtered."""
     query = select(Indicator)
     if plan:
@@ -326,11 +328,12 @@ def list_indicators(
         query = query.where(Indicator.target_kind == target_kind)
     if q:
         query = query.where(matches(Indicator.search_text, q))
+    total = count_of(session, query)
     cursor = after([Indicator.plan_code, Indicator.sort_key], ["p", "s"], page.after)
     if cursor is not None:
         query = query.where(cursor)
     query = query.order_by(col(Indicator.plan_code), col(Indicator.sort_key)).limit(page.limit + 1)
-    return _indicators_public(session, list(session.exec(query).all()))
+    return _indicators_public(session, list(session.exec(query).all())), total
 
 
 def get_indicator(session: Session, plan: str, code: str) -> IndicatorPublic:

@@ -67,7 +67,7 @@ def list_programmes(
     include_archived: bool = False,
 ) -> JSONResponse:
     """Learning programmes by code, filtered by what they serve, format, group or tag."""
-    rows = service.list_rows(
+    rows, total = service.list_rows(
         session,
         Programme,
         measure=measure,
@@ -82,7 +82,9 @@ def list_programmes(
         page=page,
     )
     items = [service.programme_public(session, r) for r in rows]
-    return respond(make_page(items, page.limit, key=lambda r: {"code": r.code}), language)
+    return respond(
+        make_page(items, page.limit, key=lambda r: {"code": r.code}, count=total), language
+    )
 
 
 @router.get("/programmes/{code}", response_model=ProgrammePublic, summary="Get a programme")
@@ -150,7 +152,7 @@ def list_courses(
     include_archived: bool = False,
 ) -> JSONResponse:
     """Courses by code, filtered by what they serve, format, mandatory, group, programme, tag."""
-    rows = service.list_rows(
+    rows, total = service.list_rows(
         session,
         Course,
         measure=measure,
@@ -165,7 +167,9 @@ def list_courses(
         page=page,
     )
     items = [service.course_public(r) for r in rows]
-    return respond(make_page(items, page.limit, key=lambda r: {"code": r.code}), language)
+    return respond(
+        make_page(items, page.limit, key=lambda r: {"code": r.code}, count=total), language
+    )
 
 
 @router.get("/courses/{code}", response_model=CoursePublic, summary="Get a course")

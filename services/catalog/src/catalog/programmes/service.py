@@ -28,7 +28,7 @@ from catalog.programmes.models import (
 )
 from catalog.reference.service import known_codes
 from pilnveide_kit.errors import Conflict, NotFound, UnprocessableContent, validation_errors
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 Row = TypeVar("Row", Programme, Course)
 
@@ -141,7 +141,7 @@ def list_rows(
     q: str | None,
     include_archived: bool,
     page: PageParams,
-) -> list[Row]:
+) -> tuple[list[Row], int]:
     """Programmes or courses ordered by code, filtered (filters combine with AND)."""
     entity = _entity(model)
     query = select(model)
@@ -172,10 +172,11 @@ def list_rows(
         query = query.where(matches(model.search_text, q))
     if not include_archived:
         query = query.where(col(model.archived_at).is_(None))
+    total = count_of(session, query)
     if (after := page.after_str("code")) is not None:
         query = query.where(col(model.code) > after)
     query = query.order_by(col(model.code)).limit(page.limit + 1)
-    return list(session.exec(query).all())
+    return list(session.exec(query).all()), total
 
 
 def get_row(session: Session, model: type[Row], code: str, *, for_update: bool = False) -> Row:

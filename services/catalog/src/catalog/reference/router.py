@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from catalog.common.i18n import LanguageDep, respond
@@ -12,18 +12,22 @@ from catalog.reference import service
 from catalog.reference.models import ReferenceListPublic
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.pagination import Page, PageParams, page_params, slice_page
 
 router = APIRouter(prefix="/v1/reference", tags=["reference lists"])
 
 Reader = Annotated[Principal, require("catalog:read")]
 
 
-@router.get("", response_model=list[ReferenceListPublic], summary="List reference lists")
+@router.get("", response_model=Page[ReferenceListPublic], summary="List reference lists")
 def list_reference_lists(
-    session: SessionDep, _principal: Reader, language: LanguageDep
+    session: SessionDep,
+    _principal: Reader,
+    language: LanguageDep,
+    page: Annotated[PageParams, Depends(page_params)],
 ) -> JSONResponse:
     """Position groups, management levels, participant groups, roles and learning formats."""
-    return respond(service.list_lists(session), language)
+    return respond(slice_page(service.list_lists(session), page), language)
 
 
 @router.get("/{code}", response_model=ReferenceListPublic, summary="Get a reference list")

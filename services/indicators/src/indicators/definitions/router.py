@@ -12,7 +12,7 @@ from indicators.definitions.models import DefinitionCreate, DefinitionPublic, De
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, make_page, page_params, slice_page
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
 
@@ -33,11 +33,12 @@ def list_definitions(
     rows = sorted(
         service.current_all(session, plan).values(), key=lambda r: service.natural_key(r.code)
     )
+    total = len(rows)
     if (after_code := page.after_str("code")) is not None:
         after = service.natural_key(after_code)
         rows = [r for r in rows if service.natural_key(r.code) > after]
     items = [DefinitionPublic.of(r) for r in rows[: page.limit + 1]]
-    return make_page(items, page.limit, key=lambda d: {"code": d.code})
+    return make_page(items, page.limit, key=lambda d: {"code": d.code}, count=total)
 
 
 @router.post("", response_model=DefinitionPublic, status_code=201, summary="Create a definition")
@@ -66,13 +67,16 @@ def get_definition(
 
 
 @router.get(
-    "/{code}/versions", response_model=list[DefinitionPublic], summary="List definition versions"
+    "/{code}/versions", response_model=Page[DefinitionPublic], summary="List definition versions"
 )
 def list_definition_versions(
-    session: SessionDep, _principal: Reader, code: Code
-) -> list[DefinitionPublic]:
+    session: SessionDep,
+    _principal: Reader,
+    code: Code,
+    page: Annotated[PageParams, Depends(page_params)],
+) -> Page[DefinitionPublic]:
     """Every version of an indicator's definition, oldest first."""
-    return [DefinitionPublic.of(r) for r in service.versions(session, code)]
+    return slice_page([DefinitionPublic.of(r) for r in service.versions(session, code)], page)
 
 
 @router.put("/{code}", response_model=DefinitionPublic, summary="Replace a definition")

@@ -53,4 +53,6 @@ def list_observations(
     """The hand-entered observations of an indicator, in the order they were entered."""
     rows = service.listed(session, code, after_id=page.after_int("id"), limit=page.limit + 1)
     items = [ObservationPublic.model_validate(r, from_attributes=True) for r in rows]
-    return make_page(items, page.limit, key=lambda o: {"id": o.id})
+    return make_page(
+        items, page.limit, key=lambda o: {"id": o.id}, count=service.count(session, code)
+    )

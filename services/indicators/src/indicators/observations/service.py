@@ -8,6 +8,7 @@ from indicators.definitions import service as definitions
 from indicators.engine.results import Observation
 from indicators.observations.models import IndicatorObservation, ObservationCreate
 from pilnveide_kit.errors import Conflict
+from pilnveide_kit.pagination import count_of
 
 
 class NotHandReported(Conflict):
@@ -74,6 +75,13 @@ def listed(
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query))
+
+
+def count(session: Session, code: str) -> int:
+    """How many observations an indicator has."""
+    return count_of(
+        session, select(IndicatorObservation).where(IndicatorObservation.indicator_code == code)
+    )
 
 
 def for_engine(session: Session, code: str) -> list[Observation]:

@@ -7,7 +7,6 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 
 from indicators.engine.norms import NormRow, NormsResult
@@ -31,14 +30,6 @@ RESULT_COLUMNS = [
     "target_kind",
     "status",
 ]
-
-
-def wants_csv(request: Request, format_: str | None) -> bool:
-    """True for ?format=csv or an Accept header preferring text/csv."""
-    if format_ is not None:
-        return format_ == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
 
 
 def _text(rows: Iterable[Sequence[Any]]) -> str:

@@ -27,9 +27,10 @@ from pilnveide_contracts.records import Member
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.languages import preferred_language
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, page_params, slice_page
 
 router = APIRouter(prefix="/v1", tags=["results"])
 T = TypeVar("T")
@@ -186,7 +187,7 @@ async def get_indicator_result(
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
     params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
     computed = await service.result(code, params, version)
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         csv = export.csv_response(export.result_rows(computed.result), f"indicator-{code}.csv")
         _freshness(csv, computed)
         return csv
@@ -211,14 +212,6 @@ class ExplainPage(BaseModel):
     next_cursor: str | None = None
 
 
-def _slice(items: list[T], page: PageParams) -> Page[T]:
-    """A page of an in-memory list (the cursor holds the position)."""
-    start = max(page.after_int("i") or 0, 0)
-    chunk = list(enumerate(items[start : start + page.limit + 1], start=start))
-    built = make_page(chunk, page.limit, key=lambda pair: {"i": pair[0] + 1})
-    return Page[T](data=[item for _i, item in built.data], next_cursor=built.next_cursor)
-
-
 @router.get(
     "/indicators/{code}/explain",
     response_model=ExplainPage,
@@ -238,7 +231,7 @@ async def explain_indicator(
     view: ExplainView = await service.explain(
         session, code, params_of(principal, as_of, period, detail=False), version
     )
-    chunk = _slice(view.members, page)
+    chunk = slice_page(view.members, page)
     return ExplainPage(
         code=view.code,
         definition_version=view.definition_version,
@@ -275,10 +268,10 @@ async def list_indicator_results(
     items = await service.summaries(
         plan or service.settings.plan, params, measure=measure, priority=priority
     )
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         columns = list(IndicatorSummary.model_fields)
         return export.csv_response(export.table_rows(items, columns), "indicators.csv")
-    return _slice(items, page)
+    return slice_page(items, page)
 
 
 @router.get(
@@ -299,7 +292,7 @@ async def get_plan_progress(
     progress = await service.progress(
         plan or service.settings.plan, params_of(principal, as_of, None, detail=False)
     )
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         columns = list(ProgressCounts.model_fields)
         rows = [["level", *columns]]
         rows += [["plan", *[getattr(progress.total, c) for c in columns]]]
@@ -325,6 +318,10 @@ async def get_annex3_norms(
 ) -> Any:
     """Learning hours per employee a month (norm ≥ 2 h), learning share, concentration, no-shows."""
     norms = await service.norms(year, as_of or date.today(), results_scope(principal))
-    if export.wants_csv(request, format):
+    if csv_requested(request, format):
         return export.csv_response(export.norms_rows(norms), f"norms-{year}.csv")
     return norms
+
+
+# `….csv` twins: the same results as CSV, an operation of their own for generated clients.
+add_csv_exports(router, "/v1/indicators/{code}", "/v1/indicators", "/v1/plan/progress", "/v1/norms")

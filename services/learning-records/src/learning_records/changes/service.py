@@ -20,6 +20,7 @@ from learning_records.changes.models import Change, ChangeCounter
 from learning_records.models import utcnow
 from learning_records.people.access import INSTITUTION_TABLES, record_visible
 from pilnveide_kit.auth import Principal
+from pilnveide_kit.pagination import count_of
 
 _INFO_KEY = "learning_records.change_feed"
 
@@ -188,15 +189,10 @@ def changes_after(session: Session, after: int, limit: int) -> list[Change]:
     )
 
 
-def visible_changes_after(
-    session: Session, principal: Principal, after: int, until: int, limit: int
-) -> list[Change]:
-    """Up to limit changes in (after, until] that a restricted client may see, in order.
-
-    A change is visible when it produced the current version of a record (the record's seq)
-    of one of the client's institutions; the record's seq index makes this a lookup per row.
-    """
-    visible = or_(
+def _visible(principal: Principal) -> Any:
+    """A change is visible to a restricted client when it produced the current version of a
+    record (the record's seq) of one of its institutions; the seq index makes it a lookup."""
+    return or_(
         *[
             and_(
                 col(Change.entity) == table.__tablename__,
@@ -209,11 +205,27 @@ def visible_changes_after(
             for table in INSTITUTION_TABLES
         ]
     )
+
+
+def visible_changes_after(
+    session: Session, principal: Principal, after: int, until: int, limit: int
+) -> list[Change]:
+    """Up to limit changes in (after, until] that a restricted client may see, in order."""
     return list(
         session.exec(
             select(Change)
-            .where(col(Change.seq) > after, col(Change.seq) <= until, visible)
+            .where(col(Change.seq) > after, col(Change.seq) <= until, _visible(principal))
             .order_by(col(Change.seq))
             .limit(limit)
         ).all()
+    )
+
+
+def count_visible(session: Session, principal: Principal, after: int, until: int) -> int:
+    """How many changes in (after, until] a restricted client may see (one pass over them)."""
+    return count_of(
+        session,
+        select(Change).where(
+            col(Change.seq) > after, col(Change.seq) <= until, _visible(principal)
+        ),
     )

@@ -14,7 +14,7 @@ from learning_records.people.access import record_visible
 from learning_records.people.models import Person
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, count_of, make_page, page_params
 
 router = APIRouter(prefix="/v1/enrolments", tags=["enrolments"])
 
@@ -67,6 +67,7 @@ def list_enrolments(
         query = query.where(col(Enrolment.status_date) >= period_from)
     if period_to is not None:
         query = query.where(col(Enrolment.status_date) <= period_to)
+    total = count_of(session, query)
     if (after := page.after_int("id")) is not None:
         query = query.where(col(Enrolment.id) > after)
     rows = session.exec(query.order_by(col(Enrolment.id)).limit(page.limit + 1)).all()
@@ -74,4 +75,4 @@ def list_enrolments(
         EnrolmentPublic(person=pseudonym, **enrolment.model_dump(exclude={"person_id"}))
         for enrolment, pseudonym in rows
     ]
-    return make_page(items, page.limit, key=lambda e: {"id": e.id})
+    return make_page(items, page.limit, key=lambda e: {"id": e.id}, count=total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from learning_records.csv_export import CSV_RESPONSE, csv_response
@@ -14,6 +14,8 @@ from learning_records.people.service import check_institution
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_BIGINT
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
+from pilnveide_kit.pagination import MAX_LIMIT, Page, feed_cursor, feed_position
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
@@ -54,11 +56,11 @@ class HrUpdate(BaseModel):
     reason: str | None
 
 
-class HrUpdates(BaseModel):
-    """A page of HR updates; pass next_after as `after` for the next page."""
+class HrUpdates(Page[HrUpdate]):
+    """A page of HR updates (the one list shape): `count` is how many updates follow the `after`
+    the paging started from; `resume_after` is what to pass as `after` to pull later."""
 
-    data: list[HrUpdate]
-    next_after: int
+    resume_after: int
 
 
 @router.get(
@@ -68,30 +70,49 @@ class HrUpdates(BaseModel):
     responses=CSV_RESPONSE,
 )
 def hr_pull(
+    request: Request,
     institution: Annotated[str, Path(max_length=32)],
     session: SessionDep,
     principal: ReaderDep,
     after: Annotated[
-        int, Query(ge=0, le=MAX_BIGINT, description="next_after of the previous pull")
+        int, Query(ge=0, le=MAX_BIGINT, description="resume_after of the previous pull")
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")
+    ] = MAX_LIMIT,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
 ) -> Any:
     """The institution's own records since a cursor, in change order, each with the HR
     system's own id for the person, the course title and hours; changes and retractions are
     items of their own, and an erased person's records come back as withdrawals without
-    personal data. Other institutions' records never."""
+    personal data. Other institutions' records never. `count` is a count of the institution's
+    updates after `after` (one pass over them)."""
     check_institution(principal, institution)
-    rows = hr_updates(
-        session, principal, institution, after=after, limit=limit, today=dt.date.today()
+    start, position = feed_position(after, cursor)
+    rows, total = hr_updates(
+        session,
+        principal,
+        institution,
+        after=start,
+        position=position,
+        limit=limit + 1,
+        today=dt.date.today(),
     )
-    data = [HrUpdate.model_validate(r) for r in rows]
-    next_after = data[-1].seq if data else after
-    if format == "csv":
+    data = [HrUpdate.model_validate(r) for r in rows[:limit]]
+    resume_after = data[-1].seq if data else position
+    next_cursor = feed_cursor(resume_after, start) if len(rows) > limit else None
+    if csv_requested(request, format):
+        headers = {"X-Resume-After": str(resume_after), "X-Total-Count": str(total)}
+        if next_cursor:
+            headers["X-Next-Cursor"] = next_cursor
         return csv_response(
             [u.model_dump(mode="json") for u in data],
             list(HrUpdate.model_fields),
             filename="hr-updates.csv",
-            headers={"X-Next-After": str(next_after)},
+            headers=headers,
         )
-    return HrUpdates(data=data, next_after=next_after)
+    return HrUpdates(data=data, count=total, next_cursor=next_cursor, resume_after=resume_after)
+
+
+add_csv_exports(router, "/v1/hr/{institution}/updates")  # the HR pull as text/csv

@@ -31,6 +31,7 @@ from learning_records.people.models import Person, PersonLink
 from learning_records.reference.service import course_titles
 from learning_records.results.models import Certificate, CompetencyAssessment
 from pilnveide_kit.auth import Principal
+from pilnveide_kit.pagination import count_of
 
 #: The columns of every item, in order, with their SQL types (for the typed NULLs of a UNION).
 COLUMNS: dict[str, Any] = {
@@ -97,10 +98,12 @@ def hr_updates(
     institution: str,
     *,
     after: int,
+    position: int,
     limit: int,
     today: Any,
-) -> list[dict[str, Any]]:
-    """Up to limit items with a sequence number above after, in order."""
+) -> tuple[list[dict[str, Any]], int]:
+    """Up to limit items with a sequence number above position, in order, and how many items
+    there are above after (where the paging started: `count` of the one list shape)."""
     p = Person
     employees = select(col(Employment.person_id)).where(
         col(Employment.institution) == institution,
@@ -204,14 +207,13 @@ def hr_updates(
         col(w.seq) > after,
     )
     union = union_all(enrolments, certificates, assessments, withdrawals).subquery()
-    rows = [
-        dict(r)
-        for r in session.execute(select(union).order_by(union.c.seq).limit(limit)).mappings()
-    ]
+    total = count_of(session, select(union))
+    page = select(union).where(union.c.seq > position).order_by(union.c.seq).limit(limit)
+    rows = [dict(r) for r in session.execute(page).mappings()]
     titles = course_titles(session, [r["course_code"] for r in rows if r["course_code"]])
     for row in rows:
         row["course_title"] = titles.get(row["course_code"]) if row["course_code"] else None
-    return rows
+    return rows, total
 
 
 def record_withdrawals(session: Session, person_id: int, reason: str) -> int:

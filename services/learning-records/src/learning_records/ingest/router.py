@@ -26,6 +26,7 @@ from pilnveide_kit.errors import (
     PayloadTooLarge,
     UnprocessableContent,
 )
+from pilnveide_kit.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["writes"])
 
@@ -235,7 +236,10 @@ for _kind in KINDS.values():
         response_model=ItemOutcome,
         status_code=201,
         summary=f"Write one {_kind.name} item",
-        responses={200: {"description": "Unchanged: the same item was stored before"}},
+        responses={
+            200: {"description": "Unchanged: the same item was stored before"},
+            **problems(409),  # the same source id with other content
+        },
     )
     router.add_api_route(
         f"/{_kind.name}/bulk",

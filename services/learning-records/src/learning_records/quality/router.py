@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from learning_records.quality.service import UnknownCourse, UnknownCourses, unknown_courses
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 
 router = APIRouter(prefix="/v1/data-quality", tags=["data quality"])
 
@@ -50,13 +51,13 @@ def list_unknown_courses(
     report = unknown_courses(
         session, principal, institution=institution, source_system=source_system
     )
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
-    )
-    if wants_csv:
+    if csv_requested(request, format):
         return Response(
             _csv(report),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="unknown-courses.csv"'},
         )
     return JSONResponse(report.model_dump(mode="json"))
+
+
+add_csv_exports(router, "/v1/data-quality/unknown-courses")  # the report as text/csv

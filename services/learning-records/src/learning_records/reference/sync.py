@@ -99,24 +99,26 @@ class CatalogFeed:
             return answer.json()
         raise CatalogUnavailable("catalog refused the token")  # pragma: no cover
 
-    async def changes_after(self, after: int) -> list[dict[str, Any]]:
-        """Every change with an id above `after`, in order."""
+    async def _all_pages(self, path: str, cursor: str | None = None) -> list[dict[str, Any]]:
+        """Every item of a list, page by page (the one pagination shape)."""
         found: list[dict[str, Any]] = []
-        cursor = encode_cursor({"id": after}) if after else None
         while True:
             params: dict[str, Any] = {"limit": PAGE_LIMIT}
             if cursor:
                 params["cursor"] = cursor
-            body = await self._get("/v1/changes", params)
+            body = await self._get(path, params)
             found += body.get("data", [])
             cursor = body.get("next_cursor")
             if not cursor:
                 return found
 
+    async def changes_after(self, after: int) -> list[dict[str, Any]]:
+        """Every change with an id above `after`, in order."""
+        return await self._all_pages("/v1/changes", encode_cursor({"id": after}) if after else None)
+
     async def reference_lists(self) -> list[dict[str, Any]]:
         """Every reference list with its codes."""
-        body = await self._get("/v1/reference")
-        return list(body)
+        return await self._all_pages("/v1/reference")
 
 
 class CatalogSync:

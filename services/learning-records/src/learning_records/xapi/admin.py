@@ -18,7 +18,7 @@ from learning_records.xapi.validation import is_iri
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.errors import BadRequest, Forbidden, NotFound
-from pilnveide_kit.pagination import Page, PageParams, make_page, page_params
+from pilnveide_kit.pagination import Page, PageParams, count_of, make_page, page_params
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
 CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
@@ -155,6 +155,7 @@ def list_statement_outcomes(
         S.c.mapping_detail,
         S.c.voided,
     ).where(S.c.mapping_status == status, access.visible(S.c.partition))
+    total = count_of(session, query)
     if (after_seq := page.after_int("seq")) is not None:
         query = query.where(S.c.seq > after_seq)
     rows = session.execute(query.order_by(S.c.seq).limit(page.limit + 1)).all()
@@ -176,9 +177,9 @@ def list_statement_outcomes(
         )
         for row in rows
     ]
-    built = make_page(items, page.limit, key=lambda item: {"seq": item[0]})
+    built = make_page(items, page.limit, key=lambda item: {"seq": item[0]}, count=total)
     return Page[StatementMappingPublic](
-        data=[item for _, item in built.data], next_cursor=built.next_cursor
+        data=[item for _, item in built.data], count=total, next_cursor=built.next_cursor
     )
 
 
@@ -194,13 +195,16 @@ def list_course_mappings(
 ) -> Page[CourseMappingPublic]:
     """Activity ids mapped to catalog courses, in activity id order."""
     query = select(CM.c.activity_id, CM.c.course_code)
+    total = count_of(session, query)
     if (after_id := page.after_str("activity_id")) is not None:
         query = query.where(CM.c.activity_id > after_id)
     rows = session.execute(query.order_by(CM.c.activity_id).limit(page.limit + 1)).all()
     items = [
         CourseMappingPublic(activity_id=r.activity_id, course_code=r.course_code) for r in rows
     ]
-    return make_page(items, page.limit, key=lambda item: {"activity_id": item.activity_id})
+    return make_page(
+        items, page.limit, key=lambda item: {"activity_id": item.activity_id}, count=total
+    )
 
 
 @router.put(

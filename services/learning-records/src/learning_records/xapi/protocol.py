@@ -16,7 +16,7 @@ from pilnveide_kit.errors import (
 )
 
 SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
-_VERSION_HEADER = re.compile(r"^(1\.0(?:\.[0-3])?|2\.0(?:\.\d+)?)$")
+VERSION_HEADER = re.compile(r"^(1\.0(?:\.[0-3])?|2\.0(?:\.\d+)?)$")
 JSON_TYPE = "application/json"
 MULTIPART_MIXED = "multipart/mixed"
 
@@ -83,7 +83,7 @@ def check_version(value: str | None) -> str:
     if value is None:
         raise XapiVersionMissing("The X-Experience-API-Version header is required")
     value = value.strip()
-    if not _VERSION_HEADER.match(value):
+    if not VERSION_HEADER.match(value):
         raise XapiVersionMissing(
             f"X-Experience-API-Version {value!r} is not supported; use 1.0.3 or 2.0.0",
             supported=list(SUPPORTED_VERSIONS),

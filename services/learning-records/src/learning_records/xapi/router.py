@@ -21,6 +21,7 @@ from learning_records.xapi.protocol import (
     response_version,
 )
 from learning_records.xapi.resources import HANDLERS, check_params
+from learning_records.xapi.schemas import route_options
 from learning_records.xapi.settings import XapiSettings, xapi_settings
 from learning_records.xapi.statements import utc_now
 from learning_records.xapi.validation import format_timestamp
@@ -220,7 +221,7 @@ for _path, _resource, _method, _name, _summary, _description in ROUTES:
         summary=_summary,
         description=_description,
         response_class=Response,
-        responses={200: {"description": "xAPI response (see the xAPI specification)"}},
+        **route_options(_resource, _method),  # documentation only: schemas.py
     )
 
 
