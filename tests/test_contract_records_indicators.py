@@ -30,6 +30,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel]]]
     ("post", "/v1/aggregations/query"): (contract.AggregationQuery, contract.AggregationResult),
     ("post", "/v1/aggregations/members"): (contract.AggregationQuery, contract.MembersResult),
     ("post", "/v1/aggregations/headcounts"): (contract.HeadcountQuery, contract.HeadcountResult),
+    ("post", "/v1/aggregations/batch"): (contract.BatchQuery, contract.BatchResult),
     ("get", "/v1/changes"): (None, contract.ChangesPage),
     ("get", "/v1/changes/head"): (None, contract.FeedHead),
 }

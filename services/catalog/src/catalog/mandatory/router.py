@@ -41,9 +41,11 @@ def list_mandatory_learning(
     include_archived: bool = False,
 ) -> JSONResponse:
     """Which courses each role, position group or new employee must complete, and by when."""
-    rows = service.list_rows(session, include_archived=include_archived, page=page)
+    rows, total = service.list_rows(session, include_archived=include_archived, page=page)
     items = [service.to_public(r) for r in rows]
-    return respond(make_page(items, page.limit, key=lambda r: {"code": r.code}), language)
+    return respond(
+        make_page(items, page.limit, key=lambda r: {"code": r.code}, count=total), language
+    )
 
 
 @router.get(

@@ -19,7 +19,7 @@ from catalog.mandatory.models import (
 from catalog.programmes.models import Course
 from catalog.reference.service import known_codes
 from pilnveide_kit.errors import Conflict, NotFound, UnprocessableContent
-from pilnveide_kit.pagination import PageParams
+from pilnveide_kit.pagination import PageParams, count_of
 
 ENTITY = "mandatory_learning"
 #: Audience parts checked against a reference list of the catalog.
@@ -68,16 +68,16 @@ def to_public(row: MandatoryLearning) -> MandatoryLearningPublic:
 
 def list_rows(
     session: Session, *, include_archived: bool, page: PageParams
-) -> list[MandatoryLearning]:
-    """Rules by code."""
+) -> tuple[list[MandatoryLearning], int]:
+    """Rules by code, one page, and how many the whole list has."""
     query = select(MandatoryLearning)
     if not include_archived:
         query = query.where(col(MandatoryLearning.archived_at).is_(None))
+    total = count_of(session, query)
     if (after := page.after_str("code")) is not None:
         query = query.where(col(MandatoryLearning.code) > after)
-    return list(
-        session.exec(query.order_by(col(MandatoryLearning.code)).limit(page.limit + 1)).all()
-    )
+    rows = session.exec(query.order_by(col(MandatoryLearning.code)).limit(page.limit + 1)).all()
+    return list(rows), total
 
 
 def get_row(session: Session, code: str, *, for_update: bool = False) -> MandatoryLearning:

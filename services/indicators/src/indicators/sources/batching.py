@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from indicators.sources.types import (
+from pilnveide_contracts.records import (
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,

@@ -204,8 +204,8 @@ class HttpRecordsSource:
     ) -> tuple[list[AggregationResult], list[HeadcountResult]] | None:
         """`POST /v1/aggregations/batch`: the answers in order (None: not offered there)."""
         body = {
-            "aggregations": [q.wire() for q in aggregations],
-            "headcounts": [q.wire() for q in headcounts],
+            "aggregations": [_wire(q) for q in aggregations],
+            "headcounts": [_wire(q) for q in headcounts],
         }
         answer = await self.upstream.call("POST", "/v1/aggregations/batch", json=body)
         if answer.status_code in (404, 405, 501):
