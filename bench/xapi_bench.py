@@ -131,7 +131,7 @@ def start_service(
         stderr=subprocess.DEVNULL,
         cwd=REPO,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:

@@ -16,19 +16,20 @@ after it was applied) or ignored (voiding).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from learning_records.employment.models import Employment
 from learning_records.enrolments.service import (
     LearningEvent,
-    apply_learning_event,
+    apply_learning_events,
     revert_learning_event,
 )
-from learning_records.people.service import PersonRef, UnknownPerson, resolve_person
+from learning_records.people.service import chunks, person_ids_by_link, person_ids_by_pseudonym
 from learning_records.xapi.models import XapiCourseMapping, XapiStatement
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
@@ -141,8 +142,28 @@ class StatementMapper:
             return UNMAPPED, event[:500]
         return MAPPED, None
 
+    def prefetch_courses(self, activity_ids: Iterable[str]) -> None:
+        """Look up the course mappings of many activities in one query (course_for caches)."""
+        wanted = sorted({a for a in activity_ids if a not in self._courses})
+        if not wanted:
+            return
+        found = dict(
+            self.session.execute(
+                select(CM.c.activity_id, CM.c.course_code).where(CM.c.activity_id.in_(wanted))
+            ).all()
+        )
+        prefix = self.settings.course_activity_prefix
+        for activity_id in wanted:
+            code = found.get(activity_id)
+            if code is None and prefix and activity_id.startswith(prefix):
+                code = activity_id[len(prefix) :].strip("/") or None
+            self._courses[activity_id] = code
+
     def apply(self, new: list[dict[str, Any]], mapped_ids: set[str], voided: list[str]) -> None:
-        """Apply new mapped statements; revert what newly voided statements had applied."""
+        """Apply new mapped statements as one set-based write; revert what newly voided
+        statements had applied."""
+        ids: list[str] = []
+        events: list[LearningEvent] = []
         for statement in new:
             statement_id = statement["id"].lower()
             if statement_id not in mapped_ids:
@@ -150,15 +171,24 @@ class StatementMapper:
             event = self.event_for(statement)
             if isinstance(event, str):  # decide() saw an event; nothing has changed since
                 continue
-            placed = self.place(event)
-            if isinstance(placed, str):
-                self.set_outcome(statement_id, REJECTED, placed)
-                continue
-            outcome = apply_learning_event(
-                self.session, placed, pepper=self.pepper, principal=self.principal
-            )
+            ids.append(statement_id)
+            events.append(event)
+        outcomes: dict[str, tuple[str, str | None]] = {}
+        placed = self.place(events)
+        to_apply = [(i, e) for i, e in zip(ids, placed, strict=True) if not isinstance(e, str)]
+        for statement_id, refused in zip(ids, placed, strict=True):
+            if isinstance(refused, str):
+                outcomes[statement_id] = (REJECTED, refused)
+        applied = apply_learning_events(
+            self.session,
+            [event for _, event in to_apply],
+            pepper=self.pepper,
+            principal=self.principal,
+        )
+        for (statement_id, _), outcome in zip(to_apply, applied, strict=True):
             if outcome.status not in ("accepted", "unchanged"):
-                self.set_outcome(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+                outcomes[statement_id] = (ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+        self.set_outcomes(outcomes)
         if not voided:
             return
         rows = self.session.execute(
@@ -170,41 +200,78 @@ class StatementMapper:
             revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
             self.set_outcome(row.statement_id, REVERTED, "the statement was voided")
 
-    def place(self, event: LearningEvent) -> LearningEvent | str:
-        """The event at the writer's institution where the person is employed (the one whose
+    def place(self, events: list[LearningEvent]) -> list[LearningEvent | str]:
+        """Each event at the writer's institution where the person is employed (the one whose
         employment covers the event's day, else the latest), or the reason it is refused.
-        Unrestricted writers' events are left as they are."""
+        Unrestricted writers' events are left as they are. People and employments are read in
+        bulk."""
         institutions = self.principal.institutions
         if institutions is None:
-            return event
-        ref = PersonRef(
-            pseudonym=event.pseudonym,
-            source_system=event.person_source_system,
-            external_id=event.person_external_id,
-        )
-        try:
-            person_id = resolve_person(self.session, ref, self.pepper, create=False)
-        except (UnknownPerson, ValueError):
-            return NOT_YOURS
+            return list(events)
         if not institutions:
-            return NOT_YOURS
-        rows = self.session.execute(
-            select(
-                col(Employment.institution), col(Employment.valid_from), col(Employment.valid_to)
-            )
-            .where(
-                col(Employment.person_id) == person_id,
-                col(Employment.institution).in_(sorted(institutions)),
-            )
-            .order_by(col(Employment.valid_from).desc(), col(Employment.id).desc())
-        ).all()
-        if not rows:
-            return NOT_YOURS
-        day = event.occurred_at.date()
-        covering = [
-            r for r in rows if r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)
+            return [NOT_YOURS] * len(events)
+        by_pseudonym = person_ids_by_pseudonym(
+            self.session, [e.pseudonym for e in events if e.pseudonym], create=False
+        )
+        by_link = person_ids_by_link(
+            self.session,
+            [
+                (e.person_source_system, e.person_external_id)
+                for e in events
+                if e.pseudonym is None and e.person_source_system and e.person_external_id
+            ],
+        )
+        people: list[int | None] = [
+            by_pseudonym.get(e.pseudonym)
+            if e.pseudonym
+            else by_link.get((e.person_source_system or "", e.person_external_id or ""))
+            for e in events
         ]
-        return replace(event, institution=(covering or rows)[0].institution)
+        employments: dict[int, list[Any]] = {}
+        known = sorted({p for p in people if p is not None})
+        for part in chunks(known):
+            rows = self.session.execute(
+                select(
+                    col(Employment.person_id),
+                    col(Employment.institution),
+                    col(Employment.valid_from),
+                    col(Employment.valid_to),
+                )
+                .where(
+                    col(Employment.person_id).in_(part),
+                    col(Employment.institution).in_(sorted(institutions)),
+                )
+                .order_by(col(Employment.valid_from).desc(), col(Employment.id).desc())
+            ).all()
+            for row in rows:
+                employments.setdefault(row.person_id, []).append(row)
+        placed: list[LearningEvent | str] = []
+        for event, person_id in zip(events, people, strict=True):
+            held = employments.get(person_id) if person_id is not None else None
+            if not held:
+                placed.append(NOT_YOURS)
+                continue
+            day = event.occurred_at.date()
+            covering = [
+                r for r in held if r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)
+            ]
+            placed.append(replace(event, institution=(covering or held)[0].institution))
+        return placed
+
+    def set_outcomes(self, outcomes: dict[str, tuple[str, str | None]]) -> None:
+        """Record many statements' mapping outcomes (statement id → (outcome, detail))."""
+        if not outcomes:
+            return
+        self.session.execute(
+            update(S)
+            .where(S.c.statement_id == bindparam("target_id"))
+            .values(mapping_status=bindparam("new_status"), mapping_detail=bindparam("new_detail"))
+            .execution_options(synchronize_session=False),
+            [
+                {"target_id": sid, "new_status": status, "new_detail": detail}
+                for sid, (status, detail) in outcomes.items()
+            ],
+        )
 
     def set_outcome(self, statement_id: str, status: str, detail: str | None) -> None:
         """Record a statement's mapping outcome."""

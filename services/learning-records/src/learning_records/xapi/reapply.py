@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -84,6 +85,7 @@ def reapply_mappings(
         if not rows:
             return counts
         after = rows[-1].seq
+        groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         for row in rows:
             counts.examined += 1
             key = (row.client_id, row.partition)
@@ -98,12 +100,17 @@ def reapply_mappings(
             if isinstance(event, str):
                 continue
             counts.by_course[event.course_code] += 1
-            if dry_run:
-                continue
-            # As for a fresh statement: mapped, then applied (which may turn it rejected/error).
-            mapper.set_outcome(row.statement_id, MAPPED, None)
-            mapper.apply([statement], {row.statement_id}, [])
-            outcome = session.scalar(
-                select(S.c.mapping_status).where(S.c.statement_id == row.statement_id)
-            )
-            counts.outcomes[outcome if outcome in (REJECTED, ERROR) else MAPPED] += 1
+            groups.setdefault(key, []).append((row.statement_id, statement))
+        if dry_run:
+            continue
+        for key, matched in groups.items():
+            # As for fresh statements: mapped, then applied (which may turn some rejected/error).
+            mapper = mappers[key]
+            ids = [statement_id for statement_id, _ in matched]
+            mapper.set_outcomes({statement_id: (MAPPED, None) for statement_id in ids})
+            mapper.apply([statement for _, statement in matched], set(ids), [])
+            outcomes = session.execute(
+                select(S.c.mapping_status).where(S.c.statement_id.in_(ids))
+            ).scalars()
+            for outcome in outcomes:
+                counts.outcomes[outcome if outcome in (REJECTED, ERROR) else MAPPED] += 1
