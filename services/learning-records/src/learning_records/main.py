@@ -11,6 +11,7 @@ from learning_records.aggregations.router import router as aggregations_router
 from learning_records.changes.router import router as changes_router
 from learning_records.enrolments.router import router as enrolments_router
 from learning_records.ingest.router import router as writes_router
+from learning_records.mailboxes.router import router as mailboxes_router
 from learning_records.models import load_all_models
 from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
@@ -48,6 +49,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             aggregations_router,
             privacy_router,
             people_router,
+            mailboxes_router,
             reference_router,
             quality_router,
             xapi_routers(),

@@ -46,6 +46,7 @@ def load_all_models() -> None:
     from learning_records.employment import models as _employment  # noqa: F401
     from learning_records.enrolments import models as _enrolments  # noqa: F401
     from learning_records.ingest import models as _ingest  # noqa: F401
+    from learning_records.mailboxes import models as _mailboxes  # noqa: F401
     from learning_records.people import models as _people  # noqa: F401
     from learning_records.reference import models as _reference  # noqa: F401
     from learning_records.results import models as _results  # noqa: F401

@@ -30,13 +30,14 @@ from learning_records.enrolments.service import (
     revert_learning_event,
 )
 from learning_records.people.service import chunks, person_ids_by_link, person_ids_by_pseudonym
-from learning_records.xapi.models import XapiCourseMapping, XapiStatement
+from learning_records.xapi.actors import Actors
+from learning_records.xapi.course_mappings import courses_for
+from learning_records.xapi.models import XapiStatement
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
 from pilnveide_kit.auth import Principal
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
-CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
 
 MAPPED, UNMAPPED, ERROR, REVERTED, IGNORED = "mapped", "unmapped", "error", "reverted", "ignored"
 REJECTED = "rejected"
@@ -76,17 +77,13 @@ class StatementMapper:
         self.principal = principal
         self.pepper = pepper
         self._courses: dict[str, str | None] = {}
+        self.actors = Actors(session, settings, principal.institutions)
 
     def course_for(self, activity_id: str) -> str | None:
-        """The catalog course code an activity id stands for, if any."""
+        """The catalog course code an activity id stands for in the writer's statements (its
+        own mapping, else a global one, else an id under the course prefix), if any."""
         if activity_id not in self._courses:
-            code = self.session.scalar(
-                select(CM.c.course_code).where(CM.c.activity_id == activity_id)
-            )
-            prefix = self.settings.course_activity_prefix
-            if code is None and prefix and activity_id.startswith(prefix):
-                code = activity_id[len(prefix) :].strip("/") or None
-            self._courses[activity_id] = code
+            self.prefetch_courses([activity_id])
         return self._courses[activity_id]
 
     def event_for(self, statement: dict[str, Any]) -> LearningEvent | str:
@@ -101,11 +98,9 @@ class StatementMapper:
         course = self.course_for(target["id"])
         if course is None:
             return f"activity {target['id']} is not mapped to a catalog course"
-        account = statement["actor"].get("account")
-        if not isinstance(account, dict):
-            return "the actor has no account carrying a personal code or HR id"
-        home = str(account["homePage"]).rstrip("/")
-        name = str(account["name"])
+        learner = self.actors.learner(statement)
+        if isinstance(learner, str):
+            return learner
         result = statement.get("result") or {}
         score = result.get("score") or {}
         shape = EVENT_SHAPES[kind]
@@ -118,16 +113,16 @@ class StatementMapper:
         scaled = score.get("scaled")
         value = raw if raw is not None else (scaled * 100 if scaled is not None else None)
         maximum = score.get("max") if raw is not None else (100 if scaled is not None else None)
-        pseudonymous = home == self.settings.pseudonym_home_page.rstrip("/")
         return LearningEvent(
             source_system=SOURCE_SYSTEM,
             external_id=statement["id"].lower(),
             course_code=course,
             occurred_at=parse_timestamp(statement["timestamp"]),
             status=shape.status,
-            pseudonym=name if pseudonymous else None,
-            person_source_system=None if pseudonymous else self.settings.hr_source_for(home),
-            person_external_id=None if pseudonymous else name,
+            pseudonym=learner.pseudonym,
+            person_source_system=learner.source_system,
+            person_external_id=learner.external_id,
+            institution=learner.institution,
             score=value,
             max_score=maximum,
             passed=passed,
@@ -142,16 +137,23 @@ class StatementMapper:
             return UNMAPPED, event[:500]
         return MAPPED, None
 
+    def prefetch(self, statements: list[Any]) -> None:
+        """Read the course mappings and mailboxes a batch of statements names, in bulk."""
+        self.prefetch_courses(
+            s["object"]["id"]
+            for s in statements
+            if isinstance(s, dict)
+            and isinstance(s.get("object"), dict)
+            and isinstance(s["object"].get("id"), str)
+        )
+        self.actors.prefetch(statements)
+
     def prefetch_courses(self, activity_ids: Iterable[str]) -> None:
         """Look up the course mappings of many activities in one query (course_for caches)."""
         wanted = sorted({a for a in activity_ids if a not in self._courses})
         if not wanted:
             return
-        found = dict(
-            self.session.execute(
-                select(CM.c.activity_id, CM.c.course_code).where(CM.c.activity_id.in_(wanted))
-            ).all()
-        )
+        found = courses_for(self.session, self.principal.client_id, wanted)
         prefix = self.settings.course_activity_prefix
         for activity_id in wanted:
             code = found.get(activity_id)
@@ -248,6 +250,8 @@ class StatementMapper:
         placed: list[LearningEvent | str] = []
         for event, person_id in zip(events, people, strict=True):
             held = employments.get(person_id) if person_id is not None else None
+            if held and event.institution is not None:  # the statement named its institution
+                held = [r for r in held if r.institution == event.institution]
             if not held:
                 placed.append(NOT_YOURS)
                 continue

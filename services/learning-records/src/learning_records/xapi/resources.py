@@ -228,11 +228,7 @@ def _store(
     batch = [codes.statement(statement) for statement in batch]
     access = access_of(session, request)
     mapper = StatementMapper(session, settings, principal, pepper_of(request))
-    mapper.prefetch_courses(
-        s["object"]["id"]
-        for s in batch
-        if isinstance(s.get("object"), dict) and isinstance(s["object"].get("id"), str)
-    )
+    mapper.prefetch(batch)
     outcome = st.store_statements(
         session,
         batch,
