@@ -1,10 +1,13 @@
 """From statements to learning records: which statements mean an enrolment event; applying it.
 
 A statement maps when its verb is in the verb map, its object is an Activity standing for a
-catalog course (the course mapping table, or an id under the course prefix) and its actor has an
-account whose name is a pseudonym (homePage RECORDS_XAPI_PSEUDONYM_HOME_PAGE: a personal code
-sent is pseudonymised at the door, see personal_codes.py) or an HR id (any other homePage: the
-HR system's source id of a person sent earlier).
+catalog course (the writer's own course mapping, else a global one, else an id under the course
+prefix: course_mappings.py) and its actor names a person (actors.py: a pseudonymous or HR-id
+account, or a mailbox HR registered).
+
+The mapped statements of a batch are applied as one set-based write
+(`enrolments.batch.apply_learning_events`): people, courses, mailboxes, employments and current
+enrolments are read in bulk, not per statement.
 
 The mapping runs with the writer's principal: a restricted writer's statement changes only
 enrolments at its institutions, for a person employed there (the enrolment goes to that
