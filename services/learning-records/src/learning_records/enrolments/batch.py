@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select
 from sqlmodel import Session, col
 
+from learning_records.bulk import in_values
 from learning_records.changes.service import change_feed
 from learning_records.enrolments.batch_plan import Applied, Plan, Pool, Target, play
 from learning_records.enrolments.batch_write import write_plan
@@ -37,7 +38,6 @@ from learning_records.hashing import content_hash
 from learning_records.people.access import record_visible
 from learning_records.people.pseudonyms import InvalidPersonalCode
 from learning_records.people.service import (
-    CHUNK,
     PersonRef,
     chunks,
     person_ids_by_link,
@@ -195,22 +195,29 @@ def _applied_already(
 ) -> dict[tuple[str, str], tuple[str, int, int]]:
     """(source_system, external_id) → (content hash, enrolment id, event id) of applied events."""
     found: dict[tuple[str, str], tuple[str, int, int]] = {}
-    for part in chunks(sorted(set(keys)), CHUNK // 2):
-        rows = session.execute(
-            select(
-                col(AppliedLearningEvent.source_system),
-                col(AppliedLearningEvent.external_id),
-                col(AppliedLearningEvent.content_hash),
-                col(AppliedLearningEvent.enrolment_id),
-                col(AppliedLearningEvent.id),
-            ).where(
-                tuple_(
-                    col(AppliedLearningEvent.source_system), col(AppliedLearningEvent.external_id)
-                ).in_(part)
-            )
-        ).all()
-        found.update({(r[0], r[1]): (r[2], int(r[3]), int(r[4])) for r in rows})
+    for source, ids in _by_source(keys).items():
+        for part in chunks(ids):
+            rows = session.execute(
+                select(
+                    col(AppliedLearningEvent.external_id),
+                    col(AppliedLearningEvent.content_hash),
+                    col(AppliedLearningEvent.enrolment_id),
+                    col(AppliedLearningEvent.id),
+                ).where(
+                    col(AppliedLearningEvent.source_system) == source,
+                    in_values(session, col(AppliedLearningEvent.external_id), part),
+                )
+            ).all()
+            found.update({(source, r[0]): (r[1], int(r[2]), int(r[3])) for r in rows})
     return found
+
+
+def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(source_system, external_id) pairs as external ids per source system (one array each)."""
+    grouped: dict[str, set[str]] = {}
+    for source, external_id in keys:
+        grouped.setdefault(source, set()).add(external_id)
+    return {source: sorted(ids) for source, ids in grouped.items()}
 
 
 def _current_enrolments(
@@ -241,12 +248,18 @@ def _current_enrolments(
         E.c.completed_on,
         E.c.hours,
     ]
+    # One array per column, the exact pairs kept in Python: cheaper than a list of row values.
+    courses = sorted({course for _, course in pairs})
     conditions: list[Any] = [
-        tuple_(E.c.person_id, E.c.course_code).in_(part)
-        for part in chunks(sorted(pairs), CHUNK // 2)
+        and_(
+            in_values(session, E.c.person_id, part),
+            in_values(session, E.c.course_code, courses),
+        )
+        for part in chunks(sorted({person for person, _ in pairs}))
     ] + [
-        tuple_(E.c.source_system, E.c.external_id).in_(part)
-        for part in chunks(sorted(named), CHUNK // 2)
+        and_(E.c.source_system == source, in_values(session, E.c.external_id, part))
+        for source, ids in _by_source(named).items()
+        for part in chunks(ids)
     ]
     pool = Pool()
     for condition in conditions:
@@ -254,7 +267,10 @@ def _current_enrolments(
         if principal is not None:
             query = query.where(record_visible(principal, Enrolment))
         for row in session.execute(query).all():
-            if (row.source_system, row.external_id) in pool.by_source:
+            source_id = (row.source_system, row.external_id)
+            if source_id in pool.by_source or (
+                (row.person_id, row.course_code) not in pairs and source_id not in named
+            ):
                 continue
             pool.add(
                 Target(

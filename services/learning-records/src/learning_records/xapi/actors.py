@@ -121,7 +121,11 @@ class Actors:
         found = {(i, p) for i, p in self._mailboxes.get(digest, []) if where is None or i in where}
         if not found:
             return "the actor's mailbox is not registered for " + (
-                f"institution {institution}" if institution else "the writer's institutions"
+                f"institution {institution}"
+                if institution
+                else "the writer's institutions"
+                if self.institutions is not None
+                else "any institution"
             )
         if len({p for _, p in found}) > 1 or len(found) > 1:
             return (
