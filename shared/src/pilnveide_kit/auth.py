@@ -41,6 +41,8 @@ SCOPES: dict[str, str] = {
     "indicators:write": "Change indicator definitions and enter observations",
     "xapi:read": "Read xAPI statements and documents",
     "xapi:write": "Write xAPI statements and documents",
+    "xapi:mappings": "Manage the client's own xAPI activity → course mappings, re-apply them to "
+    "its statements and read its statements' mapping outcomes",
     "admin": "Administer API clients; explain views",
 }
 

@@ -14,6 +14,7 @@ from learning_records.compliance.router import router as compliance_router
 from learning_records.enrolments.router import router as enrolments_router
 from learning_records.hr.router import router as hr_router
 from learning_records.ingest.router import router as writes_router
+from learning_records.mailboxes.router import router as mailboxes_router
 from learning_records.models import load_all_models
 from learning_records.people.router import router as people_router
 from learning_records.privacy.router import router as privacy_router
@@ -54,6 +55,7 @@ def create_app(settings: LearningRecordsSettings | None = None) -> FastAPI:
             competencies_router,
             compliance_router,
             hr_router,
+            mailboxes_router,
             reference_router,
             quality_router,
             xapi_routers(),

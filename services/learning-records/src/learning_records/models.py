@@ -47,6 +47,7 @@ def load_all_models() -> None:
     from learning_records.enrolments import models as _enrolments  # noqa: F401
     from learning_records.hr import models as _hr  # noqa: F401
     from learning_records.ingest import models as _ingest  # noqa: F401
+    from learning_records.mailboxes import models as _mailboxes  # noqa: F401
     from learning_records.people import models as _people  # noqa: F401
     from learning_records.reference import models as _reference  # noqa: F401
     from learning_records.results import models as _results  # noqa: F401

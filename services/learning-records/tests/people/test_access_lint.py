@@ -43,6 +43,8 @@ EXEMPT_MODULES = {
     "reaches them (privacy/router.py data_protection_officer)",
     "enrolments/service.py": "learning events: applied by the xAPI mapping with the writer's "
     "principal",
+    "enrolments/batch.py": "learning events applied as one set-based write: the same rule as "
+    "enrolments/service.py (a restricted writer's events move only enrolments it sees)",
     "importer": "the operator's command-line import (unrestricted by nature)",
     "bulk.py": "generic INSERT helpers, no reads",
     "people/access.py": "the helpers themselves",

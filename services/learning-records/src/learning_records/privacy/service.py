@@ -16,6 +16,7 @@ from learning_records.enrolments.models import (
     EnrolmentStatusChange,
 )
 from learning_records.hr.service import record_withdrawals
+from learning_records.mailboxes.models import PersonMailbox
 from learning_records.people.access import person_visible
 from learning_records.people.models import Person, PersonLink
 from learning_records.results.models import (
@@ -35,6 +36,7 @@ class PersonNotFound(NotFound):
 
 _PERSON_TABLES: list[Any] = [
     PersonLink,
+    PersonMailbox,
     Employment,
     RoleAssignment,
     Enrolment,
@@ -152,6 +154,7 @@ def delete_older_than(session: Session, before: date, *, dry_run: bool) -> dict[
     for start in range(0, len(orphan_ids), 5000):
         part = orphan_ids[start : start + 5000]
         session.execute(delete(PersonLink).where(col(PersonLink.person_id).in_(part)))
+        session.execute(delete(PersonMailbox).where(col(PersonMailbox.person_id).in_(part)))
         session.execute(delete(Person).where(col(Person.id).in_(part)))
     counts["person"] = len(orphan_ids)
     feed.record("retention", "delete", before.isoformat())

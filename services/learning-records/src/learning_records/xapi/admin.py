@@ -1,29 +1,37 @@
-"""Administration of the statement → learning record mapping under /v1/xapi (JSON API, tokens)."""
+"""Course mappings under /v1/xapi (JSON API, tokens): list, set one, upload many, remove,
+re-apply to stored statements. Who manages which mappings: course_mappings.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select
 from sqlmodel import Field, SQLModel
 
 from learning_records.xapi.access import XapiAccess
-from learning_records.xapi.models import XapiCourseMapping, XapiStatement
+from learning_records.xapi.course_mappings import (
+    CM,
+    GLOBAL,
+    MappingItem,
+    MappingUploadInvalid,
+    classify,
+    items_of,
+    owner_of,
+    parse_csv,
+    write,
+)
 from learning_records.xapi.reapply import ReapplyCounts, reapply_mappings
 from learning_records.xapi.settings import XapiSettings, xapi_settings
-from learning_records.xapi.statements import as_utc
 from learning_records.xapi.validation import is_iri
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.errors import BadRequest, Forbidden, NotFound
+from pilnveide_kit.errors import BadRequest, NotFound, UnprocessableContent
 from pilnveide_kit.pagination import Page, PageParams, count_of, make_page, page_params
 
-S = XapiStatement.__table__  # type: ignore[attr-defined]
-CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
-
 router = APIRouter(prefix="/v1/xapi", tags=["xAPI mapping"])
+MapperDep = Annotated[Principal, require("xapi:mappings")]
 
 
 class CourseMappingNotFound(NotFound):
@@ -38,30 +46,10 @@ class ActivityIdInvalid(BadRequest):
     slug = "xapi-activity-id-invalid"
 
 
-class CourseMappingForbidden(Forbidden):
-    """Course mappings hold for every institution: a restricted admin cannot change them."""
+class CourseMappingsRefused(UnprocessableContent):
+    """An upload (or one mapping) with invalid items: nothing was changed."""
 
-    slug = "xapi-course-mapping-forbidden"
-
-
-def _unrestricted(principal: Principal) -> None:
-    if principal.restricted:
-        raise CourseMappingForbidden(
-            "Course mappings apply to every institution; a restricted client cannot change them"
-        )
-
-
-class StatementMappingPublic(SQLModel):
-    """A stored statement's mapping outcome (no personal data: the actor is not shown)."""
-
-    statement_id: str
-    stored: datetime
-    verb_id: str
-    object_type: str
-    object_id: str | None
-    mapping_status: str
-    mapping_detail: str | None
-    voided: bool
+    slug = "xapi-course-mappings-refused"
 
 
 class CourseMappingBase(SQLModel):
@@ -73,6 +61,11 @@ class CourseMappingBase(SQLModel):
 
 class CourseMappingPublic(CourseMappingBase):
     """A course mapping as returned."""
+
+    owner: str = Field(
+        default=GLOBAL,
+        description='The API client whose statements it applies to; "" for a global mapping',
+    )
 
 
 class CourseMappingSaved(CourseMappingPublic):
@@ -123,63 +116,56 @@ class ReapplyReport(SQLModel):
         )
 
 
+class MappingItemOutcome(SQLModel):
+    """What became (or, in a dry run, would become) of one uploaded mapping."""
+
+    index: int
+    activity_id: str
+    course_code: str
+    outcome: str = Field(description="created, updated, unchanged or invalid")
+    detail: str | None = Field(default=None, description="Why an item is invalid")
+
+
+class MappingUploadReport(SQLModel):
+    """An upload's per-item outcomes, counts, and the re-apply to the stored statements."""
+
+    dry_run: bool
+    owner: str = Field(description='Whose mappings these are ("" for global ones)')
+    counts: dict[str, int] = Field(description="Items per outcome")
+    items: list[MappingItemOutcome]
+    reapply: ReapplyReport = Field(
+        description="The uploaded activities' stored unmapped statements (the owner's own, or "
+        "every client's for global mappings): counted in a dry run, applied otherwise"
+    )
+
+
 def _pepper(request: Request) -> str:
     return str(request.app.state.settings.pseudonym_pepper)
 
 
-@router.get(
-    "/statements/outcomes",
-    response_model=Page[StatementMappingPublic],
-    summary="List statements by mapping outcome",
-)
-def list_statement_outcomes(
+def _reapply(
     session: SessionDep,
-    principal: Annotated[Principal, require("xapi:read")],
-    page: Annotated[PageParams, Depends(page_params)],
-    status: Annotated[
-        Literal["unmapped", "rejected", "error", "mapped", "reverted", "ignored"],
-        Query(description="Which outcome to list"),
-    ] = "unmapped",
-) -> Page[StatementMappingPublic]:
-    """Statements with a mapping outcome (default: unmapped, i.e. stored but meaning no record);
-    a restricted client sees only the statements of its institutions' partitions."""
-    access = XapiAccess(session, principal.institutions)
-    query = select(
-        S.c.seq,
-        S.c.statement_id,
-        S.c.stored,
-        S.c.verb_id,
-        S.c.object_type,
-        S.c.object_key,
-        S.c.mapping_status,
-        S.c.mapping_detail,
-        S.c.voided,
-    ).where(S.c.mapping_status == status, access.visible(S.c.partition))
-    total = count_of(session, query)
-    if (after_seq := page.after_int("seq")) is not None:
-        query = query.where(S.c.seq > after_seq)
-    rows = session.execute(query.order_by(S.c.seq).limit(page.limit + 1)).all()
-    items = [
-        (
-            row.seq,
-            StatementMappingPublic(
-                statement_id=row.statement_id,
-                stored=as_utc(row.stored),
-                verb_id=row.verb_id,
-                object_type=row.object_type,
-                object_id=row.object_key
-                if row.object_type in ("Activity", "StatementRef")
-                else None,
-                mapping_status=row.mapping_status,
-                mapping_detail=row.mapping_detail,
-                voided=bool(row.voided),
-            ),
-        )
-        for row in rows
-    ]
-    built = make_page(items, page.limit, key=lambda item: {"seq": item[0]}, count=total)
-    return Page[StatementMappingPublic](
-        data=[item for _, item in built.data], count=total, next_cursor=built.next_cursor
+    request: Request,
+    settings: XapiSettings,
+    principal: Principal,
+    owner: str,
+    *,
+    dry_run: bool,
+    activity_id: str | None = None,
+    activities: list[str] | None = None,
+) -> ReapplyCounts:
+    """Re-apply to the statements the mappings of `owner` concern: a client's own statements
+    (whatever its restriction, within the partitions it sees), or, for global mappings, every
+    statement the (unrestricted) admin sees."""
+    return reapply_mappings(
+        session,
+        settings,
+        _pepper(request),
+        XapiAccess(session, principal.institutions),
+        dry_run=dry_run,
+        activity_id=activity_id,
+        activities=activities,
+        client_id=None if owner == GLOBAL else owner,
     )
 
 
@@ -190,21 +176,46 @@ def list_statement_outcomes(
 )
 def list_course_mappings(
     session: SessionDep,
-    _principal: Annotated[Principal, require("xapi:read")],
+    principal: Annotated[Principal, require("xapi:read")],
     page: Annotated[PageParams, Depends(page_params)],
 ) -> Page[CourseMappingPublic]:
-    """Activity ids mapped to catalog courses, in activity id order."""
-    query = select(CM.c.activity_id, CM.c.course_code)
+    """The global mappings and the caller's own (an admin: every client's), in (activity id,
+    owner) order."""
+    query = select(CM.c.owner, CM.c.activity_id, CM.c.course_code)
+    if "admin" not in principal.scopes:
+        query = query.where(CM.c.owner.in_([GLOBAL, principal.client_id]))
     total = count_of(session, query)
-    if (after_id := page.after_str("activity_id")) is not None:
-        query = query.where(CM.c.activity_id > after_id)
-    rows = session.execute(query.order_by(CM.c.activity_id).limit(page.limit + 1)).all()
+    after_id, after_owner = page.after_str("activity_id"), page.after_str("owner")
+    if after_id is not None:
+        query = query.where(
+            or_(
+                CM.c.activity_id > after_id,
+                (CM.c.activity_id == after_id) & (CM.c.owner > (after_owner or "")),
+            )
+        )
+    rows = session.execute(query.order_by(CM.c.activity_id, CM.c.owner).limit(page.limit + 1)).all()
     items = [
-        CourseMappingPublic(activity_id=r.activity_id, course_code=r.course_code) for r in rows
+        CourseMappingPublic(owner=r.owner, activity_id=r.activity_id, course_code=r.course_code)
+        for r in rows
     ]
     return make_page(
-        items, page.limit, key=lambda item: {"activity_id": item.activity_id}, count=total
+        items,
+        page.limit,
+        key=lambda item: {"activity_id": item.activity_id, "owner": item.owner},
+        count=total,
     )
+
+
+def _refuse_invalid(items: list[MappingItem]) -> None:
+    invalid = [i for i in items if i.outcome == "invalid"]
+    if invalid:
+        raise CourseMappingsRefused(
+            f"{len(invalid)} mapping(s) refused; nothing was changed",
+            errors=[
+                {"index": i.index, "activity_id": i.activity_id, "detail": i.detail}
+                for i in invalid
+            ],
+        )
 
 
 @router.put(
@@ -216,33 +227,98 @@ def put_course_mapping(
     session: SessionDep,
     request: Request,
     settings: Annotated[XapiSettings, Depends(xapi_settings)],
-    principal: Annotated[Principal, require("admin")],
+    principal: MapperDep,
     mapping: CourseMappingBase,
 ) -> CourseMappingSaved:
-    """Create or replace the course an activity id stands for (later statements use it;
-    statements already stored are re-mapped by POST /v1/xapi/course-mappings/reapply, and the
-    answer counts them); unrestricted admins only."""
-    _unrestricted(principal)
+    """Create or replace the course an activity id stands for: a global mapping for an
+    unrestricted admin, the caller's own otherwise (applies to the statements it writes). Later
+    statements use it; stored ones are re-mapped by POST /v1/xapi/course-mappings/reapply (the
+    answer counts them). An unknown course code is refused (422)."""
+    owner = owner_of(principal)
     if not is_iri(mapping.activity_id):
         raise ActivityIdInvalid("activity_id must be an IRI")
-    changed = session.execute(
-        update(CM)
-        .where(CM.c.activity_id == mapping.activity_id)
-        .values(course_code=mapping.course_code)
-    ).rowcount  # type: ignore[attr-defined]
-    if not changed:
-        session.execute(
-            CM.insert().values(activity_id=mapping.activity_id, course_code=mapping.course_code)
-        )
-    counts = reapply_mappings(
-        session,
-        settings,
-        _pepper(request),
-        XapiAccess(session, principal.institutions),
-        dry_run=True,
-        activity_id=mapping.activity_id,
+    items = [MappingItem(0, mapping.activity_id, mapping.course_code)]
+    classify(session, owner, items)
+    _refuse_invalid(items)
+    write(session, owner, items)
+    counts = _reapply(
+        session, request, settings, principal, owner, dry_run=True, activity_id=mapping.activity_id
     )
-    return CourseMappingSaved(**mapping.model_dump(), remappable_statements=counts.matched)
+    return CourseMappingSaved(
+        **mapping.model_dump(), owner=owner, remappable_statements=counts.matched
+    )
+
+
+@router.post(
+    "/course-mappings/bulk",
+    response_model=MappingUploadReport,
+    summary="Upload many course mappings (JSON or CSV)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/CourseMappingBase"},
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def upload_course_mappings(
+    session: SessionDep,
+    request: Request,
+    settings: Annotated[XapiSettings, Depends(xapi_settings)],
+    principal: MapperDep,
+    dry_run: Annotated[
+        bool, Query(description="Only report what would change (nothing is written)")
+    ] = False,
+) -> MappingUploadReport:
+    """Create or replace many mappings at once (the caller's own; global ones for an
+    unrestricted admin): a JSON array of {activity_id, course_code} or CSV with the header
+    `activity_id,course_code`. All or nothing: an invalid item (no IRI, unknown course code,
+    an activity twice) is 422 listing every invalid item, and nothing changes. Unless a dry run,
+    the uploaded activities' stored unmapped statements are then re-applied."""
+    owner = owner_of(principal)
+    body = await request.body()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8-sig")
+        rows: Any = parse_csv(text) if media == "text/csv" else json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MappingUploadInvalid(
+            "The body must be a JSON array of mappings or CSV (Content-Type: text/csv)"
+        ) from None
+    items = items_of(rows)
+    classify(session, owner, items)
+    if not dry_run:
+        _refuse_invalid(items)
+    # A dry run counts with the uploaded mappings in place, then takes them back.
+    savepoint = session.begin_nested() if dry_run else None
+    write(session, owner, items)
+    counts = _reapply(
+        session,
+        request,
+        settings,
+        principal,
+        owner,
+        dry_run=dry_run,
+        activities=[i.activity_id for i in items if i.outcome != "invalid"],
+    )
+    if savepoint is not None:
+        savepoint.rollback()
+    tally: dict[str, int] = {"created": 0, "updated": 0, "unchanged": 0, "invalid": 0}
+    for item in items:
+        tally[item.outcome] += 1
+    return MappingUploadReport(
+        dry_run=dry_run,
+        owner=owner,
+        counts=tally,
+        items=[MappingItemOutcome(**vars(i)) for i in items],
+        reapply=ReapplyReport.of(counts, dry_run),
+    )
 
 
 @router.post(
@@ -254,14 +330,15 @@ def reapply_course_mappings(
     session: SessionDep,
     request: Request,
     settings: Annotated[XapiSettings, Depends(xapi_settings)],
-    principal: Annotated[Principal, require("admin")],
+    principal: MapperDep,
     body: ReapplyRequest | None = None,
 ) -> ReapplyReport:
     """Run the current course mappings over the stored statements whose outcome is unmapped
     (not voided), each with the client and institutions that wrote it, as if it arrived now:
     enrolments are created or updated and the outcome becomes mapped (or rejected / error).
     By default a dry run that only counts; `dry_run: false` applies. Running it again changes
-    nothing. A restricted client re-applies only the statements of its institutions' partitions."""
+    nothing. An admin re-applies every statement of the partitions it sees (a restricted one
+    only its institutions'); any other client only the statements it wrote."""
     wanted = body or ReapplyRequest()
     if wanted.activity_id is not None and not is_iri(wanted.activity_id):
         raise ActivityIdInvalid("activity_id must be an IRI")
@@ -274,6 +351,7 @@ def reapply_course_mappings(
         access,
         dry_run=wanted.dry_run,
         activity_id=wanted.activity_id,
+        client_id=None if "admin" in principal.scopes else principal.client_id,
     )
     return ReapplyReport.of(counts, wanted.dry_run)
 
@@ -285,12 +363,14 @@ def reapply_course_mappings(
 )
 def delete_course_mapping(
     session: SessionDep,
-    principal: Annotated[Principal, require("admin")],
+    principal: MapperDep,
     activity_id: Annotated[str, Query(description="The activity's IRI")],
 ) -> None:
-    """Remove the mapping of an activity id (already mapped statements keep their records);
-    unrestricted admins only."""
-    _unrestricted(principal)
-    removed = session.execute(delete(CM).where(CM.c.activity_id == activity_id)).rowcount  # type: ignore[attr-defined]
+    """Remove a mapping of an activity id: the caller's own (a global one for an unrestricted
+    admin). Already mapped statements keep their records."""
+    owner = owner_of(principal)
+    removed = session.execute(
+        delete(CM).where(CM.c.owner == owner, CM.c.activity_id == activity_id)
+    ).rowcount  # type: ignore[attr-defined]
     if not removed:
-        raise CourseMappingNotFound(f"No course mapping for {activity_id}")
+        raise CourseMappingNotFound(f"No course mapping of yours for {activity_id}")

@@ -1,10 +1,13 @@
 """From statements to learning records: which statements mean an enrolment event; applying it.
 
 A statement maps when its verb is in the verb map, its object is an Activity standing for a
-catalog course (the course mapping table, or an id under the course prefix) and its actor has an
-account whose name is a pseudonym (homePage RECORDS_XAPI_PSEUDONYM_HOME_PAGE: a personal code
-sent is pseudonymised at the door, see personal_codes.py) or an HR id (any other homePage: the
-HR system's source id of a person sent earlier).
+catalog course (the writer's own course mapping, else a global one, else an id under the course
+prefix: course_mappings.py) and its actor names a person (actors.py: a pseudonymous or HR-id
+account, or a mailbox HR registered).
+
+The mapped statements of a batch are applied as one set-based write
+(`enrolments.batch.apply_learning_events`): people, courses, mailboxes, employments and current
+enrolments are read in bulk, not per statement.
 
 The mapping runs with the writer's principal: a restricted writer's statement changes only
 enrolments at its institutions, for a person employed there (the enrolment goes to that
@@ -16,26 +19,28 @@ after it was applied) or ignored (voiding).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from learning_records.employment.models import Employment
 from learning_records.enrolments.service import (
     LearningEvent,
-    apply_learning_event,
+    apply_learning_events,
     revert_learning_event,
 )
-from learning_records.people.service import PersonRef, UnknownPerson, resolve_person
-from learning_records.xapi.models import XapiCourseMapping, XapiStatement
+from learning_records.people.service import chunks, person_ids_by_link, person_ids_by_pseudonym
+from learning_records.xapi.actors import Actors
+from learning_records.xapi.course_mappings import courses_for
+from learning_records.xapi.models import XapiStatement
 from learning_records.xapi.settings import XapiSettings
 from learning_records.xapi.validation import VOIDED_VERB, parse_timestamp
 from pilnveide_kit.auth import Principal
 
 S = XapiStatement.__table__  # type: ignore[attr-defined]
-CM = XapiCourseMapping.__table__  # type: ignore[attr-defined]
 
 MAPPED, UNMAPPED, ERROR, REVERTED, IGNORED = "mapped", "unmapped", "error", "reverted", "ignored"
 REJECTED = "rejected"
@@ -75,17 +80,13 @@ class StatementMapper:
         self.principal = principal
         self.pepper = pepper
         self._courses: dict[str, str | None] = {}
+        self.actors = Actors(session, settings, principal.institutions)
 
     def course_for(self, activity_id: str) -> str | None:
-        """The catalog course code an activity id stands for, if any."""
+        """The catalog course code an activity id stands for in the writer's statements (its
+        own mapping, else a global one, else an id under the course prefix), if any."""
         if activity_id not in self._courses:
-            code = self.session.scalar(
-                select(CM.c.course_code).where(CM.c.activity_id == activity_id)
-            )
-            prefix = self.settings.course_activity_prefix
-            if code is None and prefix and activity_id.startswith(prefix):
-                code = activity_id[len(prefix) :].strip("/") or None
-            self._courses[activity_id] = code
+            self.prefetch_courses([activity_id])
         return self._courses[activity_id]
 
     def event_for(self, statement: dict[str, Any]) -> LearningEvent | str:
@@ -100,11 +101,9 @@ class StatementMapper:
         course = self.course_for(target["id"])
         if course is None:
             return f"activity {target['id']} is not mapped to a catalog course"
-        account = statement["actor"].get("account")
-        if not isinstance(account, dict):
-            return "the actor has no account carrying a personal code or HR id"
-        home = str(account["homePage"]).rstrip("/")
-        name = str(account["name"])
+        learner = self.actors.learner(statement)
+        if isinstance(learner, str):
+            return learner
         result = statement.get("result") or {}
         score = result.get("score") or {}
         shape = EVENT_SHAPES[kind]
@@ -117,16 +116,16 @@ class StatementMapper:
         scaled = score.get("scaled")
         value = raw if raw is not None else (scaled * 100 if scaled is not None else None)
         maximum = score.get("max") if raw is not None else (100 if scaled is not None else None)
-        pseudonymous = home == self.settings.pseudonym_home_page.rstrip("/")
         return LearningEvent(
             source_system=SOURCE_SYSTEM,
             external_id=statement["id"].lower(),
             course_code=course,
             occurred_at=parse_timestamp(statement["timestamp"]),
             status=shape.status,
-            pseudonym=name if pseudonymous else None,
-            person_source_system=None if pseudonymous else self.settings.hr_source_for(home),
-            person_external_id=None if pseudonymous else name,
+            pseudonym=learner.pseudonym,
+            person_source_system=learner.source_system,
+            person_external_id=learner.external_id,
+            institution=learner.institution,
             score=value,
             max_score=maximum,
             passed=passed,
@@ -141,8 +140,35 @@ class StatementMapper:
             return UNMAPPED, event[:500]
         return MAPPED, None
 
+    def prefetch(self, statements: list[Any]) -> None:
+        """Read the course mappings and mailboxes a batch of statements names, in bulk."""
+        self.prefetch_courses(
+            s["object"]["id"]
+            for s in statements
+            if isinstance(s, dict)
+            and isinstance(s.get("object"), dict)
+            and isinstance(s["object"].get("id"), str)
+        )
+        self.actors.prefetch(statements)
+
+    def prefetch_courses(self, activity_ids: Iterable[str]) -> None:
+        """Look up the course mappings of many activities in one query (course_for caches)."""
+        wanted = sorted({a for a in activity_ids if a not in self._courses})
+        if not wanted:
+            return
+        found = courses_for(self.session, self.principal.client_id, wanted)
+        prefix = self.settings.course_activity_prefix
+        for activity_id in wanted:
+            code = found.get(activity_id)
+            if code is None and prefix and activity_id.startswith(prefix):
+                code = activity_id[len(prefix) :].strip("/") or None
+            self._courses[activity_id] = code
+
     def apply(self, new: list[dict[str, Any]], mapped_ids: set[str], voided: list[str]) -> None:
-        """Apply new mapped statements; revert what newly voided statements had applied."""
+        """Apply new mapped statements as one set-based write; revert what newly voided
+        statements had applied."""
+        ids: list[str] = []
+        events: list[LearningEvent] = []
         for statement in new:
             statement_id = statement["id"].lower()
             if statement_id not in mapped_ids:
@@ -150,15 +176,24 @@ class StatementMapper:
             event = self.event_for(statement)
             if isinstance(event, str):  # decide() saw an event; nothing has changed since
                 continue
-            placed = self.place(event)
-            if isinstance(placed, str):
-                self.set_outcome(statement_id, REJECTED, placed)
-                continue
-            outcome = apply_learning_event(
-                self.session, placed, pepper=self.pepper, principal=self.principal
-            )
+            ids.append(statement_id)
+            events.append(event)
+        outcomes: dict[str, tuple[str, str | None]] = {}
+        placed = self.place(events)
+        to_apply = [(i, e) for i, e in zip(ids, placed, strict=True) if not isinstance(e, str)]
+        for statement_id, refused in zip(ids, placed, strict=True):
+            if isinstance(refused, str):
+                outcomes[statement_id] = (REJECTED, refused)
+        applied = apply_learning_events(
+            self.session,
+            [event for _, event in to_apply],
+            pepper=self.pepper,
+            principal=self.principal,
+        )
+        for (statement_id, _), outcome in zip(to_apply, applied, strict=True):
             if outcome.status not in ("accepted", "unchanged"):
-                self.set_outcome(statement_id, ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+                outcomes[statement_id] = (ERROR, f"{outcome.status}: {outcome.reason}"[:500])
+        self.set_outcomes(outcomes)
         if not voided:
             return
         rows = self.session.execute(
@@ -170,41 +205,80 @@ class StatementMapper:
             revert_learning_event(self.session, SOURCE_SYSTEM, row.statement_id)
             self.set_outcome(row.statement_id, REVERTED, "the statement was voided")
 
-    def place(self, event: LearningEvent) -> LearningEvent | str:
-        """The event at the writer's institution where the person is employed (the one whose
+    def place(self, events: list[LearningEvent]) -> list[LearningEvent | str]:
+        """Each event at the writer's institution where the person is employed (the one whose
         employment covers the event's day, else the latest), or the reason it is refused.
-        Unrestricted writers' events are left as they are."""
+        Unrestricted writers' events are left as they are. People and employments are read in
+        bulk."""
         institutions = self.principal.institutions
         if institutions is None:
-            return event
-        ref = PersonRef(
-            pseudonym=event.pseudonym,
-            source_system=event.person_source_system,
-            external_id=event.person_external_id,
-        )
-        try:
-            person_id = resolve_person(self.session, ref, self.pepper, create=False)
-        except (UnknownPerson, ValueError):
-            return NOT_YOURS
+            return list(events)
         if not institutions:
-            return NOT_YOURS
-        rows = self.session.execute(
-            select(
-                col(Employment.institution), col(Employment.valid_from), col(Employment.valid_to)
-            )
-            .where(
-                col(Employment.person_id) == person_id,
-                col(Employment.institution).in_(sorted(institutions)),
-            )
-            .order_by(col(Employment.valid_from).desc(), col(Employment.id).desc())
-        ).all()
-        if not rows:
-            return NOT_YOURS
-        day = event.occurred_at.date()
-        covering = [
-            r for r in rows if r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)
+            return [NOT_YOURS] * len(events)
+        by_pseudonym = person_ids_by_pseudonym(
+            self.session, [e.pseudonym for e in events if e.pseudonym], create=False
+        )
+        by_link = person_ids_by_link(
+            self.session,
+            [
+                (e.person_source_system, e.person_external_id)
+                for e in events
+                if e.pseudonym is None and e.person_source_system and e.person_external_id
+            ],
+        )
+        people: list[int | None] = [
+            by_pseudonym.get(e.pseudonym)
+            if e.pseudonym
+            else by_link.get((e.person_source_system or "", e.person_external_id or ""))
+            for e in events
         ]
-        return replace(event, institution=(covering or rows)[0].institution)
+        employments: dict[int, list[Any]] = {}
+        known = sorted({p for p in people if p is not None})
+        for part in chunks(known):
+            rows = self.session.execute(
+                select(
+                    col(Employment.person_id),
+                    col(Employment.institution),
+                    col(Employment.valid_from),
+                    col(Employment.valid_to),
+                )
+                .where(
+                    col(Employment.person_id).in_(part),
+                    col(Employment.institution).in_(sorted(institutions)),
+                )
+                .order_by(col(Employment.valid_from).desc(), col(Employment.id).desc())
+            ).all()
+            for row in rows:
+                employments.setdefault(row.person_id, []).append(row)
+        placed: list[LearningEvent | str] = []
+        for event, person_id in zip(events, people, strict=True):
+            held = employments.get(person_id) if person_id is not None else None
+            if held and event.institution is not None:  # the statement named its institution
+                held = [r for r in held if r.institution == event.institution]
+            if not held:
+                placed.append(NOT_YOURS)
+                continue
+            day = event.occurred_at.date()
+            covering = [
+                r for r in held if r.valid_from <= day and (r.valid_to is None or day <= r.valid_to)
+            ]
+            placed.append(replace(event, institution=(covering or held)[0].institution))
+        return placed
+
+    def set_outcomes(self, outcomes: dict[str, tuple[str, str | None]]) -> None:
+        """Record many statements' mapping outcomes (statement id → (outcome, detail))."""
+        if not outcomes:
+            return
+        self.session.execute(
+            update(S)
+            .where(S.c.statement_id == bindparam("target_id"))
+            .values(mapping_status=bindparam("new_status"), mapping_detail=bindparam("new_detail"))
+            .execution_options(synchronize_session=False),
+            [
+                {"target_id": sid, "new_status": status, "new_detail": detail}
+                for sid, (status, detail) in outcomes.items()
+            ],
+        )
 
     def set_outcome(self, statement_id: str, status: str, detail: str | None) -> None:
         """Record a statement's mapping outcome."""

@@ -138,9 +138,15 @@ class XapiPartition(LearningRecordsModel, table=True):
 
 
 class XapiCourseMapping(LearningRecordsModel, table=True):
-    """Which catalog course an xAPI activity id stands for."""
+    """Which catalog course an xAPI activity id stands for, for one client or for all.
+
+    `owner` is the API client whose statements the mapping applies to (an LMS managing its own
+    mappings with `xapi:mappings`), or "" for a global mapping (set by an unrestricted admin,
+    applying to every client's statements unless the client has its own for the activity).
+    """
 
     __tablename__ = "xapi_course_mapping"
 
+    owner: str = Field(default="", primary_key=True, max_length=200)
     activity_id: str = Field(primary_key=True, max_length=2048)
     course_code: str = Field(max_length=64)

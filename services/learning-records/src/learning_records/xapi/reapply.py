@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -58,9 +60,12 @@ def reapply_mappings(
     *,
     dry_run: bool,
     activity_id: str | None = None,
+    client_id: str | None = None,
+    activities: Collection[str] | None = None,
 ) -> ReapplyCounts:
     """Run the current mappings over the unmapped, not voided statements the caller sees (only
-    those on `activity_id` when given), oldest first."""
+    those on `activity_id` or among `activities` when given, only those `client_id` wrote when
+    given), oldest first."""
     counts = ReapplyCounts()
     mappers: dict[tuple[str, str], StatementMapper] = {}
     after = 0
@@ -78,32 +83,47 @@ def reapply_mappings(
         )
         if activity_id is not None:
             query = query.where(S.c.object_type == "Activity", S.c.object_key == activity_id)
+        if activities is not None:
+            query = query.where(
+                S.c.object_type == "Activity", S.c.object_key.in_(sorted(set(activities)))
+            )
+        if client_id is not None:
+            query = query.where(S.c.client_id == client_id)
         if not dry_run:
             query = query.with_for_update()
         rows = session.execute(query).all()
         if not rows:
             return counts
         after = rows[-1].seq
+        groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+        page: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         for row in rows:
             counts.examined += 1
-            key = (row.client_id, row.partition)
+            page.setdefault((row.client_id, row.partition), []).append(
+                (row.statement_id, json.loads(row.payload))
+            )
+        for key, statements in page.items():
             mapper = mappers.get(key)
             if mapper is None:
-                mapper = StatementMapper(
-                    session, settings, writer_of(row.client_id, row.partition), pepper
-                )
+                mapper = StatementMapper(session, settings, writer_of(*key), pepper)
                 mappers[key] = mapper
-            statement = json.loads(row.payload)
-            event = mapper.event_for(statement)
-            if isinstance(event, str):
-                continue
-            counts.by_course[event.course_code] += 1
-            if dry_run:
-                continue
-            # As for a fresh statement: mapped, then applied (which may turn it rejected/error).
-            mapper.set_outcome(row.statement_id, MAPPED, None)
-            mapper.apply([statement], {row.statement_id}, [])
-            outcome = session.scalar(
-                select(S.c.mapping_status).where(S.c.statement_id == row.statement_id)
-            )
-            counts.outcomes[outcome if outcome in (REJECTED, ERROR) else MAPPED] += 1
+            mapper.prefetch([statement for _, statement in statements])
+            for statement_id, statement in statements:
+                event = mapper.event_for(statement)
+                if isinstance(event, str):
+                    continue
+                counts.by_course[event.course_code] += 1
+                groups.setdefault(key, []).append((statement_id, statement))
+        if dry_run:
+            continue
+        for key, matched in groups.items():
+            # As for fresh statements: mapped, then applied (which may turn some rejected/error).
+            mapper = mappers[key]
+            ids = [statement_id for statement_id, _ in matched]
+            mapper.set_outcomes({statement_id: (MAPPED, None) for statement_id in ids})
+            mapper.apply([statement for _, statement in matched], set(ids), [])
+            outcomes = session.execute(
+                select(S.c.mapping_status).where(S.c.statement_id.in_(ids))
+            ).scalars()
+            for outcome in outcomes:
+                counts.outcomes[outcome if outcome in (REJECTED, ERROR) else MAPPED] += 1

@@ -228,6 +228,7 @@ def _store(
     batch = [codes.statement(statement) for statement in batch]
     access = access_of(session, request)
     mapper = StatementMapper(session, settings, principal, pepper_of(request))
+    mapper.prefetch(batch)
     outcome = st.store_statements(
         session,
         batch,

@@ -228,8 +228,10 @@ for _path, _resource, _method, _name, _summary, _description in ROUTES:
 def all_routers() -> APIRouter:
     """The LRS (/xapi) and its mapping administration (/v1/xapi) as one router to mount."""
     from learning_records.xapi.admin import router as admin_router
+    from learning_records.xapi.outcomes import router as outcomes_router
 
     combined = APIRouter()
     combined.include_router(router)
+    combined.include_router(outcomes_router)
     combined.include_router(admin_router)
     return combined
