@@ -88,15 +88,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], ready: str, what: str) -> Iterator[None]:
-    """A server process, stopped afterwards."""
-    started = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+def process(
+    command: list[str], env: dict[str, str], ready: str, what: str, log: Path
+) -> Iterator[int]:
+    """A server process, stopped afterwards; its log (INFO, as deployed) in a file."""
+    output = log.open("wb")
+    started = subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+    )
     try:
         wait_ready(ready, started, what)
-        yield
+        yield started.pid
     finally:
         started.terminate()
         started.wait(timeout=30)
+        output.close()
 
 
 @dataclass
@@ -106,6 +112,7 @@ class Stack:
     direct: str
     gateway: str
     token: str
+    gateway_pid: int
 
 
 @contextmanager
@@ -119,7 +126,7 @@ def stack(var: Path, records_db: str) -> Iterator[Stack]:
         "GATEWAY_DATABASE_URL": f"sqlite:///{var / 'gateway.db'}",
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_RECORDS_URL": direct,
-        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_LOG_LEVEL": "INFO",
         "GATEWAY_ENVIRONMENT": "development",
         # Never a 429: the bench measures the hop, not the limit.
         "GATEWAY_RATE_LIMIT_PER_S": "1000000",
@@ -139,13 +146,17 @@ def stack(var: Path, records_db: str) -> Iterator[Stack]:
         "RECORDS_PORT": str(records_port),
         "RECORDS_AUTH_JWKS_FILE": str(var / "keys" / "jwks.json"),
         "RECORDS_AUTH_REVOCATIONS_URL": f"{gateway}/auth/revocations",
-        "RECORDS_LOG_LEVEL": "WARNING",
+        "RECORDS_LOG_LEVEL": "INFO",
         "RECORDS_ENVIRONMENT": "development",
     }
     with ExitStack() as running:
-        running.enter_context(
+        gateway_pid = running.enter_context(
             process(
-                [str(bin_dir / "gateway"), "serve"], gateway_env, f"{gateway}/healthz", "gateway"
+                [str(bin_dir / "gateway"), "serve"],
+                gateway_env,
+                f"{gateway}/healthz",
+                "gateway",
+                var / "gateway.log",
             )
         )
         running.enter_context(
@@ -154,9 +165,11 @@ def stack(var: Path, records_db: str) -> Iterator[Stack]:
                 records_env,
                 f"{direct}/readyz",
                 "learning-records",
+                var / "records.log",
             )
         )
-        yield Stack(direct=direct, gateway=gateway + "/records", token=bench_token(gateway))
+        token = bench_token(gateway)
+        yield Stack(direct, gateway + "/records", token, gateway_pid)
 
 
 def bench_token(gateway: str) -> str:
@@ -207,7 +220,7 @@ def bulk_body(items: int) -> bytes:
 # --- a minimal HTTP/1.1 keep-alive client -----------------------------------------------------
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> int:
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -216,15 +229,16 @@ async def _read_answer(reader: asyncio.StreamReader) -> int:
         if ":" in line:
             key, value = line.split(":", 1)
             fields[key.strip().lower()] = value.strip()
+    body = b""
     if "content-length" in fields:
-        await reader.readexactly(int(fields["content-length"]))
+        body = await reader.readexactly(int(fields["content-length"]))
     elif fields.get("transfer-encoding", "").lower() == "chunked":
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:size]
             if size == 0:
                 break
-    return status
+    return status, body
 
 
 @dataclass(frozen=True)
@@ -250,10 +264,11 @@ def _request_bytes(base: str, case: Case, token: str) -> tuple[str, int, bytes]:
 
 async def _load(
     base: str, case: Case, token: str, connections: int, seconds: float, max_requests: int
-) -> tuple[list[float], float, dict[int, int]]:
+) -> tuple[list[float], float, dict[int, int], list[str]]:
     host, port, raw = _request_bytes(base, case, token)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    problems: list[str] = []
     stop_at = time.perf_counter() + seconds
     sent = 0
 
@@ -265,15 +280,17 @@ async def _load(
                 sent += 1
                 began = time.perf_counter()
                 writer.write(raw)
-                status = await _read_answer(reader)
+                status, body = await _read_answer(reader)
                 latencies.append(time.perf_counter() - began)
                 statuses[status] = statuses.get(status, 0) + 1
+                if status >= 300:
+                    problems.append(body[:300].decode(errors="replace"))
         finally:
             writer.close()
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return latencies, time.perf_counter() - began, statuses
+    return latencies, time.perf_counter() - began, statuses, problems
 
 
 @dataclass(frozen=True)
@@ -290,12 +307,12 @@ def measure(
     base: str, case: Case, token: str, connections: int, seconds: float, max_requests: int
 ) -> Figures:
     """Send the case for `seconds` (or max_requests) over `connections` connections."""
-    latencies, elapsed, statuses = asyncio.run(
+    latencies, elapsed, statuses, problems = asyncio.run(
         _load(base, case, token, connections, seconds, max_requests)
     )
     bad = {s: n for s, n in statuses.items() if s >= 300}
     if bad:
-        raise RuntimeError(f"{case.name} via {base}: unexpected answers {bad}")
+        raise RuntimeError(f"{case.name} via {base}: unexpected answers {bad}: {problems[:2]}")
     p99 = (
         statistics.quantiles(latencies, n=100, method="inclusive")[98]
         if len(latencies) > 1
@@ -309,6 +326,12 @@ def measure(
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def combine(runs: list[Figures]) -> Figures:
     """Rounds of one path: the median of each figure."""
     return Figures(
@@ -319,7 +342,19 @@ def combine(runs: list[Figures]) -> Figures:
     )
 
 
-def main() -> None:
+def _show_problems(var: Path) -> None:
+    """Warnings and errors the two processes logged, if any."""
+    for name in ("gateway.log", "records.log"):
+        lines = [
+            line
+            for line in (var / name).read_text(errors="replace").splitlines()
+            if '"level": "info"' not in line and '"level": "debug"' not in line
+        ]
+        if lines:
+            print(f"{name}: {len(lines)} lines above INFO, the last:", *lines[-5:], sep="\n  ")
+
+
+def main() -> int:
     """Run every case on both paths and print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per case and path")
@@ -341,6 +376,7 @@ def main() -> None:
             else held.enter_context(postgres_database())
         )
         running = held.enter_context(stack(var, database))
+        held.callback(_show_problems, var)
         print(
             f"gateway hop: learning-records on {'SQLite' if args.sqlite else 'PostgreSQL'}, "
             f"{os.cpu_count()} CPU cores, {args.rounds} rounds of "
@@ -354,7 +390,8 @@ def main() -> None:
                 measure(base, case, running.token, 1, 0.5, 3)
         header = (
             f"{'request':<24}{'conns':>6} | {'direct p50':>10} {'p99':>8} {'req/s':>8} | "
-            f"{'gateway p50':>11} {'p99':>8} {'req/s':>8} | {'added p50':>9} {'share':>6}"
+            f"{'gateway p50':>11} {'p99':>8} {'req/s':>8} | {'added p50':>9} {'share':>6} | "
+            f"{'gw CPU/req':>10}"
         )
         print(header)
         print("-" * len(header))
@@ -362,27 +399,36 @@ def main() -> None:
             for connections in (1, 32):
                 direct: list[Figures] = []
                 through: list[Figures] = []
+                cpu = 0.0
                 for _ in range(args.rounds):
                     slice_s = args.seconds / args.rounds
                     direct.append(
                         measure(running.direct, case, running.token, connections, slice_s, limit)
                     )
+                    before = cpu_seconds(running.gateway_pid)
                     through.append(
                         measure(running.gateway, case, running.token, connections, slice_s, limit)
                     )
+                    cpu += cpu_seconds(running.gateway_pid) - before
                 d, g = combine(direct), combine(through)
                 added = g.p50_ms - d.p50_ms
                 share = g.per_s / d.per_s
                 print(
                     f"{case.name:<24}{connections:>6} | {d.p50_ms:>8.2f}ms {d.p99_ms:>6.1f}ms "
                     f"{d.per_s:>8.1f} | {g.p50_ms:>9.2f}ms {g.p99_ms:>6.1f}ms {g.per_s:>8.1f} | "
-                    f"{added:>7.2f}ms {share:>6.0%}",
+                    f"{added:>7.2f}ms {share:>6.0%} | {cpu * 1000 / g.requests:>8.2f}ms",
                     flush=True,
                 )
+        print(
+            f"load average during the run: {os.getloadavg()[0]:.1f} "
+            "(figures on a loaded machine are noisy; gw CPU/req — the gateway process's CPU time "
+            "per request — depends least on the load)"
+        )
         print(
             f"targets: added p50 <= {TARGET_ADDED_P50_MS:.0f} ms, gateway throughput >= "
             f"{TARGET_SHARE:.0%} of direct"
         )
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Benchmarks print their own figures beside a baseline measured in the same run; they are never
 part of the test suite (the machines are noisy, so no timing is asserted anywhere). Today:
-indicators_bench.py, ingest_bench.py, token_bench.py (the gateway's memory under 50 concurrent
-wrong secrets) and xapi_bench.py — every bench/*_bench.py is picked up.
+gateway_bench.py (the gateway hop: direct vs through the gateway), indicators_bench.py,
+ingest_bench.py, token_bench.py (the gateway's memory under 50 concurrent wrong secrets) and
+xapi_bench.py — every bench/*_bench.py is picked up.
 """
 
 from __future__ import annotations

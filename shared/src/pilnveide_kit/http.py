@@ -29,7 +29,11 @@ def async_client(
         base_url=base_url,
         transport=transport,
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout * 2),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        # Every connection may be kept for the next request: with fewer kept than used, a busy
+        # proxy opens and closes a connection for most requests.
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
         event_hooks={"request": [_add_request_id]},
         follow_redirects=False,
     )
