@@ -8,12 +8,12 @@ from datetime import date
 
 from indicators.sources.batching import BatchingRecords
 from indicators.sources.memory import Employment, Enrolment, Headcount, MemoryRecords
-from indicators.sources.types import (
+from pilnveide_contracts.records import (
+    AggregationFilter,
     AggregationQuery,
     AggregationResult,
     HeadcountQuery,
     HeadcountResult,
-    RecordsFilter,
 )
 
 
@@ -56,7 +56,7 @@ def _records(offers_batch: bool = True) -> BatchRecords:
 
 def _questions() -> tuple[list[AggregationQuery], list[HeadcountQuery]]:
     people = [
-        AggregationQuery(metric="people", filter=RecordsFilter(institutions=[i]))
+        AggregationQuery(metric="people", filter=AggregationFilter(institutions=[i]))
         for i in ("FM", "TM")
     ]
     years = [HeadcountQuery(as_of=date(y, 12, 31)) for y in (2022, 2023, 2024)]

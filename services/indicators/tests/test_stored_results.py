@@ -20,12 +20,8 @@ from indicators.main import create_app
 from indicators.results.service import IndicatorsService
 from indicators.settings import IndicatorsSettings
 from indicators.sources.memory import Employment, Enrolment, MemoryCatalog, MemoryRecords
-from indicators.sources.types import (
-    AggregationQuery,
-    AggregationResult,
-    IndicatorInfo,
-    InstitutionInfo,
-)
+from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from pilnveide_contracts.records import AggregationQuery, AggregationResult
 from pilnveide_kit.testing import TokenFactory, eventually
 
 PLAN = "LAP-2021-2027"
