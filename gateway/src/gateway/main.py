@@ -27,6 +27,7 @@ from gateway.cors import install_cors
 from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware, body_limits
+from gateway.oidc.issuers import Issuers
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxy import forward
@@ -183,6 +184,12 @@ def create_app(
     app.state.hasher = hasher
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
+    app.state.oidc_issuers = Issuers(
+        settings.oidc_providers,
+        timeout_s=settings.oidc_http_timeout_s,
+        discovery_cache_s=settings.oidc_discovery_cache_s,
+        jwks_min_reload_s=settings.oidc_jwks_min_reload_s,
+    )
     app.state.token_verifier = TokenVerifier(
         key_set,
         issuer=settings.auth_issuer,
