@@ -18,7 +18,8 @@ from jose import jwt
 from sqlalchemy import select
 
 from gateway.oidc.models import OidcSignIn
-from gateway.oidc.providers import ClaimRule, OidcProvider
+from gateway.oidc.providers import ClaimRule, Grant, OidcProvider, map_claims
+from gateway.production import configuration_problems
 from gateway.settings import GatewaySettings
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.fake_idp import FakeIdentityProvider, fake_identity_provider
@@ -268,3 +269,33 @@ def test_without_providers_token_exchange_is_an_unsupported_grant(client: TestCl
         data={"grant_type": EXCHANGE, "subject_token": "x", "subject_token_type": ID_TOKEN},
     )
     assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type"
+
+
+def test_production_refuses_a_provider_whose_keys_would_come_over_http(
+    settings: GatewaySettings,
+) -> None:
+    plain = provider_settings("http://sso.example/realms/vk", name="vk")
+    secure = provider_settings("https://sso.example/realms/fm", name="fm")
+    problems = configuration_problems(
+        settings.model_copy(update={"environment": "production", "oidc_providers": [plain, secure]})
+    )
+    assert [p for p in problems if "identity provider" in p] == [
+        "the identity provider 'vk' has an http issuer; its keys must come over https"
+    ]
+
+
+def test_the_mapping_unites_matching_rules_and_keeps_erasure_for_unrestricted_users() -> None:
+    rules = [
+        ClaimRule(claim="groups", value="hr", scopes=["records:read"], institutions=["VK"]),
+        ClaimRule(claim="groups", value="dpo", scopes=["records:erase", "records:read"]),
+        ClaimRule(claim="institution", institutions_from_claim=True),
+        ClaimRule(claim="roles", value="central", scopes=["records:erase"], unrestricted=True),
+    ]
+    both = map_claims(rules, {"groups": ["hr", "dpo"], "institution": "FM"})
+    assert both == Grant(frozenset({"records:read"}), frozenset({"VK", "FM"}))
+    central = map_claims(rules, {"groups": "dpo", "roles": ["central"]})
+    assert central == Grant(frozenset({"records:erase", "records:read"}), None)
+    assert map_claims(rules, {"groups": ["visitors"], "institution": "FM"}) is None
+    assert map_claims(rules, {"groups": 42}) is None
+    with pytest.raises(ValueError, match="unknown scopes"):
+        ClaimRule(claim="groups", value="x", scopes=["records:everything"])
