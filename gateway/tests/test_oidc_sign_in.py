@@ -136,6 +136,27 @@ def test_a_mapped_user_gets_a_gateway_token_and_reads_through_the_gateway(
     assert idp.fetched["/realms/test/protocol/openid-connect/certs"] == 1
 
 
+def test_admins_read_who_signed_in(
+    gateway: TestClient, idp: FakeIdentityProvider, admin_headers: dict[str, str]
+) -> None:
+    for subject in ("anna-uuid", "bruno-uuid"):
+        token = idp.id_token(subject, groups=["hr"], institution=INSTITUTION_A)
+        assert exchange(gateway, token).status_code == 200
+    assert exchange(gateway, idp.id_token("eve-uuid", groups=["visitors"])).status_code == 400
+    listed = gateway.get("/admin/sign-ins", headers=admin_headers)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["count"] == 2
+    assert [(e["subject"], e["provider"], e["client_id"]) for e in body["data"]] == [
+        ("bruno-uuid", "test", APP_CLIENT),
+        ("anna-uuid", "test", APP_CLIENT),
+    ]
+    assert body["data"][0]["institutions"] == [INSTITUTION_A]
+    one = gateway.get("/admin/sign-ins", params={"subject": "anna-uuid"}, headers=admin_headers)
+    assert [e["subject"] for e in one.json()["data"]] == ["anna-uuid"]
+    assert gateway.get("/admin/sign-ins").status_code == 401
+
+
 def test_an_unrestricted_rule_gives_no_institution_claim(
     gateway: TestClient, idp: FakeIdentityProvider
 ) -> None:

@@ -28,6 +28,7 @@ from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware, body_limits
 from gateway.oidc.issuers import Issuers
+from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxy import forward
@@ -164,7 +165,7 @@ def create_app(
         description=DESCRIPTION,
         version=version("gateway"),
         migrations=migrations,
-        routers=[tokens_router, clients_router, audit_router],
+        routers=[tokens_router, clients_router, audit_router, sign_ins_router],
         on_startup=[prepare_keys_and_clients],
         # The audit writer last: it stops first, storing what the last requests left pending.
         resources=[upstream_clients, audit_writer],

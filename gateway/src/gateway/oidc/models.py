@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer
 from sqlmodel import Field
 
@@ -33,3 +34,17 @@ class OidcSignIn(GatewayModel, table=True):
     #: None: unrestricted.
     institutions: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OidcSignInPublic(BaseModel):
+    """A sign-in as the admin API shows it."""
+
+    id: int
+    at: datetime
+    provider: str
+    subject: str = Field(description="The provider's subject identifier (opaque)")
+    client_id: str = Field(description="The provider's gateway client, the token's sub")
+    token_id: str = Field(description="The issued token's jti")
+    scopes: list[str]
+    institutions: list[str] | None = Field(description="None: unrestricted")
+    expires_at: datetime
