@@ -320,3 +320,24 @@ def test_the_mapping_unites_matching_rules_and_keeps_erasure_for_unrestricted_us
     assert map_claims(rules, {"groups": 42}) is None
     with pytest.raises(ValueError, match="unknown scopes"):
         ClaimRule(claim="groups", value="x", scopes=["records:everything"])
+
+
+def test_exchanges_count_against_the_browser_apps_rate_limit(
+    make_app: AppFactory,
+    settings: GatewaySettings,
+    idp: FakeIdentityProvider,
+    register: Register,
+) -> None:
+    register(
+        client_id=APP_CLIENT,
+        name="Browser app",
+        scopes=["records:read"],
+        rate_limit={"per_s": 0.001, "burst": 2},
+    )
+    app = make_app(settings.model_copy(update={"oidc_providers": [provider_settings(idp.issuer)]}))
+    token = idp.id_token("u-1", groups=["hr"], institution=INSTITUTION_A)
+    with TestClient(app, raise_server_exceptions=False) as gateway:
+        answers = [exchange(gateway, token) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["retry-after"]
+    assert answers[2].headers["content-type"].startswith("application/problem+json")

@@ -23,6 +23,7 @@ from gateway.keys import KeyStore
 from gateway.oidc.issuers import Issuer, Issuers
 from gateway.oidc.models import OidcSignIn
 from gateway.oidc.providers import map_claims
+from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.tokens.service import OAuthError
 from pilnveide_kit.auth import IssuedToken, unverified_issuer, verified_claims
@@ -66,12 +67,14 @@ def exchange(
     directory: ClientDirectory,
     keys: KeyStore,
     settings: GatewaySettings,
+    rate_limiter: RateLimiter,
 ) -> tuple[IssuedToken, list[str]]:
     """A gateway token and its scopes for a provider's token (blocking: discovery, JWKS, DB).
 
     OAuthError for every refusal: 400 invalid_request (no, unknown or invalid token; an
     unmapped user), 400 invalid_scope, 401 invalid_client (the provider's API client is
-    deactivated), 503 temporarily_unavailable (the provider cannot be reached).
+    deactivated), 503 temporarily_unavailable (the provider cannot be reached); RateLimited
+    (429 problem) over the client's rate limit.
     """
     if not issuers:
         raise OAuthError(
@@ -114,6 +117,8 @@ def exchange(
         raise OAuthError(
             401, "invalid_client", f"Sign-in through {provider.name!r} is deactivated"
         ) from exc
+    # Exchanges count against the provider's client like its tokens' requests (429).
+    rate_limiter.check(f"client:{provider.gateway_client}", status.limits)
     lifetime = _lifetime(settings.oidc_token_lifetime_s, claims)
     issued = keys.signer().issue(
         provider.gateway_client,

@@ -204,6 +204,7 @@ async def exchange_token(request: Request, form: TokenRequest) -> JSONResponse:
             directory=state.directory,
             keys=state.keys,
             settings=state.settings,
+            rate_limiter=state.rate_limiter,
         )
     )
     request.state.audit_client_id = issued.claims["sub"]
