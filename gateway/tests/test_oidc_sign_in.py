@@ -209,6 +209,7 @@ REFUSED = {
         "personal code",
     ),
     "not a JWT": (lambda idp: "not-a-token", "not a JWT"),
+    "subject too long": (lambda idp: idp.id_token("u" * 256, groups=["hr"]), "at most 255"),
 }
 
 

@@ -36,6 +36,8 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+#: OpenID Connect Core §2: sub is at most 255 ASCII characters (and so is the log's column).
+MAX_SUBJECT = 255
 SUBJECT_TOKEN_TYPES = frozenset({ID_TOKEN_TYPE, ACCESS_TOKEN_TYPE, JWT_TYPE})
 
 #: A Latvian personal code (ddmmyy-nnnnn, the new 32xxxx-xxxxx form too), with or without
@@ -99,8 +101,11 @@ def exchange(
     except Unauthorized as exc:
         raise _refused(f"The subject_token is not valid: {exc.detail}") from exc
     subject = str(claims.get(provider.subject_claim) or "")
-    if not subject:
-        raise _refused(f"The subject_token has no {provider.subject_claim} claim")
+    if not subject or len(subject) > MAX_SUBJECT:
+        raise _refused(
+            f"The subject_token has no {provider.subject_claim} claim of at most "
+            f"{MAX_SUBJECT} characters"
+        )
     if PERSONAL_CODE.search(subject):
         raise _refused(
             "The provider names the user by a personal code; configure it to send an opaque "
