@@ -27,6 +27,8 @@ from gateway.cors import install_cors
 from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware, body_limits
+from gateway.oidc.issuers import Issuers
+from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxy import forward
@@ -163,7 +165,7 @@ def create_app(
         description=DESCRIPTION,
         version=version("gateway"),
         migrations=migrations,
-        routers=[tokens_router, clients_router, audit_router],
+        routers=[tokens_router, clients_router, audit_router, sign_ins_router],
         on_startup=[prepare_keys_and_clients],
         # The audit writer last: it stops first, storing what the last requests left pending.
         resources=[upstream_clients, audit_writer],
@@ -183,6 +185,12 @@ def create_app(
     app.state.hasher = hasher
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
+    app.state.oidc_issuers = Issuers(
+        settings.oidc_providers,
+        timeout_s=settings.oidc_http_timeout_s,
+        discovery_cache_s=settings.oidc_discovery_cache_s,
+        jwks_min_reload_s=settings.oidc_jwks_min_reload_s,
+    )
     app.state.token_verifier = TokenVerifier(
         key_set,
         issuer=settings.auth_issuer,

@@ -19,7 +19,8 @@ metadata = GatewayModel.metadata
 def load_all_models() -> None:
     """Import every module that defines tables, so the metadata is complete."""
     import gateway.audit.models
-    import gateway.clients.models  # noqa: F401
+    import gateway.clients.models
+    import gateway.oidc.models  # noqa: F401
 
 
 def utcnow() -> datetime:

@@ -64,6 +64,11 @@ def configuration_problems(settings: GatewaySettings) -> list[str]:
             json.loads(settings.previous_jwks_json)["keys"]
         except (ValueError, KeyError, TypeError):
             problems.append("GATEWAY_PREVIOUS_JWKS_JSON is not a JWKS document")
+    problems.extend(
+        f"the identity provider {p.name!r} has an http issuer; its keys must come over https"
+        for p in settings.oidc_providers
+        if not p.issuer.startswith("https://")
+    )
     return problems
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from gateway.oidc.providers import OidcProvider
 from pilnveide_kit.settings import VAR_DIR, ServiceSettings
 
 #: The development admin client `gateway prepare` creates when GATEWAY_ADMIN_CLIENT_* are unset.
@@ -99,6 +100,17 @@ class GatewaySettings(ServiceSettings):
     cors_allowed_origins: str = ""
     #: How long a browser may cache a preflight answer.
     cors_max_age_s: int = Field(default=600, ge=0, le=86_400)
+    #: OpenID Connect identity providers whose ID or access tokens /auth/token exchanges for a
+    #: gateway token (RFC 8693), with their claim mapping: a JSON list (docs/security.md).
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    #: Lifetime of a token issued by exchange (never beyond the provider's token's exp).
+    oidc_token_lifetime_s: int = Field(default=300, ge=30, le=3600)
+    #: Timeout of each request to a provider (discovery, JWKS).
+    oidc_http_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    #: How long a provider's discovery document is used before it is read again.
+    oidc_discovery_cache_s: float = Field(default=3600.0, ge=0)
+    #: A token naming an unknown kid makes the provider's JWKS be fetched again, at most this often.
+    oidc_jwks_min_reload_s: float = Field(default=60.0, ge=0)
 
     @property
     def effective_admin_client_id(self) -> str:

@@ -181,40 +181,80 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; Unauthorized (401) for anything else."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except JWTError as exc:
-            raise _invalid("The token is malformed") from exc
-        if header.get("alg") not in ALGORITHMS:
-            raise _invalid("The token's algorithm is not accepted")
-        kid = header.get("kid")
-        key = self.keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise _invalid("The token's signing key is unknown")
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=ALGORITHMS,
-                audience=self.audience,
-                issuer=self.issuer,
-                options={"require_exp": True, "require_iat": True, "leeway": self.leeway_s},
-            )
-        except ExpiredSignatureError as exc:
-            raise _invalid("The token has expired") from exc
-        except JWTClaimsError as exc:
-            raise _invalid(f"The token's claims are not valid: {exc}") from exc
-        except JWTError as exc:
-            raise _invalid("The token's signature is not valid") from exc
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and nbf > time.time() + self.leeway_s:
-            raise _invalid("The token is not valid yet")
+        claims = verified_claims(
+            token, self.keys, issuer=self.issuer, audiences=[self.audience], leeway_s=self.leeway_s
+        )
         principal = principal_from_claims(claims)
         if self.revocations is not None:
             entry = self.revocations.entry(principal.client_id)
             if entry is not None:
                 entry.check(principal.issued_at)
         return principal
+
+
+def verified_claims(
+    token: str,
+    keys: KeySet,
+    *,
+    issuer: str,
+    audiences: Iterable[str],
+    leeway_s: int = 0,
+) -> dict[str, Any]:
+    """The claims of a JWT verified against a key set: RS256 only (never `none`, never an HMAC
+    with a public key), the key by kid, the issuer exactly, an audience among `audiences`, exp
+    and iat required, nbf honoured. Unauthorized (401) for anything else.
+
+    The gateway's own tokens and an OpenID Connect provider's ID or access tokens are both
+    verified here, so the rules (and the JWT library) live in one place.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise _invalid("The token is malformed") from exc
+    if header.get("alg") not in ALGORITHMS:
+        raise _invalid("The token's algorithm is not accepted")
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise _invalid("The token's signing key is unknown")
+    accepted = list(audiences)
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=ALGORITHMS,
+            issuer=issuer,
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "leeway": leeway_s,
+                "verify_aud": False,  # checked below against every accepted audience
+                "verify_at_hash": False,  # an ID token exchanged alone has no access token
+            },
+        )
+    except ExpiredSignatureError as exc:
+        raise _invalid("The token has expired") from exc
+    except JWTClaimsError as exc:
+        raise _invalid(f"The token's claims are not valid: {exc}") from exc
+    except JWTError as exc:
+        raise _invalid("The token's signature is not valid") from exc
+    audience = claims.get("aud")
+    presented = [audience] if isinstance(audience, str) else audience
+    if not isinstance(presented, list) or not set(map(str, presented)) & set(accepted):
+        raise _invalid("The token's claims are not valid: Invalid audience")
+    nbf = claims.get("nbf")
+    if isinstance(nbf, int | float) and nbf > time.time() + leeway_s:
+        raise _invalid("The token is not valid yet")
+    return dict(claims)
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The iss of a JWT before any check (to choose whose keys verify it), None if unreadable."""
+    try:
+        issuer = jwt.get_unverified_claims(token).get("iss")
+    except (JWTError, AttributeError):
+        return None
+    return issuer if isinstance(issuer, str) else None
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -363,11 +403,14 @@ class TokenSigner:
         lifetime_s: int = 900,
         now: float | None = None,
         revoked_before: int | None = None,
+        extra_claims: dict[str, Any] | None = None,
     ) -> IssuedToken:
         """A token for a client; institutions None means unrestricted (claim absent).
 
         revoked_before: the client's revocation instant; iat is never earlier, so a token
         issued in the same second as a revocation (iat has whole seconds) outlives it.
+        extra_claims: more claims (e.g. who signed in through an identity provider); they
+        never replace the claims above.
         """
         issued_at = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
@@ -382,6 +425,7 @@ class TokenSigner:
         }
         if institutions is not None:
             claims["institutions"] = sorted(set(institutions))
+        claims = {**(extra_claims or {}), **claims}
         token = jwt.encode(claims, self._key, algorithm=ALGORITHMS[0], headers={"kid": self.kid})
         return IssuedToken(token=str(token), claims=claims, expires_in=lifetime_s)
 
@@ -440,6 +484,8 @@ __all__ = [
     "require",
     "revocations_from_settings",
     "rsa_key_bits",
+    "unverified_issuer",
+    "verified_claims",
     "verifier_from_settings",
 ]
 

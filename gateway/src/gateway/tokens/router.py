@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.clients.directory import ClientDirectory
 from gateway.clients.service import revocation_view
 from gateway.models import utcnow
+from gateway.oidc.exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, exchange
 from gateway.tokens.service import OAuthError, granted_scopes, issue_for
 from gateway.tokens.throttle import CredentialGuard
 from pilnveide_kit.app import SessionDep
@@ -29,12 +30,24 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class TokenRequest(BaseModel):
     """RFC 6749 §4.4.2 access token request (form-encoded)."""
 
-    grant_type: str | None = Field(default=None, description="Must be client_credentials")
+    grant_type: str | None = Field(
+        default=None,
+        description="client_credentials, or urn:ietf:params:oauth:grant-type:token-exchange "
+        "(a person's sign-in: an identity provider's token for a gateway token, RFC 8693)",
+    )
     scope: str | None = Field(
         default=None, description="Space-separated subset of the client's scopes (default: all)"
     )
     client_id: str | None = Field(default=None, description="When not sent with HTTP Basic")
     client_secret: str | None = Field(default=None, description="When not sent with HTTP Basic")
+    subject_token: str | None = Field(
+        default=None, description="Token exchange: the identity provider's ID or access token"
+    )
+    subject_token_type: str | None = Field(
+        default=None,
+        description="Token exchange: urn:ietf:params:oauth:token-type:id_token, "
+        ":access_token or :jwt",
+    )
 
 
 class TokenResponse(BaseModel):
@@ -44,6 +57,9 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a token type, not a secret
     expires_in: int
     scope: str
+    issued_token_type: str | None = Field(
+        default=None, description="Token exchange only (RFC 8693 §2.2.1): an access token"
+    )
 
 
 class OAuthErrorResponse(BaseModel):
@@ -116,7 +132,7 @@ def _client_credentials(request: Request, form: TokenRequest) -> tuple[str, str,
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
-    summary="Get an access token (OAuth2 client credentials)",
+    summary="Get an access token (client credentials, or a person's sign-in by token exchange)",
     responses={
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
         401: {"model": OAuthErrorResponse, "description": "Unknown client or wrong secret"},
@@ -140,6 +156,8 @@ async def issue_token(request: Request, form: Annotated[TokenRequest, Form()]) -
     Retry-After), and secret checks run a few at a time (see gateway.tokens.throttle).
     """
     state = request.app.state
+    if form.grant_type == TOKEN_EXCHANGE:
+        return await exchange_token(request, form)
     client_id, secret, used_basic = _client_credentials(request, form)
     request.state.audit_client_id = client_id
     if form.grant_type is None:
@@ -170,6 +188,31 @@ async def issue_token(request: Request, form: Annotated[TokenRequest, Form()]) -
     )
     answer = TokenResponse(
         access_token=issued.token, expires_in=issued.expires_in, scope=" ".join(scopes)
+    )
+    return JSONResponse(answer.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+async def exchange_token(request: Request, form: TokenRequest) -> JSONResponse:
+    """A person's sign-in: the identity provider's token for a gateway token (gateway.oidc)."""
+    state = request.app.state
+    issued, scopes = await run_in_threadpool(
+        lambda: exchange(
+            subject_token=form.subject_token,
+            subject_token_type=form.subject_token_type,
+            requested_scope=form.scope,
+            issuers=state.oidc_issuers,
+            directory=state.directory,
+            keys=state.keys,
+            settings=state.settings,
+            rate_limiter=state.rate_limiter,
+        )
+    )
+    request.state.audit_client_id = issued.claims["sub"]
+    answer = TokenResponse(
+        access_token=issued.token,
+        expires_in=issued.expires_in,
+        scope=" ".join(scopes),
+        issued_token_type=ACCESS_TOKEN_TYPE,
     )
     return JSONResponse(answer.model_dump(), headers=NO_STORE)
 
