@@ -254,8 +254,9 @@ class _Context:
 
     def prepare_one(self, index: int, item: ItemBase, batch: Batch) -> Prepared | None:
         """One valid item ready to store, or None once its rejection is recorded."""
-        # The item's own fields, rendered by pydantic in declaration order: a canonical form.
-        content = item.model_dump_json(exclude=_NOT_CONTENT)
+        # The item's own fields, rendered by pydantic in declaration order: a canonical form
+        # (the serializer called directly: the bytes of model_dump_json, without its wrapper).
+        content = item.__pydantic_serializer__.to_json(item, exclude=_NOT_CONTENT)
         person = ""
         if self.values is not None:
             row = dict(zip(self.columns, self.values(item), strict=True))
@@ -284,7 +285,7 @@ class _Context:
                     else "institution: required for a client limited to some institutions",
                 )
                 return None
-        prepared.digest = hashlib.sha256(f"{person}\n{content}".encode()).hexdigest()
+        prepared.digest = hashlib.sha256(f"{person}\n".encode() + content).hexdigest()
         return prepared
 
 
