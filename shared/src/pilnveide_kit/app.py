@@ -143,6 +143,10 @@ SessionDep = Annotated[
 ]
 
 
+#: Seconds a worker process may take to answer the supervisor's health ping (with workers > 1).
+WORKER_HEALTHCHECK_TIMEOUT_S = 120
+
+
 def serve_workers(settings: ServiceSettings, *, can_migrate: bool) -> int:
     """How many worker processes `serve` runs: one on SQLite, or when migrations cannot run
     first; otherwise the `workers` setting."""
@@ -179,6 +183,10 @@ def run(
         host=settings.host,
         port=settings.port,
         workers=workers,
+        # The supervisor kills a worker that does not answer its ping in time. A worker
+        # importing the app on a busy machine, or holding the GIL through a large bulk batch,
+        # can take longer than uvicorn's 5 s: killed, restarted, killed again, never serving.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
         log_config=None,
         access_log=False,
         proxy_headers=False,
