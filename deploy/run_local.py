@@ -1,7 +1,9 @@
 """`make run`: migrate, load reference data, start the three services and the gateway locally.
 
 Everything runs on localhost with SQLite files under var/ unless the usual environment
-variables (CATALOG_DATABASE_URL, RECORDS_DATABASE_URL, …) say otherwise. Ctrl-C stops all and
+variables (CATALOG_DATABASE_URL, RECORDS_DATABASE_URL, …) say otherwise. Each service serves one
+process; with a PostgreSQL URL, RECORDS_WORKERS=2 (etc.) gives it more (on SQLite it stays one,
+see docs/configuration.md). Ctrl-C stops all and
 exits 0. Running it again keeps the data: migrations and loaders are idempotent. On a terminal
 the output is one readable line per event, prefixed with the process's name (JSON lines
 otherwise; PILNVEIDE_LOG_FORMAT=text|json forces either, see local_console.py).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
@@ -142,16 +143,50 @@ SessionDep = Annotated[
 ]
 
 
-def run(app_path: str, settings: ServiceSettings) -> None:
-    """Serve an app with uvicorn, JSON logs, on the settings' host and port."""
+#: Seconds a worker process may take to answer the supervisor's health ping (with workers > 1).
+WORKER_HEALTHCHECK_TIMEOUT_S = 120
+
+
+def serve_workers(settings: ServiceSettings, *, can_migrate: bool) -> int:
+    """How many worker processes `serve` runs: one on SQLite, or when migrations cannot run
+    first; otherwise the `workers` setting."""
+    if settings.database_url.startswith("sqlite") or settings.workers < 2:
+        return 1
+    if settings.migrate_on_start and not can_migrate:
+        log.warning(
+            "workers=%d needs migrations applied first; serving one process", settings.workers
+        )
+        return 1
+    return settings.workers
+
+
+def run(
+    app_path: str, settings: ServiceSettings, migrate: Callable[[], None] | None = None
+) -> None:
+    """Serve an app with uvicorn, JSON logs, on the settings' host and port.
+
+    With `settings.workers` above one (PostgreSQL only) uvicorn runs that many processes. Each
+    would apply migrations at start and race the others, so `migrate` (the service's upgrade)
+    runs once here first and the workers skip it; without it the service runs one process.
+    """
     import uvicorn
 
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    workers = serve_workers(settings, can_migrate=migrate is not None)
+    if workers > 1 and settings.migrate_on_start and migrate is not None:
+        migrate()
+        prefix = str(settings.model_config.get("env_prefix", ""))
+        os.environ[f"{prefix}MIGRATE_ON_START"] = "false"
     uvicorn.run(
         app_path,
         factory=True,
         host=settings.host,
         port=settings.port,
+        workers=workers,
+        # The supervisor kills a worker that does not answer its ping in time. A worker
+        # importing the app on a busy machine, or holding the GIL through a large bulk batch,
+        # can take longer than uvicorn's 5 s: killed, restarted, killed again, never serving.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
         log_config=None,
         access_log=False,
         proxy_headers=False,

@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     database_url: str = ""
     migrate_on_start: bool = True
+    #: HTTP worker processes (uvicorn workers) of `serve`. More than one lets the CPU-bound
+    #: parts of requests (bulk bodies: parsing, validation, hashing) run on several cores; on
+    #: SQLite (one writer, one file) the service always runs one.
+    workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "INFO"
     #: `json` (one JSON object a line, for log collectors) or `text` (for a person at a terminal;
     #: `make run` chooses it when attached to one).

@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "load":
         _load(settings, args.seed_dir)
     elif args.command == "serve":
-        run("catalog.main:create_app", settings)
+        run(
+            "catalog.main:create_app",
+            settings,
+            migrate=lambda: migrations.upgrade(settings.database_url),
+        )
 
 
 def _load(settings: CatalogSettings, seed_dir: Path | None) -> None:

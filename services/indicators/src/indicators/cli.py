@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> None:
                 "and kept"
             )
     elif args.command == "serve":
-        run("indicators.main:create_app", settings)
+        run(
+            "indicators.main:create_app",
+            settings,
+            migrate=lambda: migrations.upgrade(settings.database_url),
+        )
 
 
 if __name__ == "__main__":

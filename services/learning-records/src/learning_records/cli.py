@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         migrations.upgrade(settings.database_url)
     elif args.command == "serve":
-        run("learning_records.main:create_app", settings)
+        run(
+            "learning_records.main:create_app",
+            settings,
+            migrate=lambda: migrations.upgrade(settings.database_url),
+        )
 
 
 if __name__ == "__main__":

@@ -59,3 +59,27 @@ def check_codes(item: ItemBase, codes: ReferenceCodes) -> tuple[str | None, str 
             "once the catalog has it"
         )
     return problem, warning
+
+
+class BatchCodeCheck:
+    """check_codes over a batch, with each distinct (institution, course) checked once.
+
+    Most kinds' codes are just an institution and a course: a 10,000-item batch names a few
+    hundred of them, so the batch checks the distinct pairs instead of every item. Items with
+    more codes (employment, headcounts, assessments) are checked one by one.
+    """
+
+    def __init__(self, codes: ReferenceCodes) -> None:
+        self.codes = codes
+        self._simple: dict[tuple[type, str | None, str | None], tuple[str | None, str | None]]
+        self._simple = {}
+
+    def __call__(self, item: ItemBase) -> tuple[str | None, str | None]:
+        """(why the item is rejected, or None; the flag it is stored with, or None)."""
+        if isinstance(item, EmploymentWrite | HeadcountWrite | AssessmentWrite):
+            return check_codes(item, self.codes)
+        key = (type(item), getattr(item, "institution", None), getattr(item, "course_code", None))
+        found = self._simple.get(key)
+        if found is None:
+            found = self._simple[key] = check_codes(item, self.codes)
+        return found

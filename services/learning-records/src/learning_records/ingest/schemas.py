@@ -165,12 +165,16 @@ class EnrolmentWrite(PersonItem):
 
     @model_validator(mode="after")
     def _status_dates(self) -> EnrolmentWrite:
+        # Runs for every item of a bulk batch: the fields are set in __dict__ and marked as set,
+        # which is what assignment does here (no validate_assignment), without its overhead.
+        values, fields_set = self.__dict__, self.__pydantic_fields_set__
         if self.completed_on is not None and self.status != "completed":
             raise ValueError("completed_on is only for a completed enrolment")
         if self.status == "completed":
-            self.completed_on = self.completed_on or self.status_date
-            self.status_date = self.completed_on
-        self.status_date = self.status_date or self.enrolled_on
+            values["completed_on"] = values["status_date"] = self.completed_on or self.status_date
+            fields_set.update(("completed_on", "status_date"))
+        values["status_date"] = self.status_date or self.enrolled_on
+        fields_set.add("status_date")
         if self.status_date is None:
             raise ValueError("give status_date (or enrolled_on, or completed_on when completed)")
         if self.enrolled_on is not None and self.status_date < self.enrolled_on:

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
-from learning_records.ingest.checks import check_codes
+from learning_records.ingest.checks import BatchCodeCheck
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
     CONTROL_FIELDS,
@@ -63,7 +64,7 @@ class RawItemError(str):
     """An item that could not even be read (e.g. an NDJSON line that is not JSON): its reason."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """One valid item ready to store."""
 
@@ -184,12 +185,13 @@ def _prepare(
     else:
         validated = validate(kind, raw_items)
     context = _Context(kind, principal, pepper)
+    check = BatchCodeCheck(reference) if reference is not None else None
     for index, item in enumerate(validated):
         if isinstance(item, str):
             batch.reject(index, item)
             continue
-        if reference is not None:
-            problem, warning = check_codes(item, reference)
+        if check is not None:
+            problem, warning = check(item)
             if problem is not None:
                 batch.reject(index, problem)
                 continue
@@ -226,6 +228,8 @@ class _Context:
     def __init__(self, kind: Kind, principal: Principal, pepper: str) -> None:
         self.kind = kind
         self.columns = tuple(kind.columns)
+        #: The item's column values as a tuple, in one C call.
+        self.values = attrgetter(*self.columns) if len(self.columns) > 1 else None
         self.has_institution = kind.has_institution
         self.principal = principal
         self.pepper = pepper
@@ -250,10 +254,14 @@ class _Context:
 
     def prepare_one(self, index: int, item: ItemBase, batch: Batch) -> Prepared | None:
         """One valid item ready to store, or None once its rejection is recorded."""
-        # The item's own fields, rendered by pydantic in declaration order: a canonical form.
-        content = item.model_dump_json(exclude=_NOT_CONTENT)
+        # The item's own fields, rendered by pydantic in declaration order: a canonical form
+        # (the serializer called directly: the bytes of model_dump_json, without its wrapper).
+        content = item.__pydantic_serializer__.to_json(item, exclude=_NOT_CONTENT)
         person = ""
-        row = {name: getattr(item, name) for name in self.columns}
+        if self.values is not None:
+            row = dict(zip(self.columns, self.values(item), strict=True))
+        else:
+            row = {name: getattr(item, name) for name in self.columns}
         prepared = Prepared(index=index, item=item, row=row, digest="")
         if isinstance(item, PersonItem):
             try:
@@ -277,7 +285,7 @@ class _Context:
                     else "institution: required for a client limited to some institutions",
                 )
                 return None
-        prepared.digest = hashlib.sha256(f"{person}\n{content}".encode()).hexdigest()
+        prepared.digest = hashlib.sha256(f"{person}\n".encode() + content).hexdigest()
         return prepared
 
 
