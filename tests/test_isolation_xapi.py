@@ -27,7 +27,7 @@ from learning_records.people.pseudonyms import synthetic_personal_code
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.testing import TokenFactory, temporary_database
 
-from .inprocess import ADMIN_ID, gateway_before, records_settings, register_clients
+from .inprocess import gateway_before, records_settings, register_clients
 
 PERSONAL = "https://pilnveide.lv/personal-code"
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -57,6 +57,8 @@ class Stack:
     gateway: TestClient
     records: TestClient
     secrets: dict[str, str]
+    #: The bootstrap admin's bearer headers.
+    admin: dict[str, str]
 
     def basic(self, client_id: str) -> httpx.BasicAuth:
         """HTTP Basic with a client's key and secret (the gateway exchanges it for a token)."""
@@ -99,7 +101,7 @@ def stack(backend: str, tokens: TokenFactory, tmp_path: Path) -> Iterator[Stack]
                 ("central", ["xapi:read", "xapi:write", "records:write", "records:read"], None),
             ],
         )
-        yield Stack(gateway, records, secrets)
+        yield Stack(gateway, records, secrets, dict(admin))
 
 
 def _ids(stack: Stack, client_id: str, **params: str) -> set[str]:
@@ -193,20 +195,8 @@ MAILBOX_A = "Anna.Berzina@VK.example.lv"
 
 
 def _add_clients(stack: Stack, clients: dict[str, tuple[list[str], list[str] | None]]) -> None:
-    admin = stack.token(ADMIN_ID, "admin")
-    for client_id, (scopes, institutions) in clients.items():
-        created = stack.gateway.post(
-            "/admin/clients",
-            json={
-                "client_id": client_id,
-                "name": client_id,
-                "scopes": scopes,
-                "institutions": institutions,
-            },
-            headers=admin,
-        )
-        assert created.status_code == 201, created.text
-        stack.secrets[client_id] = created.json()["client_secret"]
+    chosen = [(client_id, scopes, places) for client_id, (scopes, places) in clients.items()]
+    stack.secrets.update(register_clients(stack.gateway, stack.admin, chosen))
 
 
 def _catalog_courses(stack: Stack, *codes: str) -> None:

@@ -207,7 +207,7 @@ def test_a_restricted_client_changes_no_definition_or_observation(
             answer = client.request(method, path, json=body, headers={**restricted, **extra})
             assert answer.status_code == 403, (scope, method, path, answer.text)
             assert answer.json()["type"].endswith("/global-data")
-    versions = client.get("/v1/definitions/1.1.1/versions", headers=reader).json()
+    versions = client.get("/v1/definitions/1.1.1/versions", headers=reader).json()["data"]
     assert [v["version"] for v in versions] == [1]
     assert client.get("/v1/definitions/1.1.2", headers=reader).status_code == 404
     observed = client.get("/v1/indicators/1.1.1/observations", headers=reader).json()
