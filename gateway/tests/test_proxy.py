@@ -42,6 +42,7 @@ def _upstream(name: str) -> FastAPI:
             "request_id": request.headers.get("x-request-id"),
             "forwarded_prefix": request.headers.get("x-forwarded-prefix"),
             "authorization": request.headers.get("authorization"),
+            "idempotency_key": request.headers.get("idempotency-key"),
         }
 
     @app.get("/xapi/about")
@@ -144,6 +145,16 @@ def test_request_body_and_headers_are_forwarded(gateway: TestClient) -> None:
     assert body["body_length"] == len(payload)
     assert body["request_id"] == "trace-me"
     assert body["authorization"] == gateway.headers["Authorization"]
+
+
+def test_header_values_beyond_ascii_are_forwarded_as_received(gateway: TestClient) -> None:
+    """A header value in UTF-8 reaches the upstream byte for byte (it judges it), never a 500."""
+    key = "ключ-ā"
+    answer = gateway.post(
+        "/records/echo/bulk", content=b"{}", headers={"Idempotency-Key": key.encode()}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["idempotency_key"].encode("latin-1") == key.encode()
 
 
 def test_streamed_response_arrives_whole(gateway: TestClient) -> None:

@@ -88,7 +88,7 @@ def public_location(location: str, request: Request, upstream: Upstream, base_ur
 
 def _request_headers(
     request: Request, upstream: Upstream, authorization: str | None = None
-) -> list[tuple[str, str]]:
+) -> list[tuple[bytes, bytes]]:
     # authorization: None forwards the client's header, "" drops it, anything else replaces it.
     replaced = {"host", "content-length"} | (
         {"authorization"} if authorization is not None else set()
@@ -116,7 +116,9 @@ def _request_headers(
         headers.append(("x-request-id", request_id))
     if "content-length" in request.headers:
         headers.append(("content-length", request.headers["content-length"]))
-    return headers
+    # As bytes, exactly as received: Starlette decodes header bytes as latin-1, and a value
+    # beyond ASCII (an Idempotency-Key in UTF-8, say) is the upstream's to judge, not a crash.
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 def _has_body(request: Request) -> bool:
