@@ -28,6 +28,21 @@ from pilnveide_contracts.records import AggregationFilter
 from pilnveide_kit.auth import Principal
 
 
+def attribute_conditions(flt: AggregationFilter, emp: Any) -> list[Any]:
+    """The filter's conditions on an employment's attributes (sector, position group,
+    management level, civil servant), for whichever employment a metric joins as `emp`."""
+    conditions: list[Any] = []
+    if flt.sectors is not None:
+        conditions.append(col(emp.sector).in_(flt.sectors))
+    if flt.position_groups is not None:
+        conditions.append(col(emp.position_group).in_(flt.position_groups))
+    if flt.management_levels is not None:
+        conditions.append(col(emp.management_level).in_(flt.management_levels))
+    if flt.civil_servant is not None:
+        conditions.append(col(emp.civil_servant).is_(flt.civil_servant))
+    return conditions
+
+
 def _day_number(day: Any) -> Any:
     """A date as yyyymmdd, comparable across databases (a year later is exactly +10000)."""
     return (
@@ -102,14 +117,7 @@ def movements(
         conditions.append(day <= flt.period.to)
     if flt.institutions is not None:
         conditions.append(col(emp.institution).in_(flt.institutions))
-    if flt.sectors is not None:
-        conditions.append(col(emp.sector).in_(flt.sectors))
-    if flt.position_groups is not None:
-        conditions.append(col(emp.position_group).in_(flt.position_groups))
-    if flt.management_levels is not None:
-        conditions.append(col(emp.management_level).in_(flt.management_levels))
-    if flt.civil_servant is not None:
-        conditions.append(col(emp.civil_servant).is_(flt.civil_servant))
+    conditions.extend(attribute_conditions(flt, emp))
     if flt.roles is not None:
         conditions.append(
             exists(

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from learning_records.aggregations.employment import movements
+from learning_records.aggregations.employment import attribute_conditions, movements
 from learning_records.aggregations.feedback import feedback_conditions
 from learning_records.aggregations.grouping import (
     consistent_snapshot,
@@ -179,14 +179,7 @@ def _matching(
     # A restricted client counts only its institutions' enrolments, with the attributes of its
     # own employment of the person (another institution's employment is never joined).
     conditions.append(record_visible(principal, e))
-    if flt.sectors is not None:
-        conditions.append(col(emp.sector).in_(flt.sectors))
-    if flt.position_groups is not None:
-        conditions.append(col(emp.position_group).in_(flt.position_groups))
-    if flt.management_levels is not None:
-        conditions.append(col(emp.management_level).in_(flt.management_levels))
-    if flt.civil_servant is not None:
-        conditions.append(col(emp.civil_servant).is_(flt.civil_servant))
+    conditions.extend(attribute_conditions(flt, emp))
     if flt.roles is not None:
         conditions.append(
             exists(
