@@ -348,7 +348,11 @@ def test_an_lms_uploads_its_mappings_identifies_by_mbox_and_reads_its_report(
     refused = stack.gateway.post(url, json=unknown, headers=mapper)
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
-    assert [e["index"] for e in refused.json()["errors"]] == [2]
+    # Each refused item is an InvalidParam of the ValidationProblem the OpenAPI document declares.
+    assert [(e["index"], e["name"], e["location"]) for e in refused.json()["errors"]] == [
+        (2, "[2].course_code", "body")
+    ]
+    assert "unknown course code" in refused.json()["errors"][0]["reason"]
     assert ("moodle-a", MOODLE + "7", "DIGI-BASE") not in _mappings(stack, "moodle-a")
     done = stack.gateway.post(url, json=upload, headers=mapper)
     assert done.status_code == 200, done.text

@@ -124,6 +124,9 @@ class MappingItemOutcome(SQLModel):
     course_code: str
     outcome: str = Field(description="created, updated, unchanged or invalid")
     detail: str | None = Field(default=None, description="Why an item is invalid")
+    field: str | None = Field(
+        default=None, description="The field an invalid item fails on: activity_id or course_code"
+    )
 
 
 class MappingUploadReport(SQLModel):
@@ -212,7 +215,13 @@ def _refuse_invalid(items: list[MappingItem]) -> None:
         raise CourseMappingsRefused(
             f"{len(invalid)} mapping(s) refused; nothing was changed",
             errors=[
-                {"index": i.index, "activity_id": i.activity_id, "detail": i.detail}
+                {
+                    "name": f"[{i.index}].{i.field}",
+                    "reason": i.detail or "invalid",
+                    "location": "body",
+                    "index": i.index,
+                    "activity_id": i.activity_id,
+                }
                 for i in invalid
             ],
         )

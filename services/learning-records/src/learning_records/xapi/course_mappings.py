@@ -65,6 +65,12 @@ class MappingItem:
     course_code: str
     outcome: str = ""
     detail: str | None = None
+    #: The field an invalid item fails on (activity_id or course_code).
+    field: str | None = None
+
+    def refuse(self, field: str, reason: str) -> None:
+        """Mark the item invalid on a field, with the reason."""
+        self.outcome, self.field, self.detail = "invalid", field, reason
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
@@ -105,13 +111,13 @@ def classify(session: Session, owner: str, items: list[MappingItem]) -> None:
     seen: set[str] = set()
     for item in items:
         if not is_iri(item.activity_id) or len(item.activity_id) > 2048:
-            item.outcome, item.detail = "invalid", "activity_id must be an IRI"
+            item.refuse("activity_id", "activity_id must be an IRI")
         elif not item.course_code or len(item.course_code) > 64:
-            item.outcome, item.detail = "invalid", "course_code must be 1 to 64 characters"
+            item.refuse("course_code", "course_code must be 1 to 64 characters")
         elif reference.course_unknown(item.course_code):
-            item.outcome, item.detail = "invalid", "unknown course code (not in the catalog)"
+            item.refuse("course_code", "unknown course code (not in the catalog)")
         elif item.activity_id in seen:
-            item.outcome, item.detail = "invalid", "the upload maps this activity twice"
+            item.refuse("activity_id", "the upload maps this activity twice")
         seen.add(item.activity_id)
     current = current_mappings(session, owner, [i.activity_id for i in items if not i.outcome])
     for item in items:
