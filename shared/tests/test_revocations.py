@@ -120,6 +120,59 @@ def test_no_view_yet_means_503_and_no_token_accepted(
     assert verifier.verify(tokens.token("records:read")).client_id == "test-client"
 
 
+def test_with_no_view_yet_a_failed_fetch_is_tried_again_within_half_a_second(
+    verifier: TokenVerifier, tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    # A gateway slow to answer once, as a service starts under load, costs half a second of
+    # 503s, not the whole ttl (the fuzz run saw 5 s of them).
+    gateway.down = True
+    with pytest.raises(RevocationsUnavailable):
+        verifier.verify(tokens.token("records:read"))
+    gateway.down = False
+    clock.now += 0.2
+    with pytest.raises(RevocationsUnavailable):
+        verifier.verify(tokens.token("records:read"))
+    assert gateway.fetches == 1
+    clock.now += 0.3
+    assert verifier.verify(tokens.token("records:read")).client_id == "test-client"
+    assert gateway.fetches == 2
+
+
+def test_warm_up_fetches_the_view_before_the_first_request(
+    tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    revocations = RevocationList(URL, ttl_s=5.0, fetch=gateway, clock=clock)
+    gateway.down = True
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the gateway comes up after two tries
+        naps.append(seconds)
+        clock.now += seconds
+        gateway.down = len(naps) < 2
+
+    assert revocations.warm_up(within_s=10, sleep=sleep) is True
+    assert (gateway.fetches, naps) == (3, [0.5, 0.5])
+    verifier = TokenVerifier(
+        KeySet(jwks_json=tokens.jwks_json),
+        issuer=tokens.issuer,
+        audience=tokens.audience,
+        revocations=revocations,
+    )
+    assert verifier.verify(tokens.token("records:read")).client_id == "test-client"
+    assert gateway.fetches == 3  # the request used the view warm_up fetched
+
+
+def test_warm_up_gives_up_after_its_time(gateway: FakeGateway, clock: Clock) -> None:
+    revocations = RevocationList(URL, ttl_s=5.0, fetch=gateway, clock=clock)
+    gateway.down = True
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    assert revocations.warm_up(within_s=2, sleep=sleep) is False
+    assert gateway.fetches == 5  # at 0, 0.5, 1, 1.5 and 2 s
+
+
 def test_ttl_zero_fetches_on_every_check(
     tokens: TokenFactory, gateway: FakeGateway, clock: Clock
 ) -> None:

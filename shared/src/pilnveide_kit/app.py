@@ -13,6 +13,7 @@ from sqlmodel import Session
 from starlette.middleware import Middleware
 
 from pilnveide_kit.auth import verifier_from_settings
+from pilnveide_kit.revocations import RevocationList
 from pilnveide_kit.boundary import DEFAULT_MAX_JSON_BYTES, InputBoundaryMiddleware
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.docs import install_docs
@@ -67,6 +68,9 @@ def create_service_app(
         app.state.engine = engine
         if settings.migrate_on_start:
             migrations.upgrade(settings.database_url)
+        revocations = app.state.token_verifier.revocations
+        if isinstance(revocations, RevocationList):
+            revocations.start_warm_up()  # the first requests need not wait for the gateway
         try:
             for hook in on_startup:
                 hook(app)

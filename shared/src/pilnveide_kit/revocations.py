@@ -6,7 +6,9 @@ the token's `iat`) and whether it is deactivated. A service fetches the view at 
 `ttl_s` seconds and keeps it in memory. When a refresh fails it keeps the last view it had
 (revocations are made at the gateway, so an unreachable gateway can hardly issue new ones) and
 tries again after `ttl_s`; a service that never obtained a view refuses tokens with 503 rather
-than accept one it cannot check.
+than accept one it cannot check, and tries again after at most `FIRST_RETRY_S`. A service
+fetches the view in the background as it starts (`warm_up`), so its first requests need not
+wait for the gateway, nor be refused when the gateway is briefly slow to answer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pilnveide_kit.errors import ServiceUnavailable, Unauthorized
 log = logging.getLogger("pilnveide.auth")
 
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+#: While no view was ever obtained, a failed fetch is tried again this soon (not after ttl_s).
+FIRST_RETRY_S = 0.5
 
 
 class ClientDeactivated(Unauthorized):
@@ -122,7 +126,8 @@ class RevocationList:
         self._lock = threading.Lock()
 
     def _due(self, now: float) -> bool:
-        return self._tried_at is None or now - self._tried_at >= self.ttl_s
+        wait = self.ttl_s if self._view is not None else min(self.ttl_s, FIRST_RETRY_S)
+        return self._tried_at is None or now - self._tried_at >= wait
 
     def _refresh(self, now: float) -> None:
         self._tried_at = now
@@ -149,9 +154,28 @@ class RevocationList:
         if self._view is None:
             raise RevocationsUnavailable(
                 "Tokens cannot be checked for revocation yet; try again shortly",
-                headers={"Retry-After": str(max(1, round(self.ttl_s)))},
+                headers={"Retry-After": "1"},
             )
         return self._view
+
+    def warm_up(self, within_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> bool:
+        """Fetch the first view, trying every FIRST_RETRY_S for up to within_s seconds (a
+        service calls it in a background thread as it starts). True once a view is held."""
+        deadline = self._clock() + within_s
+        while True:
+            try:
+                self.view()
+                return True
+            except RevocationsUnavailable:
+                if self._clock() >= deadline:
+                    return False
+                sleep(FIRST_RETRY_S)
+
+    def start_warm_up(self) -> threading.Thread:
+        """warm_up in a daemon thread (it never holds a process open)."""
+        thread = threading.Thread(target=self.warm_up, name="revocations-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def entry(self, client_id: str) -> ClientRevocation | None:
         """The client's revocation in the current view, if any."""
