@@ -72,12 +72,23 @@ class Stack:
         )
         running = threading.Event()
 
+        # PILNVEIDE_CONFORMANCE_LOG=file keeps everything the system printed (the failure
+        # report shows only the last lines): for finding what a fuzzed request ran into.
+        log_path = os.environ.get("PILNVEIDE_CONFORMANCE_LOG")
+
         def read() -> None:
             assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                self.output.append(line)
-                if "Pilnveide is running" in line:
-                    running.set()
+            log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+            try:
+                for line in self.process.stdout:
+                    self.output.append(line)
+                    if log is not None:
+                        log.write(line)
+                    if "Pilnveide is running" in line:
+                        running.set()
+            finally:
+                if log is not None:
+                    log.close()
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()

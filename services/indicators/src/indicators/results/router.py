@@ -24,7 +24,6 @@ from indicators.results.service import (
     ProgressCounts,
 )
 from pilnveide_contracts.records import Member
-from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.csv_export import add_csv_exports, csv_requested
@@ -218,7 +217,6 @@ class ExplainPage(BaseModel):
     summary="Explain whom an indicator counted (admin)",
 )
 async def explain_indicator(
-    session: SessionDep,
     principal: Annotated[Principal, require("admin")],
     service: Service,
     code: Code,
@@ -229,7 +227,7 @@ async def explain_indicator(
 ) -> ExplainPage:
     """The pseudonymous people or institutions counted (only the caller's institutions)."""
     view: ExplainView = await service.explain(
-        session, code, params_of(principal, as_of, period, detail=False), version
+        code, params_of(principal, as_of, period, detail=False), version
     )
     chunk = slice_page(view.members, page)
     return ExplainPage(

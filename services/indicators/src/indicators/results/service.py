@@ -470,11 +470,11 @@ class IndicatorsService:
             measures=sorted(measures.values(), key=lambda c: definitions.natural_key(c.code)),
         )
 
-    async def explain(
-        self, session: Session, code: str, params: Params, version: int | None
-    ) -> ExplainView:
-        """The pseudonymous people or institutions an indicator counted."""
-        definition = definitions.get(session, code, version)
+    async def explain(self, code: str, params: Params, version: int | None) -> ExplainView:
+        """The pseudonymous people or institutions an indicator counted. The definition is read
+        in a short session of its own in a worker thread: a session held on the event loop
+        across the questions to learning-records blocked the loop on SQLite's write lock."""
+        definition = await asyncio.to_thread(self.read_definition, code, version)
         spec = DefinitionSpec.model_validate(definition.spec)
         info = await self._info(definition)
         institutions = await self.catalog.institutions()

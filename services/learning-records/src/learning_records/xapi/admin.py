@@ -7,8 +7,9 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, or_, select
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from learning_records.xapi.access import XapiAccess
 from learning_records.xapi.course_mappings import (
@@ -290,9 +291,28 @@ async def upload_course_mappings(
     `activity_id,course_code`. All or nothing: an invalid item (no IRI, unknown course code,
     an activity twice) is 422 listing every invalid item, and nothing changes. Unless a dry run,
     the uploaded activities' stored unmapped statements are then re-applied."""
-    owner = owner_of(principal)
     body = await request.body()
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # The session is synchronous: its work runs in a worker thread. On the event loop, a wait
+    # for SQLite's write lock froze the whole service, the lock's holder included (the fuzz
+    # run's 30 s timeouts).
+    return await run_in_threadpool(
+        _upload, session, request, settings, principal, body, media, dry_run=dry_run
+    )
+
+
+def _upload(
+    session: Session,
+    request: Request,
+    settings: XapiSettings,
+    principal: Principal,
+    body: bytes,
+    media: str,
+    *,
+    dry_run: bool,
+) -> MappingUploadReport:
+    """The upload's work, in a worker thread: classify, write, re-apply (see the route)."""
+    owner = owner_of(principal)
     try:
         text = body.decode("utf-8-sig")
         rows: Any = parse_csv(text) if media == "text/csv" else json.loads(text)
