@@ -265,9 +265,13 @@ def test_an_hr_system_joins_its_feed_back_to_its_own_ids(clients: dict[str, Hr])
     b_items, _ = hr_b.pull(B)
     assert {i["external_id"] for i in b_items} == {"FM-1"}
     assert {i["record_external_id"] for i in b_items} == {"FM-1-enr", "FM-1-cert"}
-    text = hr_b.call("GET", f"/v1/hr/{B}/updates", params={"format": "csv"}).text
+    as_csv = hr_b.call("GET", f"/v1/hr/{B}/updates.csv")  # the pull's CSV operation
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    text = as_csv.text
+    assert text.startswith("seq,type,pseudonym,") and "FM-1-cert" in text
     assert "VK-" not in text and HR_A not in text
     assert hr_b.call("GET", f"/v1/hr/{A}/updates").status_code == 404
+    assert hr_b.call("GET", f"/v1/hr/{A}/updates.csv").status_code == 404
 
 
 def test_bulk_lookup_answers_each_code(clients: dict[str, Hr]) -> None:

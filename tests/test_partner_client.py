@@ -10,6 +10,7 @@ round trip go through the generated client too.
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import json
 import socket
@@ -217,6 +218,12 @@ def test_merged_document_is_fit_for_generators(document: dict[str, Any]) -> None
     assert version["required"] is True
     csv_export = document["paths"]["/records/v1/data-quality/unknown-courses.csv"]["get"]
     assert list(csv_export["responses"]["200"]["content"]) == ["text/csv"]
+    # The HR views' CSV: an operation each, text/csv only, no `format` to choose JSON with.
+    for path, operation_id in HR_CSV_EXPORTS.items():
+        twin = document["paths"][f"/records{path}.csv"]["get"]
+        assert twin["operationId"] == operation_id, path
+        assert list(twin["responses"]["200"]["content"]) == ["text/csv"], path
+        assert "format" not in {p["name"] for p in twin.get("parameters", [])}, path
     schemes = document["components"]["securitySchemes"]
     assert list(schemes) == ["OAuth2ClientCredentials"]
     assert schemes["OAuth2ClientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == (
@@ -228,6 +235,20 @@ def test_merged_document_is_fit_for_generators(document: dict[str, Any]) -> None
 
 
 _SHARED_PROBLEMS = {"Problem", "ValidationProblem"}
+#: The HR views (issue #14) and their CSV operations in the merged document.
+HR_CSV_EXPORTS = {
+    "/v1/people/{pseudonym}/history": "records_person_history_csv",
+    "/v1/people/{pseudonym}/competencies": "records_person_competencies_csv",
+    "/v1/people/{pseudonym}/competency-gaps": "records_person_competency_gaps_csv",
+    "/v1/institutions/{institution}/competency-gaps": "records_institution_competency_gaps_csv",
+    "/v1/institutions/{institution}/competency-gaps/summary": (
+        "records_institution_competency_gap_summary_csv"
+    ),
+    "/v1/people/{pseudonym}/compliance": "records_person_compliance_csv",
+    "/v1/institutions/{institution}/compliance": "records_institution_compliance_csv",
+    "/v1/institutions/{institution}/certificates/expiring": "records_expiring_certificates_csv",
+    "/v1/hr/{institution}/updates": "records_hr_pull_csv",
+}
 
 
 def _api(generated: ModuleType, tag: str, operation: str) -> Any:
@@ -278,6 +299,11 @@ def test_partner_asks_for_csv_and_gets_csv(gateway_url: str, generated: ModuleTy
     refused = as_csv.sync_detailed(client=generated.Client(base_url=gateway_url))
     assert refused.status_code == 401
     assert isinstance(refused.parsed, models.Problem)
+    # An HR view's CSV through its own generated call: text with the header row, no JSON.
+    compliance = _api(generated, "records_compliance", "records_institution_compliance_csv")
+    text = compliance.sync(institution="VK", client=client, as_of=datetime.date(2025, 6, 30))
+    assert isinstance(text, str), text
+    assert text.splitlines()[0].startswith("pseudonym,source_system,external_id,institution")
 
 
 def test_partner_sends_and_reads_an_xapi_statement(gateway_url: str, generated: ModuleType) -> None:

@@ -67,12 +67,18 @@ def test_csv_twin_is_text_csv_only_and_answers_csv(
     twin = document["paths"]["/notes.csv"]["get"]
     assert list(twin["responses"]["200"]["content"]) == ["text/csv"]
     assert "format" not in {p["name"] for p in twin.get("parameters", [])}
-    for text in ("a", "b"):
+    listing = document["paths"]["/notes"]["get"]
+    assert list(listing["responses"]["200"]["content"]) == ["application/json", "text/csv"]
+    for text in ("a", 'b, "c"'):
         client.post("/notes", json={"text": text})
     answer = client.get("/notes.csv", params={"limit": 1})
-    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.headers["content-disposition"] == 'attachment; filename="notes.csv"'
     assert answer.text.splitlines() == ["id,text", "1,a"]
-    assert client.get("/notes", params={"format": "csv"}).text.splitlines()[1:] == ["1,a", "2,b"]
+    quoted = ["1,a", '2,"b, ""c"""']  # csv_response quotes as RFC 4180 says
+    assert client.get("/notes", params={"format": "csv"}).text.splitlines()[1:] == quoted
+    accept = client.get("/notes", headers={"Accept": "text/csv"})
+    assert accept.text.splitlines()[1:] == quoted
     assert client.get("/notes").json()["count"] == 2
 
 

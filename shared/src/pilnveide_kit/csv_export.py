@@ -4,16 +4,33 @@ One operation answering JSON or CSV by a query parameter cannot be described to 
 generator (it parses the first media type declared: asking for CSV then fails on a JSON
 decode). The `.csv` twin runs the same endpoint, forced to CSV, and is documented as
 `text/csv` only; `?format=csv` and `Accept: text/csv` keep working on the JSON route.
+
+A route that can answer CSV takes `format: CsvFormat = None` and a `Request`, declares
+`responses=ALSO_CSV`, answers `csv_response(...)` when `csv_requested(request, format)`, and
+its router calls `add_csv_exports(router, "<path>", ...)` after the routes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 
 CSV_SUFFIX = ".csv"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+#: The `format` query parameter of a route answering JSON or CSV (the `.csv` twin hides it).
+CsvFormat = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="json or csv (default: by the Accept header, else json)"),
+]
+#: The `responses` of the JSON route: CSV too, beside the response model's JSON.
+ALSO_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 #: Marks a twin's operation for pilnveide_kit.openapi (text/csv only, no `format` parameter).
 CSV_EXPORT_FLAG = "x-csv-export"
 CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -32,6 +49,27 @@ def csv_requested(request: Request, format_: str | None) -> bool:
         return format_ == "csv"
     accept = request.headers.get("accept", "")
     return "text/csv" in accept and "application/json" not in accept
+
+
+def csv_response(
+    rows: Iterable[Mapping[str, Any]],
+    fieldnames: Sequence[str],
+    *,
+    filename: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Rows as a CSV attachment: a header row of fieldnames, then one line a row (keys not in
+    fieldnames are left out, None is empty)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fieldnames), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return Response(
+        out.getvalue(),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})},
+    )
 
 
 def _force_csv(request: Request) -> None:

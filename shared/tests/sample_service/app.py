@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, select
 
 from pilnveide_kit.app import SessionDep, create_service_app
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.csv_export import add_csv_exports, csv_requested
+from pilnveide_kit.csv_export import (
+    ALSO_CSV,
+    CsvFormat,
+    add_csv_exports,
+    csv_requested,
+    csv_response,
+)
 from pilnveide_kit.db import new_registry
 from pilnveide_kit.errors import NotFound, PreconditionRequired
 from pilnveide_kit.migrations import Migrations
@@ -56,12 +62,12 @@ def create_note(body: NoteIn, session: SessionDep) -> Note:
     return note
 
 
-@router.get("/notes")
+@router.get("/notes", responses=ALSO_CSV)
 def list_notes(
     request: Request,
     session: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
-    format: Literal["json", "csv"] | None = None,
+    format: CsvFormat = None,
 ) -> Any:
     """Page through notes by id (or a CSV of the page)."""
     query = select(Note)
@@ -71,8 +77,8 @@ def list_notes(
     rows = list(session.exec(query.order_by(Note.id).limit(page.limit + 1)))  # type: ignore[arg-type]
     result = make_page(rows, page.limit, key=lambda n: {"id": n.id}, count=total)
     if csv_requested(request, format):
-        lines = ["id,text", *(f"{n.id},{n.text}" for n in result.data)]
-        return Response("\n".join(lines) + "\n", media_type="text/csv")
+        rows = [n.model_dump() for n in result.data]
+        return csv_response(rows, ["id", "text"], filename="notes.csv")
     return result
 
 

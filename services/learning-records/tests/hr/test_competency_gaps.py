@@ -78,8 +78,8 @@ def test_person_gaps_below_at_and_above(
         (None, None, "not_assessed"),
     ]
     answer = client.get(
-        f"/v1/people/{people['below']}/competency-gaps",
-        params={**AS_OF, "format": "csv"},
+        f"/v1/people/{people['below']}/competency-gaps.csv",
+        params=AS_OF,
         headers=vk,
     )
     assert answer.headers["content-type"].startswith("text/csv")
@@ -120,8 +120,8 @@ def test_position_group_with_a_mix_and_its_summary(
         ("legal", "C2", 1),
     ]
     answer = client.get(
-        "/v1/institutions/VK/competency-gaps/summary",
-        params={**AS_OF, "format": "csv"},
+        "/v1/institutions/VK/competency-gaps/summary.csv",
+        params=AS_OF,
         headers=vk,
     )
     rows = list(csv.DictReader(io.StringIO(answer.text)))

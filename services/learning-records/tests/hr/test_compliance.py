@@ -109,8 +109,8 @@ def test_induction_inside_and_past_its_period_and_the_tested_integrity_rule(
         ("INTEGRITY", 2, 1, 0, 1),
     ]
     missing = client.get(
-        "/v1/institutions/VK/compliance",
-        params={**AS_OF, "status": "missing", "format": "csv"},
+        "/v1/institutions/VK/compliance.csv",
+        params={**AS_OF, "status": "missing"},
         headers=vk,
     )
     assert missing.headers["content-type"].startswith("text/csv")
@@ -147,8 +147,8 @@ def test_expired_and_expiring_certificates(
     ]
     assert body["certificates"][0]["course_title"] == "Kurss"
     answer = client.get(
-        "/v1/institutions/VK/certificates/expiring",
-        params={**AS_OF, "within_days": 10, "format": "csv"},
+        "/v1/institutions/VK/certificates/expiring.csv",
+        params={**AS_OF, "within_days": 10},
         headers=vk,
     )
     rows = list(csv.DictReader(io.StringIO(answer.text)))

@@ -1,4 +1,5 @@
-"""A person's history and competency profile as CSV (format=csv works, not silently JSON)."""
+"""A person's history and competency profile as CSV: the `.csv` operations, and format=csv on
+the JSON routes (not silently JSON)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,7 @@ def test_history_and_competencies_as_csv(
             assessed_on=on,
         )
     reader = tokens.headers("records:read", institutions=["VK"])
-    history = client.get(
-        f"/v1/people/{pseudonym}/history", params={"format": "csv"}, headers=reader
-    )
+    history = client.get(f"/v1/people/{pseudonym}/history.csv", headers=reader)
     assert history.status_code == 200
     assert history.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(history.text)))
@@ -56,9 +55,7 @@ def test_history_and_competencies_as_csv(
         "completed",
         "4.0",
     )
-    profile = client.get(
-        f"/v1/people/{pseudonym}/competencies", params={"format": "csv"}, headers=reader
-    )
+    profile = client.get(f"/v1/people/{pseudonym}/competencies.csv", headers=reader)
     assert profile.headers["content-type"].startswith("text/csv")
     assert list(csv.DictReader(io.StringIO(profile.text))) == [
         {

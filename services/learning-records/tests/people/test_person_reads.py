@@ -132,7 +132,7 @@ def test_hr_pull_is_incremental_as_json_and_csv(
         "/v1/hr/VK/updates", params={"cursor": halves["next_cursor"]}, headers=writer
     ).json()
     assert rest["data"] == first["data"][2:] and rest["count"] == 4
-    csv_text = client.get("/v1/hr/VK/updates", params={"format": "csv"}, headers=writer)
+    csv_text = client.get("/v1/hr/VK/updates.csv", headers=writer)
     assert csv_text.headers["content-type"].startswith("text/csv")
     assert csv_text.text.splitlines()[0].startswith("seq,type,pseudonym")
     assert len(csv_text.text.splitlines()) == 5

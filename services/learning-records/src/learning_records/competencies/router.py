@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from learning_records.competencies import service
 from learning_records.competencies.schemas import (
@@ -15,16 +15,21 @@ from learning_records.competencies.schemas import (
     InstitutionGaps,
     PersonGaps,
 )
-from learning_records.csv_export import CSV_RESPONSE, csv_response
 from learning_records.people.service import check_institution, visible_person_id
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.csv_export import (
+    ALSO_CSV,
+    CsvFormat,
+    add_csv_exports,
+    csv_requested,
+    csv_response,
+)
 
 router = APIRouter(prefix="/v1", tags=["competency gaps"])
 
 ReaderDep = Annotated[Principal, require("records:read")]
 Institution = Annotated[str, Path(max_length=32)]
-Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 AsOf = Annotated[
     date | None, Query(description="Employment and roles current on this date (default: today)")
 ]
@@ -42,15 +47,16 @@ SUMMARY_FIELDS = list(GapSummary.model_fields)
     "/people/{pseudonym}/competency-gaps",
     response_model=PersonGaps,
     summary="A person's competency gaps",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def person_competency_gaps(
+    request: Request,
     pseudonym: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     principal: ReaderDep,
     framework: Framework = None,
     as_of: AsOf = None,
-    format: Format = "json",
+    format: CsvFormat = None,
 ) -> Any:
     """Each competency the person's current position group, management level or roles require
     (catalog framework requirements), with the latest assessed level, its method and date, and
@@ -58,7 +64,7 @@ def person_competency_gaps(
     person_id = visible_person_id(session, pseudonym, principal)
     day = as_of or date.today()
     rows = service.gaps(session, principal, day, person_id=person_id, framework=framework)
-    if format == "csv":
+    if csv_requested(request, format):
         dumped = [r.model_dump(mode="json") for r in rows]
         return csv_response(dumped, GAP_FIELDS, filename="competency-gaps.csv")
     return PersonGaps(pseudonym=pseudonym, as_of=day, gaps=rows)
@@ -68,16 +74,17 @@ def person_competency_gaps(
     "/institutions/{institution}/competency-gaps",
     response_model=InstitutionGaps,
     summary="An institution's competency gaps (or one position group's)",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def institution_competency_gaps(
+    request: Request,
     institution: Institution,
     session: SessionDep,
     principal: ReaderDep,
     position_group: PositionGroup = None,
     framework: Framework = None,
     as_of: AsOf = None,
-    format: Format = "json",
+    format: CsvFormat = None,
 ) -> Any:
     """Every current employee's required competencies with assessed level and gap, and the
     summary per position group; CSV gives the rows."""
@@ -91,7 +98,7 @@ def institution_competency_gaps(
         position_group=position_group,
         framework=framework,
     )
-    if format == "csv":
+    if csv_requested(request, format):
         dumped = [r.model_dump(mode="json") for r in rows]
         return csv_response(dumped, GAP_FIELDS, filename="competency-gaps.csv")
     return InstitutionGaps(
@@ -108,16 +115,17 @@ def institution_competency_gaps(
     "/institutions/{institution}/competency-gaps/summary",
     response_model=GapSummaries,
     summary="How many people meet each requirement, per position group",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def institution_competency_gap_summary(
+    request: Request,
     institution: Institution,
     session: SessionDep,
     principal: ReaderDep,
     position_group: PositionGroup = None,
     framework: Framework = None,
     as_of: AsOf = None,
-    format: Format = "json",
+    format: CsvFormat = None,
 ) -> Any:
     """Per position group, competency and required level: people, meeting, below, not assessed."""
     check_institution(principal, institution)
@@ -131,9 +139,18 @@ def institution_competency_gap_summary(
         framework=framework,
     )
     summary = service.summarise(rows)
-    if format == "csv":
+    if csv_requested(request, format):
         dumped = [s.model_dump(mode="json") for s in summary]
         return csv_response(dumped, SUMMARY_FIELDS, filename="competency-gap-summary.csv")
     return GapSummaries(
         institution=institution, position_group=position_group, as_of=day, summary=summary
     )
+
+
+# `….csv` twins: the same rows as CSV, an operation of their own for generated clients.
+add_csv_exports(
+    router,
+    "/v1/people/{pseudonym}/competency-gaps",
+    "/v1/institutions/{institution}/competency-gaps",
+    "/v1/institutions/{institution}/competency-gaps/summary",
+)

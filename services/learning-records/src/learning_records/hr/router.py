@@ -8,13 +8,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from learning_records.csv_export import CSV_RESPONSE, csv_response
 from learning_records.hr.service import hr_updates
 from learning_records.people.service import check_institution
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_BIGINT
-from pilnveide_kit.csv_export import add_csv_exports, csv_requested
+from pilnveide_kit.csv_export import (
+    ALSO_CSV,
+    CsvFormat,
+    add_csv_exports,
+    csv_requested,
+    csv_response,
+)
 from pilnveide_kit.pagination import MAX_LIMIT, Page, feed_cursor, feed_position
 
 router = APIRouter(prefix="/v1", tags=["people"])
@@ -67,7 +72,7 @@ class HrUpdates(Page[HrUpdate]):
     "/hr/{institution}/updates",
     response_model=HrUpdates,
     summary="HR pull: completions, retractions, certificates, competency levels, withdrawals",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def hr_pull(
     request: Request,
@@ -81,7 +86,7 @@ def hr_pull(
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")
     ] = MAX_LIMIT,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+    format: CsvFormat = None,
 ) -> Any:
     """The institution's own records since a cursor, in change order, each with the HR
     system's own id for the person, the course title and hours; changes and retractions are

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     case,
@@ -15,7 +15,6 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
-from learning_records.csv_export import CSV_RESPONSE, csv_response
 from learning_records.employment.models import Employment, RoleAssignment
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
 from learning_records.people.access import (
@@ -33,12 +32,18 @@ from learning_records.results.models import (
 )
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
+from pilnveide_kit.csv_export import (
+    ALSO_CSV,
+    CsvFormat,
+    add_csv_exports,
+    csv_requested,
+    csv_response,
+)
 from pilnveide_kit.errors import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
 ReaderDep = Annotated[Principal, require("records:read")]
-Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 #: Most personal codes one bulk lookup takes.
 BULK_LOOKUP_LIMIT = 1000
 
@@ -281,10 +286,14 @@ def _history_lines(history: LearningHistory) -> list[dict[str, Any]]:
     "/people/{pseudonym}/history",
     response_model=LearningHistory,
     summary="Learning history",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def person_history(
-    pseudonym: str, session: SessionDep, principal: ReaderDep, format: Format = "json"
+    request: Request,
+    pseudonym: str,
+    session: SessionDep,
+    principal: ReaderDep,
+    format: CsvFormat = None,
 ) -> Any:
     """A person's employment, enrolments (with status history), tests, certificates, feedback;
     as CSV one line per record (`record` names its kind)."""
@@ -317,7 +326,7 @@ def person_history(
             session, CompetencyAssessment, person_id, CompetencyAssessment.assessed_on, principal
         ),
     )
-    if format == "csv":
+    if csv_requested(request, format):
         return csv_response(_history_lines(history), HISTORY_FIELDS, filename="history.csv")
     return history
 
@@ -326,10 +335,14 @@ def person_history(
     "/people/{pseudonym}/competencies",
     response_model=CompetencyProfile,
     summary="Competency profile",
-    responses=CSV_RESPONSE,
+    responses=ALSO_CSV,
 )
 def person_competencies(
-    pseudonym: str, session: SessionDep, principal: ReaderDep, format: Format = "json"
+    request: Request,
+    pseudonym: str,
+    session: SessionDep,
+    principal: ReaderDep,
+    format: CsvFormat = None,
 ) -> Any:
     """The latest assessed level of each competency of a person (JSON, or CSV)."""
     person_id, person = _person(session, pseudonym, principal)
@@ -366,10 +379,14 @@ def person_competencies(
         CompetencyLevel(framework=f, competency=c, level=lv, method=m, assessed_on=d)
         for f, c, lv, m, d in rows
     ]
-    if format == "csv":
+    if csv_requested(request, format):
         return csv_response(
             [lv.model_dump(mode="json") for lv in levels],
             list(CompetencyLevel.model_fields),
             filename="competencies.csv",
         )
     return CompetencyProfile(person=person, competencies=levels)
+
+
+# `….csv` twins: the same lines as CSV, an operation of their own for generated clients.
+add_csv_exports(router, "/v1/people/{pseudonym}/history", "/v1/people/{pseudonym}/competencies")

@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from learning_records.quality.service import UnknownCourse, UnknownCourses, unknown_courses
 from pilnveide_kit.app import SessionDep
 from pilnveide_kit.auth import Principal, require
-from pilnveide_kit.csv_export import add_csv_exports, csv_requested
+from pilnveide_kit.csv_export import (
+    ALSO_CSV,
+    CsvFormat,
+    add_csv_exports,
+    csv_requested,
+    csv_response,
+)
 
 router = APIRouter(prefix="/v1/data-quality", tags=["data quality"])
+#: The CSV columns: which check found the row, then the row's fields.
+CSV_FIELDS = ["issue", *UnknownCourse.model_fields]
 
 
-def _csv(report: UnknownCourses) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    columns = list(UnknownCourse.model_fields)
-    writer.writerow(["issue", *columns])
-    for row in report.data:
-        values = row.model_dump(mode="json")
-        writer.writerow([report.issue, *["" if values[c] is None else values[c] for c in columns]])
-    return out.getvalue()
+def _csv_rows(report: UnknownCourses) -> list[dict[str, Any]]:
+    return [{"issue": report.issue, **row.model_dump(mode="json")} for row in report.data]
 
 
 @router.get(
     "/unknown-courses",
     response_model=UnknownCourses,
     summary="Enrolments in courses the catalog lacks",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=ALSO_CSV,
 )
 def list_unknown_courses(
     request: Request,
@@ -40,10 +39,7 @@ def list_unknown_courses(
     principal: Annotated[Principal, require("records:read")],
     institution: str | None = None,
     source_system: str | None = None,
-    format: Annotated[
-        Literal["json", "csv"] | None,
-        Query(description="json or csv (default: by the Accept header, else json)"),
-    ] = None,
+    format: CsvFormat = None,
 ) -> Response:
     """Per institution and source system: stored enrolments whose course code the catalog has
     not got. They are not counted by any indicator until the catalog gains the course, then
@@ -52,11 +48,7 @@ def list_unknown_courses(
         session, principal, institution=institution, source_system=source_system
     )
     if csv_requested(request, format):
-        return Response(
-            _csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="unknown-courses.csv"'},
-        )
+        return csv_response(_csv_rows(report), CSV_FIELDS, filename="unknown-courses.csv")
     return JSONResponse(report.model_dump(mode="json"))
 
 
