@@ -13,7 +13,6 @@ from sqlmodel import Session
 from starlette.middleware import Middleware
 
 from pilnveide_kit.auth import verifier_from_settings
-from pilnveide_kit.revocations import RevocationList
 from pilnveide_kit.boundary import DEFAULT_MAX_JSON_BYTES, InputBoundaryMiddleware
 from pilnveide_kit.db import make_engine, session_scope
 from pilnveide_kit.docs import install_docs
@@ -23,6 +22,7 @@ from pilnveide_kit.health import ReadinessCheck, health_router
 from pilnveide_kit.logging import RequestContextMiddleware, configure_logging
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.openapi import install_openapi, operation_id
+from pilnveide_kit.revocations import RevocationList
 from pilnveide_kit.settings import ServiceSettings
 
 log = logging.getLogger("pilnveide.app")
