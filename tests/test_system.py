@@ -404,6 +404,51 @@ def test_records_loaded_through_the_api_give_every_kind_of_indicator_with_no_oth
     assert _until(lambda: value("2.4.2"), lambda v: v == 2.0) == 2.0
 
 
+_WALKTHROUGH = re.compile(r"<!-- walkthrough: (\w+) -->(.*?)<!-- /walkthrough -->", re.S)
+_SHELL_BLOCK = re.compile(r"```(?:sh|bash)\n(.*?)```", re.S)
+
+
+def _walkthrough(doc: str, name: str) -> str:
+    """The shell blocks of a marked walk-through in docs/, in order, as one script."""
+    found = dict(_WALKTHROUGH.findall((ROOT / "docs" / doc).read_text(encoding="utf-8")))
+    return "\n".join(_SHELL_BLOCK.findall(found[name]))
+
+
+def _run_walkthrough(system: System, script: str, workdir: Path) -> str:
+    """Run a walk-through against the system: every curl must get a 2xx answer."""
+    assert script.startswith("GW=http://127.0.0.1:8000\n")
+    prelude = (
+        "set -euo pipefail\nshopt -s inherit_errexit\n"
+        # curl -s as written, but an HTTP error fails the walk-through (its body shown), in
+        # $(…) too; each answer on a line of its own
+        'curl() { command curl --fail-with-body --show-error "$@" || return $?; echo; }\n'
+    )
+    script = script.replace("GW=http://127.0.0.1:8000", f"GW={system.gateway}", 1)
+    done = subprocess.run(
+        ["bash", "-c", prelude + script],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+    return done.stdout
+
+
+def test_the_hr_and_lms_walkthroughs_in_the_docs_work_as_written(
+    system: System, tmp_path: Path
+) -> None:
+    """docs/records.md's HR walk-through, then docs/xapi.md's LMS one, pasted into a shell."""
+    hr = _run_walkthrough(system, _walkthrough("records.md", "hr"), tmp_path)
+    assert '"external_id":"E-1001"' in hr.replace(" ", "")  # the pull joins back
+    assert '"registered":1' in hr.replace(" ", "")  # Anna's address
+    lms = _run_walkthrough(system, _walkthrough("xapi.md", "lms"), tmp_path)
+    summary = json.loads(lms.strip().splitlines()[-2])  # the outcome summary
+    assert summary["client_id"] == "moodle-vk"
+    assert summary["counts"]["mapped"] == 1, summary  # Anna, named by e-mail, at VK
+
+
 def test_make_run_has_services_refuse_a_deactivated_clients_token(system: System) -> None:
     admin = httpx.Client(base_url=system.gateway, headers=_admin_token(system), timeout=30)
     created = admin.post(
