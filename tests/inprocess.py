@@ -8,6 +8,7 @@ over their HTTP APIs (answered by the in-process apps) with its own unrestricted
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from catalog.loader.run import SEED_DIR, load_all
 from catalog.main import create_app as create_catalog
 from catalog.main import migrations as catalog_migrations
+from catalog.models import metadata as catalog_metadata
 from catalog.settings import CatalogSettings
 from gateway.clients.secrets import SecretHasher
 from gateway.clients.service import ensure_admin_client
@@ -30,9 +32,18 @@ from indicators.main import create_app as create_indicators
 from indicators.main import migrations as indicators_migrations
 from indicators.settings import IndicatorsSettings
 from indicators.sources.http import HttpCatalogSource, HttpRecordsSource, ServiceToken
+from learning_records.main import create_app as create_records
+from learning_records.main import migrations as records_migrations
+from learning_records.models import metadata as records_metadata
+from learning_records.reference.sync import CatalogSync
 from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.db import make_engine, session_scope
-from pilnveide_kit.testing import TestClientTransport, TokenFactory
+from pilnveide_kit.testing import (
+    TestClientTransport,
+    TokenFactory,
+    clear_tables,
+    temporary_database,
+)
 
 ADMIN_ID, ADMIN_SECRET = "iso-admin", "iso-admin-secret-0123456789abcdef0123"
 
@@ -200,3 +211,51 @@ def indicators_over(
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+# --- a catalog and a learning-records app whose catalog copy syncs from it --------------------
+
+
+@contextmanager
+def catalog_and_records_databases(
+    backend: str, workdir: Path, prefix: str
+) -> Iterator[tuple[str, str]]:
+    """A catalog and a learning-records database of the backend, migrated (module-scoped use)."""
+    with (
+        temporary_database(backend, workdir, f"{prefix}_catalog") as catalog_url,
+        temporary_database(backend, workdir, f"{prefix}_records") as records_url,
+    ):
+        catalog_migrations.upgrade(catalog_url)
+        records_migrations.upgrade(records_url)
+        yield catalog_url, records_url
+
+
+@contextmanager
+def synced_records(
+    tokens: TokenFactory, databases: tuple[str, str]
+) -> Iterator[tuple[TestClient, TestClient, CatalogSync]]:
+    """The catalog (registry and plan loaded) and learning-records with its catalog sync, which
+    the test runs (`asyncio.run(sync.sync_once())`); both databases are emptied afterwards."""
+    common: dict[str, Any] = {
+        "environment": "test",
+        "migrate_on_start": False,
+        "auth_jwks_json": tokens.jwks_json,
+        "auth_jwks_file": None,
+    }
+    catalog_app = create_catalog(CatalogSettings(database_url=databases[0], **common))
+    settings = LearningRecordsSettings(
+        database_url=databases[1],
+        catalog_url="http://catalog",
+        catalog_service_token=tokens.token("catalog:read", client_id="records-service"),
+        **common,
+    )
+    records_app = create_records(settings)
+    with TestClient(catalog_app) as catalog, TestClient(records_app) as records:
+        load_all(catalog_app.state.engine)
+        sync = CatalogSync(settings, records_app.state.engine, TestClientTransport(catalog))
+        try:
+            yield catalog, records, sync
+        finally:
+            asyncio.run(sync.aclose())
+            clear_tables(catalog_app.state.engine, catalog_metadata)
+            clear_tables(records_app.state.engine, records_metadata)

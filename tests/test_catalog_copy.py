@@ -16,23 +16,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog.loader.run import load_all
-from catalog.main import create_app as create_catalog
-from catalog.main import migrations as catalog_migrations
-from catalog.models import metadata as catalog_metadata
-from catalog.settings import CatalogSettings
-from learning_records.main import create_app as create_records
-from learning_records.main import migrations as records_migrations
-from learning_records.models import metadata as records_metadata
 from learning_records.people.pseudonyms import synthetic_personal_code
 from learning_records.reference.sync import CatalogSync, CatalogUnavailable
-from learning_records.settings import LearningRecordsSettings
 from pilnveide_kit.testing import (
-    TestClientTransport,
     TokenFactory,
-    clear_tables,
-    temporary_database,
 )
+
+from .inprocess import catalog_and_records_databases, synced_records
 
 
 class World:
@@ -49,40 +39,14 @@ class World:
 def databases(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A catalog and a learning-records database of this backend, migrated once."""
     workdir = tmp_path_factory.mktemp("catalog_copy")
-    with (
-        temporary_database(backend, workdir, "copy_catalog") as catalog_url,
-        temporary_database(backend, workdir, "copy_records") as records_url,
-    ):
-        catalog_migrations.upgrade(catalog_url)
-        records_migrations.upgrade(records_url)
-        yield catalog_url, records_url
+    with catalog_and_records_databases(backend, workdir, "copy") as urls:
+        yield urls
 
 
 @pytest.fixture
 def world(tokens: TokenFactory, databases: tuple[str, str]) -> Iterator[World]:
-    common: dict[str, Any] = {
-        "environment": "test",
-        "migrate_on_start": False,
-        "auth_jwks_json": tokens.jwks_json,
-        "auth_jwks_file": None,
-    }
-    catalog_app = create_catalog(CatalogSettings(database_url=databases[0], **common))
-    settings = LearningRecordsSettings(
-        database_url=databases[1],
-        catalog_url="http://catalog",
-        catalog_service_token=tokens.token("catalog:read", client_id="records-service"),
-        **common,
-    )
-    records_app = create_records(settings)
-    with TestClient(catalog_app) as catalog, TestClient(records_app) as records:
-        load_all(catalog_app.state.engine)
-        sync = CatalogSync(settings, records_app.state.engine, TestClientTransport(catalog))
-        try:
-            yield World(catalog, records, sync)
-        finally:
-            asyncio.run(sync.aclose())
-            clear_tables(catalog_app.state.engine, catalog_metadata)
-            clear_tables(records_app.state.engine, records_metadata)
+    with synced_records(tokens, databases) as (catalog, records, sync):
+        yield World(catalog, records, sync)
 
 
 def _employment(number: int, institution: str, **extra: Any) -> dict[str, Any]:
