@@ -206,3 +206,31 @@ def test_services_consult_the_view_only_when_configured(tokens: TokenFactory) ->
     revocations = verifier_from_settings(configured).revocations
     assert isinstance(revocations, RevocationList)
     assert revocations.url == URL and revocations.ttl_s == 2
+
+
+def test_keep_fresh_refreshes_every_half_ttl_so_requests_never_fetch(
+    tokens: TokenFactory, gateway: FakeGateway, clock: Clock
+) -> None:
+    revocations = RevocationList(URL, ttl_s=5.0, fetch=gateway, clock=clock)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    revocations.keep_fresh(sleep=sleep, rounds=4)  # 10 s: the first view and four refreshes
+    assert gateway.fetches == 5
+    gateway.clients["lms-a"] = {"active": False, "not_before": None}
+    revocations.keep_fresh(sleep=sleep, rounds=1)
+    verifier = TokenVerifier(
+        KeySet(jwks_json=tokens.jwks_json),
+        issuer=tokens.issuer,
+        audience=tokens.audience,
+        revocations=revocations,
+    )
+    with pytest.raises(ClientDeactivated):
+        verifier.verify(tokens.token("records:read", client_id="lms-a"))
+    assert gateway.fetches == 6  # warm_up found the view fresh, one refresh; the request none
+
+
+def test_no_background_refresh_with_a_ttl_of_zero(gateway: FakeGateway) -> None:
+    assert RevocationList(URL, ttl_s=0, fetch=gateway).start_keeping_fresh() is None
+    assert gateway.fetches == 0

@@ -70,7 +70,7 @@ def create_service_app(
             migrations.upgrade(settings.database_url)
         revocations = app.state.token_verifier.revocations
         if isinstance(revocations, RevocationList):
-            revocations.start_warm_up()  # the first requests need not wait for the gateway
+            revocations.start_keeping_fresh()  # requests need not wait for the gateway
         try:
             for hook in on_startup:
                 hook(app)

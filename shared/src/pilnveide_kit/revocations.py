@@ -7,8 +7,9 @@ the token's `iat`) and whether it is deactivated. A service fetches the view at 
 (revocations are made at the gateway, so an unreachable gateway can hardly issue new ones) and
 tries again after `ttl_s`; a service that never obtained a view refuses tokens with 503 rather
 than accept one it cannot check, and tries again after at most `FIRST_RETRY_S`. A service
-fetches the view in the background as it starts (`warm_up`), so its first requests need not
-wait for the gateway, nor be refused when the gateway is briefly slow to answer.
+fetches the view in a background thread from its start and every half TTL (`keep_fresh`), so
+its requests neither wait for the gateway nor are refused when it is briefly slow to answer;
+a request fetches only when that thread has fallen behind.
 """
 
 from __future__ import annotations
@@ -171,9 +172,30 @@ class RevocationList:
                     return False
                 sleep(FIRST_RETRY_S)
 
-    def start_warm_up(self) -> threading.Thread:
-        """warm_up in a daemon thread (it never holds a process open)."""
-        thread = threading.Thread(target=self.warm_up, name="revocations-warm-up", daemon=True)
+    def keep_fresh(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        rounds: int | None = None,
+    ) -> None:
+        """warm_up, then refresh the view every half TTL (`rounds` times; None: for ever), so
+        that requests find a fresh view and never wait for the gateway themselves."""
+        self.warm_up(sleep=sleep)
+        done = 0
+        while rounds is None or done < rounds:
+            sleep(max(self.ttl_s / 2, FIRST_RETRY_S))
+            if self._lock.acquire(blocking=False):
+                try:
+                    self._refresh(self._clock())
+                finally:
+                    self._lock.release()
+            done += 1
+
+    def start_keeping_fresh(self) -> threading.Thread | None:
+        """keep_fresh in a daemon thread (it never holds a process open); none with a TTL of 0,
+        where every check fetches."""
+        if self.ttl_s <= 0:
+            return None
+        thread = threading.Thread(target=self.keep_fresh, name="revocations", daemon=True)
         thread.start()
         return thread
 
