@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from gateway import keys
 from gateway.settings import GatewaySettings
-from pilnveide_kit.auth import KeySet, TokenVerifier, public_jwk
+from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.errors import Unauthorized
+from pilnveide_kit.signing import public_jwk
 from pilnveide_kit.testing import TokenFactory
 
 Register = Callable[..., tuple[str, str]]

@@ -15,8 +15,8 @@ from gateway.clients.service import ensure_admin_client
 from gateway.main import create_app
 from gateway.production import UnsafeConfiguration, configuration_problems
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
-from pilnveide_kit.auth import generate_rsa_private_key
 from pilnveide_kit.db import make_engine, session_scope
+from pilnveide_kit.signing import generate_rsa_private_key
 from pilnveide_kit.testing import TokenFactory
 
 STRONG = "Zq8-vR3_mK9pL2xW7nB4cT6yH1jF5dG0"

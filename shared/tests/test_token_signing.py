@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pilnveide_kit.auth import (
-    KeySet,
-    TokenSigner,
-    TokenVerifier,
-    generate_rsa_private_key,
-    public_jwk,
-    rsa_key_bits,
-)
+from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.errors import Unauthorized
+from pilnveide_kit.signing import TokenSigner, generate_rsa_private_key, public_jwk, rsa_key_bits
 
 
 @pytest.fixture(scope="module")

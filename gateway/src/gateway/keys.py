@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.settings import GatewaySettings
-from pilnveide_kit.auth import TokenSigner, generate_rsa_private_key, public_jwk, rsa_key_bits
+from pilnveide_kit.signing import TokenSigner, generate_rsa_private_key, public_jwk, rsa_key_bits
 
 PRIVATE_KEY_FILE = "signing_key.pem"
 JWKS_FILE = "jwks.json"

@@ -12,7 +12,7 @@ from gateway.settings import (
     DEV_RECORDS_CLIENT_SECRET,
     GatewaySettings,
 )
-from pilnveide_kit.auth import rsa_key_bits
+from pilnveide_kit.signing import rsa_key_bits
 
 
 class UnsafeConfiguration(RuntimeError):

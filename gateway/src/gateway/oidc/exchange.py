@@ -26,10 +26,11 @@ from gateway.oidc.providers import map_claims
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.tokens.service import OAuthError
-from pilnveide_kit.auth import IssuedToken, unverified_issuer, verified_claims
+from pilnveide_kit.auth import unverified_issuer, verified_claims
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.errors import Unauthorized
 from pilnveide_kit.revocations import ClientDeactivated, TokenRevoked
+from pilnveide_kit.signing import IssuedToken
 
 # RFC 8693 identifiers, not secrets.
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105

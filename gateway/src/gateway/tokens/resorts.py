@@ -17,7 +17,7 @@ from collections.abc import Callable
 import httpx
 
 from gateway.settings import GatewaySettings
-from pilnveide_kit.auth import TokenSigner
+from pilnveide_kit.signing import TokenSigner
 
 #: The gateway's own identity in the tokens it mints for itself.
 GATEWAY_CLIENT_ID = "pilnveide-gateway"

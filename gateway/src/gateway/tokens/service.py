@@ -8,7 +8,8 @@ from gateway.clients.models import UNRESTRICTED_ONLY_SCOPES
 from gateway.clients.service import ClientGrant
 from gateway.keys import KeyStore
 from gateway.tokens.resorts import ResortResolver, ResortUnavailable
-from pilnveide_kit.auth import SCOPES, IssuedToken
+from pilnveide_kit.auth import SCOPES
+from pilnveide_kit.signing import IssuedToken
 
 
 class OAuthError(Exception):

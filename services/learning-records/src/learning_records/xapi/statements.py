@@ -47,7 +47,7 @@ from learning_records.xapi.validation import (
     new_statement_id,
     parse_timestamp,
 )
-from pilnveide_kit.auth import (
+from pilnveide_kit.jws import (
     JwsAlgorithmRefused,
     JwsMalformed,
     JwsSignatureInvalid,
