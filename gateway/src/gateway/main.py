@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
-from gateway.alternate import with_form_credentials
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
 from gateway.audit.writer import AuditWriter
@@ -24,14 +23,13 @@ from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
 from gateway.clients.secrets import SecretHasher
 from gateway.cors import install_cors
-from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware, body_limits
 from gateway.oidc.issuers import Issuers
 from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
-from gateway.proxy import forward
+from gateway.proxied import ProxiedRoutes
 from gateway.ratelimit import RateLimiter
 from gateway.readiness import UpstreamsHealth, signing_key_check, upstream_readiness
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
@@ -45,14 +43,13 @@ from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.docs import install_docs
-from pilnveide_kit.http import async_client
+from pilnveide_kit.http import async_client, pooled_transport
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.revocations import ClientRevocation
 
 GATEWAY_DIR = Path(__file__).resolve().parents[2]
 migrations = Migrations(GATEWAY_DIR)
 
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 DESCRIPTION = (
     "The single entry point of Pilnveide. `/catalog/**`, `/records/**` and `/indicators/**` "
     "reach the services with the prefix stripped; `/xapi/**` reaches the learning-records LRS.\n\n"
@@ -141,11 +138,14 @@ def create_app(
     @asynccontextmanager
     async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
         # Created and closed on the loop that serves the app: a pooled connection is that loop's.
+        # The proxy sends through a client's transport (its pool) directly: see proxy.forward.
         clients: dict[str, httpx.AsyncClient] = {}
+        transports: dict[str, httpx.AsyncBaseTransport] = {}
         for upstream in routes:
             # /records and /xapi share one pool: they reach the same service.
             if upstream.base_url not in clients:
-                transport = (upstream_transports or {}).get(upstream.name)
+                transport = (upstream_transports or {}).get(upstream.name) or pooled_transport()
+                transports[upstream.base_url] = transport
                 clients[upstream.base_url] = async_client(
                     upstream.base_url,
                     connect_timeout=settings.connect_timeout_s,
@@ -153,6 +153,7 @@ def create_app(
                     transport=transport,
                 )
         app.state.clients = clients
+        app.state.transports = transports
         try:
             yield
         finally:
@@ -170,10 +171,12 @@ def create_app(
         # The audit writer last: it stops first, storing what the last requests left pending.
         resources=[upstream_clients, audit_writer],
         readiness_checks=[lambda _app: signing_key_check(keys)],
-        # Outermost first (inside the request context): audit, then the size limit.
+        # Outermost first (inside the request context): audit, the size limit, then the proxied
+        # prefixes, served there without going through the router (gateway/proxied.py).
         middleware=[
             Middleware(AuditMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=body_limits(settings, routes)),
+            Middleware(ProxiedRoutes, routes=routes),
         ],
         # Proxied bodies are checked by the service that reads them, not buffered here.
         unchecked_prefixes=[upstream.prefix for upstream in routes],
@@ -244,29 +247,4 @@ def create_app(
 
     install_docs(app, title="Pilnveide API")  # Swagger UI and ReDoc over the merged document
 
-    for upstream in routes:
-        _add_proxy_route(app, upstream, client_for)
     return app
-
-
-def _add_proxy_route(app: FastAPI, upstream: Upstream, client_for: Any) -> None:
-    async def proxy(request: Request) -> Response:
-        if upstream.is_public(request.method, request.url.path):
-            # Public paths pass without the caller's credentials: a service never sees a secret.
-            return await forward(request, upstream, client_for(request, upstream), authorization="")
-        if upstream.name == "xapi":
-            request = await with_form_credentials(request)
-        _principal, token = await admit(request, allow_basic=upstream.name == "xapi")
-        return await forward(
-            request, upstream, client_for(request, upstream), authorization=f"Bearer {token}"
-        )
-
-    proxy.__doc__ = f"Forward {upstream.prefix}/** to the {upstream.name} service."
-    for path in (upstream.prefix, upstream.prefix + "/{path:path}"):
-        app.add_api_route(
-            path,
-            proxy,
-            methods=PROXY_METHODS,
-            include_in_schema=False,
-            name=f"proxy_{upstream.name}" + ("_root" if path == upstream.prefix else ""),
-        )
