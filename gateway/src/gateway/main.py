@@ -30,7 +30,7 @@ from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxied import ProxiedRoutes
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit_redis import rate_limiter
 from gateway.readiness import UpstreamsHealth, signing_key_check, upstream_readiness
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
 from gateway.tokens.resorts import ResortResolver
@@ -186,7 +186,13 @@ def create_app(
     )
     app.state.keys = keys
     app.state.hasher = hasher
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.rate_limiter = rate_limiter(
+        settings.rate_limit_per_s,
+        settings.rate_limit_burst,
+        settings.rate_limit_redis_url,
+        timeout_s=settings.rate_limit_redis_timeout_s,
+        retry_s=settings.rate_limit_redis_retry_s,
+    )
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
     app.state.oidc_issuers = Issuers(
         settings.oidc_providers,
