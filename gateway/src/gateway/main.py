@@ -30,6 +30,7 @@ from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
 from gateway.proxied import ProxiedRoutes
+from gateway.proxy import UpstreamLink
 from gateway.ratelimit_redis import rate_limiter
 from gateway.readiness import UpstreamsHealth, signing_key_check, upstream_readiness
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
@@ -38,6 +39,7 @@ from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
 from gateway.tokens.throttle import CredentialGuard
 from gateway.tokens.verified import VerifiedTokens
+from gateway.upstream_client import UpstreamPool
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
@@ -138,27 +140,46 @@ def create_app(
     @asynccontextmanager
     async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
         # Created and closed on the loop that serves the app: a pooled connection is that loop's.
-        # The proxy sends through a client's transport (its pool) directly: see proxy.forward.
+        # Proxied requests take the lean client's pool (gateway/upstream_client.py); the httpx
+        # client (merged OpenAPI document, readiness) keeps its own. An injected transport (the
+        # tests' in-process upstreams) serves both, and so does httpx for an https upstream.
         clients: dict[str, httpx.AsyncClient] = {}
-        transports: dict[str, httpx.AsyncBaseTransport] = {}
+        links: dict[str, UpstreamLink] = {}
         for upstream in routes:
             # /records and /xapi share one pool: they reach the same service.
-            if upstream.base_url not in clients:
-                transport = (upstream_transports or {}).get(upstream.name) or pooled_transport()
-                transports[upstream.base_url] = transport
-                clients[upstream.base_url] = async_client(
+            if upstream.base_url in links:
+                continue
+            injected = (upstream_transports or {}).get(upstream.name)
+            transport = injected or pooled_transport()
+            client = async_client(
+                upstream.base_url,
+                connect_timeout=settings.connect_timeout_s,
+                read_timeout=settings.read_timeout_s,
+                transport=transport,
+            )
+            # The lean client speaks plain HTTP (services inside the cluster); an https upstream
+            # stays with httpx.
+            lean = injected is None and upstream.base_url.startswith("http://")
+            pool = (
+                None
+                if not lean
+                else UpstreamPool(
                     upstream.base_url,
                     connect_timeout=settings.connect_timeout_s,
                     read_timeout=settings.read_timeout_s,
-                    transport=transport,
                 )
+            )
+            clients[upstream.base_url] = client
+            links[upstream.base_url] = UpstreamLink(client, transport, pool)
         app.state.clients = clients
-        app.state.transports = transports
+        app.state.links = links
         try:
             yield
         finally:
-            for client in clients.values():
-                await client.aclose()
+            for link in links.values():
+                if link.pool is not None:
+                    link.pool.close()
+                await link.client.aclose()
 
     app = create_service_app(
         settings,

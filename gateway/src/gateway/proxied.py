@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.alternate import with_form_credentials
 from gateway.guard import admit
-from gateway.proxy import forward
+from gateway.proxy import UpstreamLink, forward
 from gateway.upstreams import Upstream
 
 PROXY_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -67,16 +66,14 @@ class ProxiedRoutes:
 
 async def proxy(request: Request, upstream: Upstream) -> Any:
     """Admit the caller (unless the path is public) and forward the request."""
-    state = request.app.state
-    client: httpx.AsyncClient = state.clients[upstream.base_url]
-    transport: httpx.AsyncBaseTransport = state.transports[upstream.base_url]
+    link: UpstreamLink = request.app.state.links[upstream.base_url]
     if upstream.is_public(request.method, request.url.path):
         # Public paths pass without the caller's credentials: a service never sees a secret.
-        return await forward(request, upstream, client, transport, authorization="")
+        return await forward(request, upstream, link, authorization="")
     if upstream.name == "xapi":
         request = await with_form_credentials(request)
     _principal, token = await admit(request, allow_basic=upstream.name == "xapi")
-    return await forward(request, upstream, client, transport, authorization=f"Bearer {token}")
+    return await forward(request, upstream, link, authorization=f"Bearer {token}")
 
 
 def _handler_for(app: Any, exc: Exception) -> Handler | None:

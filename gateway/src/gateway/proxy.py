@@ -9,6 +9,8 @@ both ways, and a Location pointing at a service is rewritten to the gateway's pu
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -16,6 +18,12 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.upstream_client import (
+    UpstreamFailed,
+    UpstreamPool,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from gateway.upstreams import Upstream
 from pilnveide_kit.errors import problem_response
 
@@ -148,38 +156,41 @@ class UpstreamAnswer:
     """The upstream's answer streamed to the client as it arrives (an ASGI response).
 
     Sent as raw ASGI messages rather than through a StreamingResponse, whose task watching for
-    a disconnect costs more than the rest of the hop for a small answer; the upstream response
-    is closed (its connection back in the pool, or dropped) however the sending ends.
+    a disconnect costs more than the rest of the hop for a small answer; the upstream answer
+    is released (its connection back in the pool, or closed) however the sending ends.
     """
 
-    def __init__(self, answer: httpx.Response, headers: list[tuple[bytes, bytes]]) -> None:
-        self.answer = answer
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: AsyncIterator[bytes],
+        release: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.status = status
         self.headers = headers
+        self.chunks = chunks
+        self.release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the status, the fields and every chunk of the body as received."""
         try:
             await send(
-                {
-                    "type": "http.response.start",
-                    "status": self.answer.status_code,
-                    "headers": self.headers,
-                }
+                {"type": "http.response.start", "status": self.status, "headers": self.headers}
             )
-            async for chunk in self.answer.aiter_raw():
+            async for chunk in self.chunks:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await self.answer.aclose()
+            await self.release()
 
 
 def _answer_headers(
-    answer: httpx.Response, request: Request, upstream: Upstream, base_url: str
+    raw: list[tuple[bytes, bytes]], request: Request, upstream: Upstream, base_url: str
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's fields without hop-by-hop ones and those the gateway sets itself, every
     repeated field kept; a Location at the service rewritten to the gateway's public URL."""
-    raw = answer.headers.raw
     dropped = _HOP_BY_HOP_BYTES | _SET_BY_GATEWAY_BYTES | _named_by_connection(raw)
     headers = []
     for key, value in raw:
@@ -193,37 +204,120 @@ def _answer_headers(
     return headers
 
 
+#: Bytes a request target may not carry as they are (spaces, controls, beyond ASCII): sent
+#: percent-encoded, as httpx did.
+_UNSAFE_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
+
+
+def _safe_target(raw: bytes) -> bytes:
+    if not _UNSAFE_TARGET.search(raw):
+        return raw
+    return _UNSAFE_TARGET.sub(lambda m: b"%%%02X" % m.group()[0], raw)
+
+
+def _unavailable(upstream: Upstream, reason: str) -> Response:
+    return problem_response(
+        503,
+        f"The {upstream.name} service is unavailable ({reason}); try again later.",
+        slug="upstream-unavailable",
+        headers={"Retry-After": "5"},
+        upstream=upstream.name,
+    )
+
+
+def _timed_out(upstream: Upstream) -> Response:
+    return problem_response(
+        504,
+        f"The {upstream.name} service did not answer in time.",
+        slug="upstream-timeout",
+        upstream=upstream.name,
+    )
+
+
+def _failed(upstream: Upstream, reason: str) -> Response:
+    return problem_response(
+        502,
+        f"The {upstream.name} service failed to answer ({reason}).",
+        slug="upstream-error",
+        upstream=upstream.name,
+    )
+
+
 async def forward(
     request: Request,
     upstream: Upstream,
-    client: httpx.AsyncClient,
-    transport: httpx.AsyncBaseTransport,
+    link: UpstreamLink,
     *,
     authorization: str | None = None,
 ) -> UpstreamAnswer | Response:
     """Send the request to its upstream and stream the answer back (authorization: the header
     to send instead of the client's; "" sends none).
 
-    The request goes straight to the client's transport (its connection pool): the client's
-    cookie jar, redirect and auth layers and event hooks have nothing to do for a proxy, and a
-    cookie jar shared by every caller's requests would be wrong as well as slow. The client
-    still builds the request, so its base URL and timeouts apply.
+    Through the lean client (upstream_client.py) when the link has its pool; through the httpx
+    transport the tests inject otherwise: straight to the transport, as the client's cookie
+    jar, redirect and auth layers and event hooks have nothing to do for a proxy (and a cookie
+    jar shared by every caller's requests would be wrong as well as slow).
     """
     scope = request.scope
     try:
         path = upstream_raw_path(request, upstream)
-        query: bytes = scope.get("query_string", b"")
-        url = client.base_url.copy_with(
-            raw_path=(client.base_url.raw_path.rstrip(b"/") + path.encode("latin-1"))
-            + (b"?" + query if query else b"")
+    except (InvalidPath, UnicodeDecodeError) as exc:
+        return problem_response(
+            400,
+            f"The path cannot be forwarded: {exc}",
+            slug="invalid-path",
+            instance=request.url.path,
         )
-        outgoing = client.build_request(
-            scope["method"],
-            url,
-            headers=_request_headers(scope, upstream, authorization),
-            content=request.stream() if _has_body(scope) else None,
-        )
-    except (InvalidPath, httpx.InvalidURL, UnicodeDecodeError) as exc:
+    query: bytes = scope.get("query_string", b"")
+    target = _safe_target(path.encode("latin-1") + (b"?" + query if query else b""))
+    headers = _request_headers(scope, upstream, authorization)
+    body = request.stream() if _has_body(scope) else None
+    if link.pool is not None:
+        return await _forward_lean(request, upstream, link.pool, target, headers, body)
+    return await _forward_httpx(request, upstream, link, target, headers, body)
+
+
+async def _forward_lean(
+    request: Request,
+    upstream: Upstream,
+    pool: UpstreamPool,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamAnswer | Response:
+    try:
+        answer = await pool.send(request.method, target, headers, body)
+    except UpstreamUnavailable as exc:
+        return _unavailable(upstream, str(exc))
+    except UpstreamTimeout:
+        return _timed_out(upstream)
+    except UpstreamFailed as exc:
+        return _failed(upstream, str(exc))
+
+    async def release() -> None:
+        answer.release()
+
+    return UpstreamAnswer(
+        answer.status_code,
+        _answer_headers(answer.headers, request, upstream, upstream.base_url),
+        answer.body(),
+        release,
+    )
+
+
+async def _forward_httpx(
+    request: Request,
+    upstream: Upstream,
+    link: UpstreamLink,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamAnswer | Response:
+    client = link.client
+    try:
+        url = client.base_url.copy_with(raw_path=client.base_url.raw_path.rstrip(b"/") + target)
+        outgoing = client.build_request(request.method, url, headers=headers, content=body)
+    except httpx.InvalidURL as exc:
         return problem_response(
             400,
             f"The path cannot be forwarded: {exc}",
@@ -231,28 +325,28 @@ async def forward(
             instance=request.url.path,
         )
     try:
-        answer = await transport.handle_async_request(outgoing)
+        answer = await link.transport.handle_async_request(outgoing)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        return problem_response(
-            503,
-            f"The {upstream.name} service is unavailable ({type(exc).__name__}); try again later.",
-            slug="upstream-unavailable",
-            headers={"Retry-After": "5"},
-            upstream=upstream.name,
-        )
+        return _unavailable(upstream, type(exc).__name__)
     except httpx.TimeoutException:
-        return problem_response(
-            504,
-            f"The {upstream.name} service did not answer in time.",
-            slug="upstream-timeout",
-            upstream=upstream.name,
-        )
+        return _timed_out(upstream)
     except httpx.TransportError as exc:
-        return problem_response(
-            502,
-            f"The {upstream.name} service failed to answer ({type(exc).__name__}).",
-            slug="upstream-error",
-            upstream=upstream.name,
-        )
+        return _failed(upstream, type(exc).__name__)
     answer.request = outgoing
-    return UpstreamAnswer(answer, _answer_headers(answer, request, upstream, str(client.base_url)))
+    return UpstreamAnswer(
+        answer.status_code,
+        _answer_headers(answer.headers.raw, request, upstream, str(client.base_url)),
+        answer.aiter_raw(),
+        answer.aclose,
+    )
+
+
+@dataclass(frozen=True)
+class UpstreamLink:
+    """How the gateway reaches one service: the httpx client (the merged OpenAPI document,
+    readiness), its transport, and the lean client's pool that proxied requests take (None
+    when a transport is injected: the tests' in-process upstreams)."""
+
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    pool: UpstreamPool | None
