@@ -198,3 +198,53 @@ def test_every_service_consults_the_gateways_revocation_view() -> None:
             "http://gateway:8000/auth/revocations"
         )
         assert config[key] == "http://gateway:8000/auth/revocations"
+
+
+# --- Scaling out ------------------------------------------------------------------------------
+
+
+def test_every_stateless_process_has_an_autoscaler_that_owns_its_replica_count() -> None:
+    documents = _manifests()
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    autoscalers = {
+        d["spec"]["scaleTargetRef"]["name"]: d
+        for d in documents
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert set(autoscalers) == set(APP_SERVICES)
+    for name, hpa in autoscalers.items():
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        assert hpa["metadata"]["namespace"] == deployments[name]["metadata"]["namespace"]
+        assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        # Scaling on CPU needs a CPU request on every container, and a target the limit allows.
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        limit_m = _millicores(container["resources"]["limits"]["cpu"])
+        assert _millicores(metric["resource"]["target"]["averageValue"]) < limit_m
+        assert "cpu" in container["resources"]["requests"]
+        # A replica count in the Deployment would be reset by every `kubectl apply`.
+        assert "replicas" not in deployments[name]["spec"]
+
+
+def _millicores(value: str | int) -> int:
+    text = str(value)
+    return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+
+def test_gateway_replicas_share_their_rate_limits_through_redis() -> None:
+    """Compose and Kubernetes run a Redis and point the gateway at it (docs/security.md)."""
+    from gateway.settings import GatewaySettings
+
+    assert "rate_limit_redis_url" in GatewaySettings.model_fields
+    config = next(d for d in _manifests() if d["kind"] == "ConfigMap")["data"]
+    url = urlsplit(config["GATEWAY_RATE_LIMIT_REDIS_URL"])
+    services = {d["metadata"]["name"]: d for d in _manifests() if d["kind"] == "Service"}
+    assert url.scheme == "redis"
+    assert services[url.hostname]["spec"]["ports"][0]["port"] == url.port
+    gateway = COMPOSE["services"]["gateway"]
+    compose_url = gateway["environment"]["GATEWAY_RATE_LIMIT_REDIS_URL"]
+    assert urlsplit(compose_url.split(":-", 1)[1].rstrip("}")).hostname in COMPOSE["services"]
+    assert "redis" in gateway["depends_on"]
+    assert "healthcheck" in COMPOSE["services"]["redis"]

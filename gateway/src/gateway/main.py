@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
-from gateway.alternate import with_form_credentials
 from gateway.audit.middleware import AuditMiddleware
 from gateway.audit.router import router as audit_router
 from gateway.audit.writer import AuditWriter
@@ -24,15 +23,15 @@ from gateway.clients.models import ApiClient
 from gateway.clients.router import router as clients_router
 from gateway.clients.secrets import SecretHasher
 from gateway.cors import install_cors
-from gateway.guard import admit
 from gateway.keys import KeyStore, ensure_keys
 from gateway.limits import BodySizeLimitMiddleware, body_limits
 from gateway.oidc.issuers import Issuers
 from gateway.oidc.router import router as sign_ins_router
 from gateway.openapi import MergedOpenAPI, merge_documents
 from gateway.production import UnsafeConfiguration, ensure_safe_to_start
-from gateway.proxy import forward
-from gateway.ratelimit import RateLimiter
+from gateway.proxied import ProxiedRoutes
+from gateway.proxy import UpstreamLink
+from gateway.ratelimit_redis import rate_limiter
 from gateway.readiness import UpstreamsHealth, signing_key_check, upstream_readiness
 from gateway.settings import DEV_ADMIN_CLIENT_SECRET, GatewaySettings
 from gateway.tokens.resorts import ResortResolver
@@ -40,19 +39,19 @@ from gateway.tokens.router import router as tokens_router
 from gateway.tokens.service import OAuthError
 from gateway.tokens.throttle import CredentialGuard
 from gateway.tokens.verified import VerifiedTokens
+from gateway.upstream_client import UpstreamPool
 from gateway.upstreams import Upstream, upstreams
 from pilnveide_kit.app import create_service_app
 from pilnveide_kit.auth import KeySet, TokenVerifier
 from pilnveide_kit.db import session_scope
 from pilnveide_kit.docs import install_docs
-from pilnveide_kit.http import async_client
+from pilnveide_kit.http import async_client, pooled_transport
 from pilnveide_kit.migrations import Migrations
 from pilnveide_kit.revocations import ClientRevocation
 
 GATEWAY_DIR = Path(__file__).resolve().parents[2]
 migrations = Migrations(GATEWAY_DIR)
 
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 DESCRIPTION = (
     "The single entry point of Pilnveide. `/catalog/**`, `/records/**` and `/indicators/**` "
     "reach the services with the prefix stripped; `/xapi/**` reaches the learning-records LRS.\n\n"
@@ -141,23 +140,46 @@ def create_app(
     @asynccontextmanager
     async def upstream_clients(app: FastAPI) -> AsyncIterator[None]:
         # Created and closed on the loop that serves the app: a pooled connection is that loop's.
+        # Proxied requests take the lean client's pool (gateway/upstream_client.py); the httpx
+        # client (merged OpenAPI document, readiness) keeps its own. An injected transport (the
+        # tests' in-process upstreams) serves both, and so does httpx for an https upstream.
         clients: dict[str, httpx.AsyncClient] = {}
+        links: dict[str, UpstreamLink] = {}
         for upstream in routes:
             # /records and /xapi share one pool: they reach the same service.
-            if upstream.base_url not in clients:
-                transport = (upstream_transports or {}).get(upstream.name)
-                clients[upstream.base_url] = async_client(
+            if upstream.base_url in links:
+                continue
+            injected = (upstream_transports or {}).get(upstream.name)
+            transport = injected or pooled_transport()
+            client = async_client(
+                upstream.base_url,
+                connect_timeout=settings.connect_timeout_s,
+                read_timeout=settings.read_timeout_s,
+                transport=transport,
+            )
+            # The lean client speaks plain HTTP (services inside the cluster); an https upstream
+            # stays with httpx.
+            lean = injected is None and upstream.base_url.startswith("http://")
+            pool = (
+                None
+                if not lean
+                else UpstreamPool(
                     upstream.base_url,
                     connect_timeout=settings.connect_timeout_s,
                     read_timeout=settings.read_timeout_s,
-                    transport=transport,
                 )
+            )
+            clients[upstream.base_url] = client
+            links[upstream.base_url] = UpstreamLink(client, transport, pool)
         app.state.clients = clients
+        app.state.links = links
         try:
             yield
         finally:
-            for client in clients.values():
-                await client.aclose()
+            for link in links.values():
+                if link.pool is not None:
+                    link.pool.close()
+                await link.client.aclose()
 
     app = create_service_app(
         settings,
@@ -170,10 +192,12 @@ def create_app(
         # The audit writer last: it stops first, storing what the last requests left pending.
         resources=[upstream_clients, audit_writer],
         readiness_checks=[lambda _app: signing_key_check(keys)],
-        # Outermost first (inside the request context): audit, then the size limit.
+        # Outermost first (inside the request context): audit, the size limit, then the proxied
+        # prefixes, served there without going through the router (gateway/proxied.py).
         middleware=[
             Middleware(AuditMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=body_limits(settings, routes)),
+            Middleware(ProxiedRoutes, routes=routes),
         ],
         # Proxied bodies are checked by the service that reads them, not buffered here.
         unchecked_prefixes=[upstream.prefix for upstream in routes],
@@ -183,7 +207,13 @@ def create_app(
     )
     app.state.keys = keys
     app.state.hasher = hasher
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.rate_limiter = rate_limiter(
+        settings.rate_limit_per_s,
+        settings.rate_limit_burst,
+        settings.rate_limit_redis_url,
+        timeout_s=settings.rate_limit_redis_timeout_s,
+        retry_s=settings.rate_limit_redis_retry_s,
+    )
     app.state.resorts = ResortResolver(settings, keys.signer, transport=catalog_transport)
     app.state.oidc_issuers = Issuers(
         settings.oidc_providers,
@@ -244,29 +274,4 @@ def create_app(
 
     install_docs(app, title="Pilnveide API")  # Swagger UI and ReDoc over the merged document
 
-    for upstream in routes:
-        _add_proxy_route(app, upstream, client_for)
     return app
-
-
-def _add_proxy_route(app: FastAPI, upstream: Upstream, client_for: Any) -> None:
-    async def proxy(request: Request) -> Response:
-        if upstream.is_public(request.method, request.url.path):
-            # Public paths pass without the caller's credentials: a service never sees a secret.
-            return await forward(request, upstream, client_for(request, upstream), authorization="")
-        if upstream.name == "xapi":
-            request = await with_form_credentials(request)
-        _principal, token = await admit(request, allow_basic=upstream.name == "xapi")
-        return await forward(
-            request, upstream, client_for(request, upstream), authorization=f"Bearer {token}"
-        )
-
-    proxy.__doc__ = f"Forward {upstream.prefix}/** to the {upstream.name} service."
-    for path in (upstream.prefix, upstream.prefix + "/{path:path}"):
-        app.add_api_route(
-            path,
-            proxy,
-            methods=PROXY_METHODS,
-            include_in_schema=False,
-            name=f"proxy_{upstream.name}" + ("_root" if path == upstream.prefix else ""),
-        )

@@ -9,13 +9,21 @@ both ways, and a Location pointing at a service is rewritten to the gateway's pu
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import httpx
 from fastapi import Request
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from gateway.upstream_client import (
+    UpstreamFailed,
+    UpstreamPool,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from gateway.upstreams import Upstream
 from pilnveide_kit.errors import problem_response
 
@@ -39,16 +47,19 @@ SET_BY_GATEWAY = {"date", "server"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _hop_by_hop(headers: httpx.Headers | Request) -> set[str]:
-    """The fixed hop-by-hop fields and any the message's Connection field names."""
-    values = (
-        headers.headers.getlist("connection")
-        if isinstance(headers, Request)
-        else headers.get_list("connection")
-    )
-    named = {token.strip().lower() for value in values for token in value.split(",")}
-    named.discard("")
-    return HOP_BY_HOP | named
+#: The same, as the bytes an ASGI scope carries (names lower-case).
+_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+_SET_BY_GATEWAY_BYTES = frozenset(name.encode() for name in SET_BY_GATEWAY)
+
+
+def _named_by_connection(raw: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """The fields a message's Connection field names (hop-by-hop too, RFC 9110 §7.6.1)."""
+    named: set[bytes] = set()
+    for key, value in raw:
+        if key.lower() == b"connection":
+            named.update(token.strip().lower() for token in value.split(b","))
+    named.discard(b"")
+    return named
 
 
 class InvalidPath(ValueError):
@@ -87,70 +98,226 @@ def public_location(location: str, request: Request, upstream: Upstream, base_ur
 
 
 def _request_headers(
-    request: Request, upstream: Upstream, authorization: str | None = None
+    scope: Scope, upstream: Upstream, authorization: str | None = None
 ) -> list[tuple[bytes, bytes]]:
-    # authorization: None forwards the client's header, "" drops it, anything else replaces it.
-    replaced = {"host", "content-length"} | (
-        {"authorization"} if authorization is not None else set()
-    )
-    dropped = _hop_by_hop(request)
-    headers = [
-        (k, v)
-        for k, v in request.headers.items()
-        if k.lower() not in dropped and k.lower() not in replaced
-    ]
+    """The fields to send upstream, as the bytes received (Starlette decodes header bytes as
+    latin-1: a value beyond ASCII, an Idempotency-Key in UTF-8 say, is the upstream's to judge,
+    not a crash). authorization: None forwards the client's field, "" drops it, anything else
+    replaces it."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    state = scope.get("state") or {}
+    request_id: str | None = state.get("request_id")
+    dropped = _HOP_BY_HOP_BYTES | _named_by_connection(raw)
+    headers: list[tuple[bytes, bytes]] = []
+    host = length = None
+    for key, value in raw:
+        name = key.lower()
+        if name == b"host":
+            host = value if host is None else host
+        elif name == b"content-length":
+            length = value if length is None else length
+        elif (
+            name in dropped
+            or name.startswith(b"x-forwarded-")
+            or (authorization is not None and name == b"authorization")
+            or (request_id and name == b"x-request-id")
+        ):
+            continue
+        else:
+            headers.append((name, value))
     if authorization:
-        headers.append(("authorization", authorization))
-    headers = [(k, v) for k, v in headers if not k.lower().startswith("x-forwarded-")]
-    client = request.client.host if request.client else ""
+        headers.append((b"authorization", authorization.encode("latin-1")))
+    client = scope.get("client")
     headers += [
-        ("x-forwarded-for", client),
-        ("x-forwarded-proto", request.url.scheme),
-        ("x-forwarded-host", request.headers.get("host", "")),
+        (b"x-forwarded-for", client[0].encode("latin-1") if client else b""),
+        (b"x-forwarded-proto", str(scope.get("scheme", "http")).encode("latin-1")),
+        (b"x-forwarded-host", host or b""),
     ]
     if upstream.strip_prefix:
-        headers.append(("x-forwarded-prefix", upstream.prefix))
-    request_id = getattr(request.state, "request_id", None)
+        headers.append((b"x-forwarded-prefix", upstream.prefix.encode("latin-1")))
     if request_id:
-        headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
-        headers.append(("x-request-id", request_id))
-    if "content-length" in request.headers:
-        headers.append(("content-length", request.headers["content-length"]))
-    # As bytes, exactly as received: Starlette decodes header bytes as latin-1, and a value
-    # beyond ASCII (an Idempotency-Key in UTF-8, say) is the upstream's to judge, not a crash.
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-
-
-def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
     if length is not None:
-        return length.strip() != "0"
-    return "transfer-encoding" in request.headers
+        headers.append((b"content-length", length))
+    return headers
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        name = key.lower()
+        if name == b"content-length":
+            return value.strip() != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+class UpstreamAnswer:
+    """The upstream's answer streamed to the client as it arrives (an ASGI response).
+
+    Sent as raw ASGI messages rather than through a StreamingResponse, whose task watching for
+    a disconnect costs more than the rest of the hop for a small answer; the upstream answer
+    is released (its connection back in the pool, or closed) however the sending ends.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: AsyncIterator[bytes],
+        release: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.chunks = chunks
+        self.release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the status, the fields and every chunk of the body as received."""
+        try:
+            await send(
+                {"type": "http.response.start", "status": self.status, "headers": self.headers}
+            )
+            async for chunk in self.chunks:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await self.release()
+
+
+def _answer_headers(
+    raw: list[tuple[bytes, bytes]], request: Request, upstream: Upstream, base_url: str
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's fields without hop-by-hop ones and those the gateway sets itself, every
+    repeated field kept; a Location at the service rewritten to the gateway's public URL."""
+    dropped = _HOP_BY_HOP_BYTES | _SET_BY_GATEWAY_BYTES | _named_by_connection(raw)
+    headers = []
+    for key, value in raw:
+        name = key.lower()
+        if name in dropped:
+            continue
+        if name == b"location":
+            location = public_location(value.decode("latin-1"), request, upstream, base_url)
+            value = location.encode("latin-1")
+        headers.append((name, value))
+    return headers
+
+
+#: Bytes a request target may not carry as they are (spaces, controls, beyond ASCII): sent
+#: percent-encoded, as httpx did.
+_UNSAFE_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
+
+
+def _safe_target(raw: bytes) -> bytes:
+    if not _UNSAFE_TARGET.search(raw):
+        return raw
+    return _UNSAFE_TARGET.sub(lambda m: b"%%%02X" % m.group()[0], raw)
+
+
+def _unavailable(upstream: Upstream, reason: str) -> Response:
+    return problem_response(
+        503,
+        f"The {upstream.name} service is unavailable ({reason}); try again later.",
+        slug="upstream-unavailable",
+        headers={"Retry-After": "5"},
+        upstream=upstream.name,
+    )
+
+
+def _timed_out(upstream: Upstream) -> Response:
+    return problem_response(
+        504,
+        f"The {upstream.name} service did not answer in time.",
+        slug="upstream-timeout",
+        upstream=upstream.name,
+    )
+
+
+def _failed(upstream: Upstream, reason: str) -> Response:
+    return problem_response(
+        502,
+        f"The {upstream.name} service failed to answer ({reason}).",
+        slug="upstream-error",
+        upstream=upstream.name,
+    )
 
 
 async def forward(
     request: Request,
     upstream: Upstream,
-    client: httpx.AsyncClient,
+    link: UpstreamLink,
     *,
     authorization: str | None = None,
-) -> Response:
+) -> UpstreamAnswer | Response:
     """Send the request to its upstream and stream the answer back (authorization: the header
-    to send instead of the client's; "" sends none)."""
+    to send instead of the client's; "" sends none).
+
+    Through the lean client (upstream_client.py) when the link has its pool; through the httpx
+    transport the tests inject otherwise: straight to the transport, as the client's cookie
+    jar, redirect and auth layers and event hooks have nothing to do for a proxy (and a cookie
+    jar shared by every caller's requests would be wrong as well as slow).
+    """
+    scope = request.scope
     try:
         path = upstream_raw_path(request, upstream)
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        url = client.base_url.copy_with(
-            raw_path=(client.base_url.raw_path.rstrip(b"/") + path.encode("latin-1"))
-            + (b"?" + query.encode("latin-1") if query else b"")
+    except (InvalidPath, UnicodeDecodeError) as exc:
+        return problem_response(
+            400,
+            f"The path cannot be forwarded: {exc}",
+            slug="invalid-path",
+            instance=request.url.path,
         )
-        outgoing = client.build_request(
-            request.method,
-            url,
-            headers=_request_headers(request, upstream, authorization),
-            content=request.stream() if _has_body(request) else None,
-        )
-    except (InvalidPath, httpx.InvalidURL, UnicodeDecodeError) as exc:
+    query: bytes = scope.get("query_string", b"")
+    target = _safe_target(path.encode("latin-1") + (b"?" + query if query else b""))
+    headers = _request_headers(scope, upstream, authorization)
+    body = request.stream() if _has_body(scope) else None
+    if link.pool is not None:
+        return await _forward_lean(request, upstream, link.pool, target, headers, body)
+    return await _forward_httpx(request, upstream, link, target, headers, body)
+
+
+async def _forward_lean(
+    request: Request,
+    upstream: Upstream,
+    pool: UpstreamPool,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamAnswer | Response:
+    try:
+        answer = await pool.send(request.method, target, headers, body)
+    except UpstreamUnavailable as exc:
+        return _unavailable(upstream, str(exc))
+    except UpstreamTimeout:
+        return _timed_out(upstream)
+    except UpstreamFailed as exc:
+        return _failed(upstream, str(exc))
+
+    async def release() -> None:
+        answer.release()
+
+    return UpstreamAnswer(
+        answer.status_code,
+        _answer_headers(answer.headers, request, upstream, upstream.base_url),
+        answer.body(),
+        release,
+    )
+
+
+async def _forward_httpx(
+    request: Request,
+    upstream: Upstream,
+    link: UpstreamLink,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: AsyncIterator[bytes] | None,
+) -> UpstreamAnswer | Response:
+    client = link.client
+    try:
+        url = client.base_url.copy_with(raw_path=client.base_url.raw_path.rstrip(b"/") + target)
+        outgoing = client.build_request(request.method, url, headers=headers, content=body)
+    except httpx.InvalidURL as exc:
         return problem_response(
             400,
             f"The path cannot be forwarded: {exc}",
@@ -158,38 +325,28 @@ async def forward(
             instance=request.url.path,
         )
     try:
-        answer = await client.send(outgoing, stream=True)
+        answer = await link.transport.handle_async_request(outgoing)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        return problem_response(
-            503,
-            f"The {upstream.name} service is unavailable ({type(exc).__name__}); try again later.",
-            slug="upstream-unavailable",
-            headers={"Retry-After": "5"},
-            upstream=upstream.name,
-        )
+        return _unavailable(upstream, type(exc).__name__)
     except httpx.TimeoutException:
-        return problem_response(
-            504,
-            f"The {upstream.name} service did not answer in time.",
-            slug="upstream-timeout",
-            upstream=upstream.name,
-        )
+        return _timed_out(upstream)
     except httpx.TransportError as exc:
-        return problem_response(
-            502,
-            f"The {upstream.name} service failed to answer ({type(exc).__name__}).",
-            slug="upstream-error",
-            upstream=upstream.name,
-        )
-    dropped = _hop_by_hop(answer.headers) | SET_BY_GATEWAY
-    headers = {k: v for k, v in answer.headers.items() if k.lower() not in dropped}
-    if "location" in answer.headers:
-        headers["location"] = public_location(
-            answer.headers["location"], request, upstream, str(client.base_url)
-        )
-    return StreamingResponse(
+        return _failed(upstream, type(exc).__name__)
+    answer.request = outgoing
+    return UpstreamAnswer(
+        answer.status_code,
+        _answer_headers(answer.headers.raw, request, upstream, str(client.base_url)),
         answer.aiter_raw(),
-        status_code=answer.status_code,
-        headers=headers,
-        background=BackgroundTask(answer.aclose),
+        answer.aclose,
     )
+
+
+@dataclass(frozen=True)
+class UpstreamLink:
+    """How the gateway reaches one service: the httpx client (the merged OpenAPI document,
+    readiness), its transport, and the lean client's pool that proxied requests take (None
+    when a transport is injected: the tests' in-process upstreams)."""
+
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    pool: UpstreamPool | None

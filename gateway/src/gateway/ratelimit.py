@@ -1,7 +1,10 @@
 """Per-client token buckets: a sustained rate with a burst, answered with 429 and Retry-After.
 
-Buckets live in the gateway process: with several gateway instances each enforces the limit
-on its own share of the traffic.
+By default the buckets live in the gateway process (RateLimiter): with several gateway
+replicas each would enforce the limit on its own share of the traffic. With
+GATEWAY_RATE_LIMIT_REDIS_URL set, the buckets live in Redis (SharedRateLimiter, in
+ratelimit_redis.py): every replica takes from the same bucket, so a client gets its rate once,
+however many replicas serve it.
 """
 
 from __future__ import annotations

@@ -80,6 +80,14 @@ class GatewaySettings(ServiceSettings):
     #: limit is set through the admin API: POST or PATCH /admin/clients, `rate_limit`).
     rate_limit_per_s: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    #: Redis holding the buckets (e.g. `redis://redis:6379/0`), shared by every gateway replica
+    #: so a client gets its rate once however many replicas run; unset (the default, as
+    #: `make run` does), each process keeps its own. A Redis that does not answer within
+    #: rate_limit_redis_timeout_s is left alone for rate_limit_redis_retry_s, the process
+    #: limiting on its own meanwhile (a warning is logged; requests never fail for it).
+    rate_limit_redis_url: str | None = None
+    rate_limit_redis_timeout_s: float = Field(default=0.05, gt=0, le=5)
+    rate_limit_redis_retry_s: float = Field(default=5.0, gt=0)
     #: Largest request body accepted (Content-Length or counted while streaming), per route:
     #: /records (bulk writes: docs/records.md allows 64 MiB), /xapi (the LRS's own limit) and
     #: everything else.

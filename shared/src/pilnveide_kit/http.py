@@ -13,6 +13,16 @@ async def _add_request_id(request: httpx.Request) -> None:
         request.headers[REQUEST_ID_HEADER] = request_id
 
 
+def pooled_transport(max_connections: int = 100) -> httpx.AsyncHTTPTransport:
+    """A connection pool in which every connection may be kept for the next request: with fewer
+    kept than used, a busy proxy opens and closes a connection for most requests."""
+    return httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+    )
+
+
 def async_client(
     base_url: str,
     *,
@@ -23,17 +33,13 @@ def async_client(
 ) -> httpx.AsyncClient:
     """A pooled AsyncClient for one upstream; the caller owns its lifetime (a lifespan).
 
-    transport replaces the network (e.g. httpx.ASGITransport to an app in the same process).
+    transport replaces the network (e.g. httpx.ASGITransport to an app in the same process, or
+    a pooled_transport the caller also uses directly).
     """
     return httpx.AsyncClient(
         base_url=base_url,
-        transport=transport,
+        transport=transport or pooled_transport(max_connections),
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout * 2),
-        # Every connection may be kept for the next request: with fewer kept than used, a busy
-        # proxy opens and closes a connection for most requests.
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
         event_hooks={"request": [_add_request_id]},
         follow_redirects=False,
     )

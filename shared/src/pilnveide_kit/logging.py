@@ -158,6 +158,9 @@ def configure_logging(service: str, level: str = "INFO", log_format: str = "json
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request it sends at INFO: a second JSON line for each proxied request,
+    # which the access line already tells (with the same request id). Its warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
