@@ -162,3 +162,30 @@ def test_text_lines_for_a_person_and_probes_at_debug(
     warning = logging.LogRecord("svc", logging.WARNING, "", 0, "slow %s", ("query",), None)
     warning.table = "notes"
     assert TextFormatter().format(warning).endswith("WARNING slow query  table=notes")
+
+
+def test_log_lines_go_to_the_stderr_of_the_moment_not_a_closed_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A test runner swaps sys.stderr and closes the old one; a background task logging later
+    # printed "--- Logging error ---" (ValueError: I/O operation on closed file).
+    import io
+    import sys
+
+    from pilnveide_kit.logging import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging("test", log_format="text")
+        logging.getLogger("pilnveide.test").warning("one")
+        first.close()
+        second = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("pilnveide.test").warning("two")
+        assert second.getvalue().endswith("WARNING two\n")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

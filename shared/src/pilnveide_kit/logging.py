@@ -146,9 +146,26 @@ class TextFormatter(logging.Formatter):
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record, not the stream it was at
+    configuration (a test runner swaps and closes its capture streams; a background task of an
+    app logging after that printed "--- Logging error ---" instead of its line)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO", log_format: str = "json") -> None:
     """Send every log record to stderr, as JSON or as text lines; quiet uvicorn's access log."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter(service))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
