@@ -247,34 +247,45 @@ _BOUND_BATCH = (
 )
 
 
+def stage(url: str, rows: list[dict[str, Any]]) -> None:
+    """Stage the rows (pseudonymised and hashed) in an unlogged table of a migrated database."""
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            "CREATE UNLOGGED TABLE staging (n int PRIMARY KEY, source_system text,"
+            " external_id text, pseudonym text, course_code text, institution text,"
+            " status text, status_date date, completed_on date, hours float8,"
+            " content_hash text)"
+        )
+        with connection.cursor() as cursor, cursor.copy("COPY staging FROM STDIN") as copy:
+            for row in _bound_rows(rows):
+                copy.write_row(row)
+        connection.execute(
+            "INSERT INTO change_counter (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING"
+        )
+        connection.commit()
+        connection.execute("ANALYZE staging")
+        connection.commit()
+
+
+def bound_batch(connection: psycopg.Connection[Any], start: int, batch: int) -> None:
+    """Write staged rows start … start + batch - 1 as the service would, in one transaction."""
+    with connection.transaction():
+        last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
+        params = {"a": start, "b": start + batch, "last": last}
+        for statement in _BOUND_BATCH[1:]:
+            connection.execute(statement, params)
+
+
 def in_database_bound(rows: list[dict[str, Any]], batch: int) -> tuple[float, int]:
     """Seconds to write the staged rows into the real schema by INSERT … SELECT; rows stored."""
     with fresh_database("bench_bound") as url:
         env = {**os.environ, "RECORDS_DATABASE_URL": url, "RECORDS_LOG_LEVEL": "WARNING"}
         subprocess.run([str(ROOT / ".venv/bin/learning-records"), "migrate"], env=env, check=True)
+        stage(url, rows)
         with psycopg.connect(url) as connection:
-            connection.execute(
-                "CREATE UNLOGGED TABLE staging (n int PRIMARY KEY, source_system text,"
-                " external_id text, pseudonym text, course_code text, institution text,"
-                " status text, status_date date, completed_on date, hours float8,"
-                " content_hash text)"
-            )
-            with connection.cursor() as cursor, cursor.copy("COPY staging FROM STDIN") as copy:
-                for row in _bound_rows(rows):
-                    copy.write_row(row)
-            connection.execute(
-                "INSERT INTO change_counter (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING"
-            )
-            connection.commit()
-            connection.execute("ANALYZE staging")
-            connection.commit()
             started = time.perf_counter()
             for a in range(0, len(rows), batch):
-                with connection.transaction():
-                    last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
-                    params = {"a": a, "b": a + batch, "last": last}
-                    for statement in _BOUND_BATCH[1:]:
-                        connection.execute(statement, params)
+                bound_batch(connection, a, batch)
             seconds = time.perf_counter() - started
             stored = connection.execute("SELECT count(*) FROM enrolment").fetchone()[0]  # type: ignore[index]
         return seconds, int(stored)
