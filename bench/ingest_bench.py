@@ -14,7 +14,7 @@ then measures, in the same run:
 
 Prints records/s for each, the service's share of both and its peak memory (VmHWM).
 
-    .venv/bin/python bench/ingest_bench.py [--records 1000000] [--batch 10000] [--concurrency 1]
+    .venv/bin/python bench/ingest_bench.py [--records 1000000] [--batch 10000] [--concurrency 2]
 """
 
 from __future__ import annotations
@@ -267,13 +267,37 @@ def stage(url: str, rows: list[dict[str, Any]]) -> None:
         connection.commit()
 
 
-def bound_batch(connection: psycopg.Connection[Any], start: int, batch: int) -> None:
-    """Write staged rows start … start + batch - 1 as the service would, in one transaction."""
+#: What each statement of _BOUND_BATCH writes (for per-statement timings).
+BOUND_STEPS = (
+    "feed lock",
+    "new people",
+    "people's feed rows",
+    "enrolments",
+    "status history",
+    "enrolments' feed rows",
+    "feed counter",
+)
+
+
+def bound_batch(
+    connection: psycopg.Connection[Any],
+    start: int,
+    batch: int,
+    timings: dict[str, float] | None = None,
+) -> None:
+    """Write staged rows start … start + batch - 1 as the service would, in one transaction;
+    with `timings`, add each statement's seconds to it (keys from BOUND_STEPS)."""
     with connection.transaction():
+        began = time.perf_counter()
         last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
         params = {"a": start, "b": start + batch, "last": last}
-        for statement in _BOUND_BATCH[1:]:
-            connection.execute(statement, params)
+        for step, statement in zip(BOUND_STEPS, _BOUND_BATCH, strict=True):
+            if step != BOUND_STEPS[0]:
+                connection.execute(statement, params)
+            if timings is not None:
+                now = time.perf_counter()
+                timings[step] = timings.get(step, 0.0) + now - began
+                began = now
 
 
 def in_database_bound(rows: list[dict[str, Any]], batch: int) -> tuple[float, int]:
@@ -298,7 +322,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--institutions", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="requests in flight (2: the recommended)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=20210101)
     args = parser.parse_args()

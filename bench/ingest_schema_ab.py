@@ -19,7 +19,7 @@ import statistics
 import time
 
 import psycopg
-from ingest_bench import ADMIN_URL, bound_batch, fresh_database, generate, stage
+from ingest_bench import ADMIN_URL, BOUND_STEPS, bound_batch, fresh_database, generate, stage
 
 from learning_records.main import migrations
 
@@ -38,6 +38,7 @@ def main() -> None:
     revisions = {"before": args.before, "head": "head"}
     seconds = dict.fromkeys(revisions, 0.0)
     ratios: list[float] = []  # per batch: before's time / head's time
+    steps: dict[str, dict[str, float]] = {name: {} for name in revisions}
     with fresh_database("bench_ab_before") as before, fresh_database("bench_ab_head") as head:
         urls = {"before": before, "head": head}
         connections = {}
@@ -53,7 +54,7 @@ def main() -> None:
                 took = {}
                 for name in order:
                     started = time.perf_counter()
-                    bound_batch(connections[name], start, args.batch)
+                    bound_batch(connections[name], start, args.batch, steps[name])
                     took[name] = time.perf_counter() - started
                     seconds[name] += took[name]
                 ratios.append(took["before"] / took["head"])
@@ -71,6 +72,14 @@ def main() -> None:
             f"{name:<7} ({revisions[name]}, {indexes[name]} enrolment indexes): "
             f"{args.records:,} records in {seconds[name]:7.2f} s = "
             f"{args.records / seconds[name]:9,.0f} records/s"
+        )
+    for step in BOUND_STEPS:
+        print(
+            f"  {step:<22}"
+            + "".join(
+                f"  {name} {steps[name][step]:6.2f} s ({steps[name][step] / seconds[name]:4.0%})"
+                for name in revisions
+            )
         )
     print(
         f"head / before rate: {seconds['before'] / seconds['head']:.3f} over the run, "
