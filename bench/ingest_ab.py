@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from ingest_bench import fresh_database, generate, peak_rss_mb, service
+from ingest_bench import add_data_arguments, fresh_database, generate, peak_rss_mb, service
 
 from pilnveide_kit.testing import TokenFactory
 
@@ -33,11 +33,7 @@ def main() -> None:
     """Run both services interleaved and print their rates and ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before-src", type=Path, required=True)
-    parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--institutions", type=int, default=2_000)
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=20210101)
+    add_data_arguments(parser, records=200_000)
     args = parser.parse_args()
     items = generate(args.records, min(args.people, args.records), args.institutions, args.seed)
     bodies = [

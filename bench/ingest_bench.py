@@ -315,18 +315,23 @@ def in_database_bound(rows: list[dict[str, Any]], batch: int) -> tuple[float, in
         return seconds, int(stored)
 
 
-def main() -> None:
-    """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
+def add_data_arguments(parser: argparse.ArgumentParser, records: int) -> None:
+    """The options of the generated rows and their batches (shared by the ingest benches)."""
+    parser.add_argument("--records", type=int, default=records)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--institutions", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=20210101)
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser, records=1_000_000)
     parser.add_argument(
         "--concurrency", type=int, default=2, help="requests in flight (2: the recommended)"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--seed", type=int, default=20210101)
     args = parser.parse_args()
     people = min(args.people, args.records)
     print(

@@ -19,7 +19,15 @@ import statistics
 import time
 
 import psycopg
-from ingest_bench import ADMIN_URL, BOUND_STEPS, bound_batch, fresh_database, generate, stage
+from ingest_bench import (
+    ADMIN_URL,
+    BOUND_STEPS,
+    add_data_arguments,
+    bound_batch,
+    fresh_database,
+    generate,
+    stage,
+)
 
 from learning_records.main import migrations
 
@@ -28,11 +36,7 @@ def main() -> None:
     """Run both schemas interleaved and print their rates and ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default="rec0007_lms", help="revision of the baseline")
-    parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--institutions", type=int, default=2_000)
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=20210101)
+    add_data_arguments(parser, records=200_000)
     args = parser.parse_args()
     rows = generate(args.records, min(args.people, args.records), args.institutions, args.seed)
     revisions = {"before": args.before, "head": "head"}
