@@ -14,7 +14,7 @@ then measures, in the same run:
 
 Prints records/s for each, the service's share of both and its peak memory (VmHWM).
 
-    .venv/bin/python bench/ingest_bench.py [--records 1000000] [--batch 10000] [--concurrency 1]
+    .venv/bin/python bench/ingest_bench.py [--records 1000000] [--batch 10000] [--concurrency 2]
 """
 
 from __future__ import annotations
@@ -247,49 +247,91 @@ _BOUND_BATCH = (
 )
 
 
+def stage(url: str, rows: list[dict[str, Any]]) -> None:
+    """Stage the rows (pseudonymised and hashed) in an unlogged table of a migrated database."""
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            "CREATE UNLOGGED TABLE staging (n int PRIMARY KEY, source_system text,"
+            " external_id text, pseudonym text, course_code text, institution text,"
+            " status text, status_date date, completed_on date, hours float8,"
+            " content_hash text)"
+        )
+        with connection.cursor() as cursor, cursor.copy("COPY staging FROM STDIN") as copy:
+            for row in _bound_rows(rows):
+                copy.write_row(row)
+        connection.execute(
+            "INSERT INTO change_counter (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING"
+        )
+        connection.commit()
+        connection.execute("ANALYZE staging")
+        connection.commit()
+
+
+#: What each statement of _BOUND_BATCH writes (for per-statement timings).
+BOUND_STEPS = (
+    "feed lock",
+    "new people",
+    "people's feed rows",
+    "enrolments",
+    "status history",
+    "enrolments' feed rows",
+    "feed counter",
+)
+
+
+def bound_batch(
+    connection: psycopg.Connection[Any],
+    start: int,
+    batch: int,
+    timings: dict[str, float] | None = None,
+) -> None:
+    """Write staged rows start … start + batch - 1 as the service would, in one transaction;
+    with `timings`, add each statement's seconds to it (keys from BOUND_STEPS)."""
+    with connection.transaction():
+        began = time.perf_counter()
+        last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
+        params = {"a": start, "b": start + batch, "last": last}
+        for step, statement in zip(BOUND_STEPS, _BOUND_BATCH, strict=True):
+            if step != BOUND_STEPS[0]:
+                connection.execute(statement, params)
+            if timings is not None:
+                now = time.perf_counter()
+                timings[step] = timings.get(step, 0.0) + now - began
+                began = now
+
+
 def in_database_bound(rows: list[dict[str, Any]], batch: int) -> tuple[float, int]:
     """Seconds to write the staged rows into the real schema by INSERT … SELECT; rows stored."""
     with fresh_database("bench_bound") as url:
         env = {**os.environ, "RECORDS_DATABASE_URL": url, "RECORDS_LOG_LEVEL": "WARNING"}
         subprocess.run([str(ROOT / ".venv/bin/learning-records"), "migrate"], env=env, check=True)
+        stage(url, rows)
         with psycopg.connect(url) as connection:
-            connection.execute(
-                "CREATE UNLOGGED TABLE staging (n int PRIMARY KEY, source_system text,"
-                " external_id text, pseudonym text, course_code text, institution text,"
-                " status text, status_date date, completed_on date, hours float8,"
-                " content_hash text)"
-            )
-            with connection.cursor() as cursor, cursor.copy("COPY staging FROM STDIN") as copy:
-                for row in _bound_rows(rows):
-                    copy.write_row(row)
-            connection.execute(
-                "INSERT INTO change_counter (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING"
-            )
-            connection.commit()
-            connection.execute("ANALYZE staging")
-            connection.commit()
             started = time.perf_counter()
             for a in range(0, len(rows), batch):
-                with connection.transaction():
-                    last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
-                    params = {"a": a, "b": a + batch, "last": last}
-                    for statement in _BOUND_BATCH[1:]:
-                        connection.execute(statement, params)
+                bound_batch(connection, a, batch)
             seconds = time.perf_counter() - started
             stored = connection.execute("SELECT count(*) FROM enrolment").fetchone()[0]  # type: ignore[index]
         return seconds, int(stored)
 
 
-def main() -> None:
-    """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
+def add_data_arguments(parser: argparse.ArgumentParser, records: int) -> None:
+    """The options of the generated rows and their batches (shared by the ingest benches)."""
+    parser.add_argument("--records", type=int, default=records)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--institutions", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=20210101)
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser, records=1_000_000)
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="requests in flight (2: the recommended)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     people = min(args.people, args.records)
     print(

@@ -103,3 +103,36 @@ def test_paused_gc_restores_the_collector_as_it_was() -> None:
     finally:
         if was:
             gc.enable()
+
+
+def test_the_batch_code_check_answers_as_each_item_checked_alone() -> None:
+    """Cached per institution and per course, the answers equal check_codes item by item."""
+    from learning_records.ingest.checks import BatchCodeCheck, check_codes
+    from learning_records.ingest.schemas import CourseTagWrite, EnrolmentWrite
+    from learning_records.reference.service import ReferenceCodes
+
+    codes = ReferenceCodes(institutions=frozenset({"I1", "I2"}), courses=frozenset({"C1"}))
+    items: list[Any] = []
+    for n in range(12):
+        items.append(
+            EnrolmentWrite(
+                source_system="s",
+                external_id=f"e{n}",
+                pseudonym="a" * 64,
+                course_code=["C1", "C9"][n % 2],
+                institution=["I1", "I2", "I7", None][n % 4],
+                status="registered",
+                status_date="2026-01-01",
+            )
+        )
+    items += [
+        CourseTagWrite(source_system="s", external_id="t1", course_code="C9", tag="x"),
+        CourseTagWrite(source_system="s", external_id="t2", course_code="C1", tag="x"),
+    ]
+    check = BatchCodeCheck(codes)
+    answers = [check(item) for item in items]
+    assert answers == [check_codes(item, codes) for item in items]
+    problems = {i.institution for i, (problem, _f) in zip(items, answers, strict=True) if problem}
+    flagged = {item.external_id for item, (_p, flag) in zip(items, answers, strict=True) if flag}
+    assert problems == {"I7"}
+    assert flagged == {f"e{n}" for n in range(1, 12, 2)}  # C9 is flagged, but not on a tag

@@ -49,8 +49,10 @@ class Enrolment(SourcedRecord, table=True):
     institution: str | None = Field(default=None, sa_type=String(32), index=True)
     status: str = Field(sa_type=String(16))
     enrolled_on: date | None = None
-    #: Date of the current status (the completion date once completed).
-    status_date: date = Field(index=True)
+    #: Date of the current status (the completion date once completed). Not indexed on its
+    #: own: a course and period is ix_enrolment_course_code_status_date's, and a period alone
+    #: matches too much of the table for an index to pay its cost on every write (rec0008).
+    status_date: date
     completed_on: date | None = None
     hours: float | None = None
 
