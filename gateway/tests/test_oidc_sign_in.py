@@ -157,6 +157,27 @@ def test_admins_read_who_signed_in(
     assert gateway.get("/admin/sign-ins").status_code == 401
 
 
+def test_the_audit_log_names_the_person_who_signed_in_not_only_the_app(
+    gateway: TestClient, idp: FakeIdentityProvider, admin_headers: dict[str, str]
+) -> None:
+    for subject in ("anna-uuid", "bruno-uuid"):
+        token = exchange(gateway, idp.id_token(subject, groups=["hr"], institution=INSTITUTION_A))
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert gateway.get(f"/records/v1/people?who={subject}", headers=bearer).status_code == 200
+    assert gateway.get("/records/v1/people", headers=admin_headers).status_code == 200
+    audit = gateway.get("/admin/audit", headers=admin_headers)
+    assert audit.status_code == 200, audit.text
+    reads = [e for e in audit.json()["data"] if e["path"] == "/records/v1/people"]
+    assert [(e["client_id"], e["signed_in"]) for e in reads] == [
+        ("test-admin", None),  # a client's own token: no person behind it
+        (APP_CLIENT, {"provider": "test", "subject": "bruno-uuid"}),
+        (APP_CLIENT, {"provider": "test", "subject": "anna-uuid"}),
+    ]
+    annas = gateway.get("/admin/audit", params={"subject": "anna-uuid"}, headers=admin_headers)
+    assert annas.json()["count"] == 1
+    assert [e["signed_in"]["subject"] for e in annas.json()["data"]] == ["anna-uuid"]
+
+
 def test_an_unrestricted_rule_gives_no_institution_claim(
     gateway: TestClient, idp: FakeIdentityProvider
 ) -> None:

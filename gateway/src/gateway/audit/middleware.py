@@ -47,6 +47,12 @@ def _client_of(state: dict[str, Any]) -> str | None:
     return str(client_id)[:64] if client_id else None
 
 
+def _token_of(state: dict[str, Any]) -> str | None:
+    principal = state.get("principal")
+    token_id = getattr(principal, "token_id", None)
+    return str(token_id)[:64] if token_id else None
+
+
 def _storable(path: str) -> str:
     """The path with control characters percent-encoded again (PostgreSQL refuses NUL)."""
     return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", path)
@@ -88,6 +94,7 @@ class AuditMiddleware:
                     "path": _storable(scope["path"])[:2048],
                     "status": int(message["status"]),
                     "request_id": state.get("request_id"),
+                    "token_id": _token_of(state),
                 }
                 writer: AuditWriter | None = getattr(application.state, "audit_writer", None)
                 if writer is None or not writer.add(row):

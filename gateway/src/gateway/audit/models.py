@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pydantic
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, DateTime, Integer
 from sqlmodel import Field
@@ -28,6 +29,15 @@ class AuditEntry(GatewayModel, table=True):
     path: str = Field(max_length=2048)
     status: int
     request_id: str | None = Field(default=None, max_length=128)
+    #: The token's jti: joins the entry to the person's sign-in (oidc_sign_in.token_id).
+    token_id: str | None = Field(default=None, max_length=64, index=True)
+
+
+class SignedIn(BaseModel):
+    """The person behind a token from a sign-in (token exchange): provider and subject."""
+
+    provider: str
+    subject: str
 
 
 class AuditEntryPublic(BaseModel):
@@ -40,3 +50,9 @@ class AuditEntryPublic(BaseModel):
     path: str
     status: int
     request_id: str | None
+    token_id: str | None = None
+    signed_in: SignedIn | None = pydantic.Field(
+        default=None,
+        description="Who signed in through an identity provider to get the token; null for a "
+        "client's own token",
+    )

@@ -29,7 +29,7 @@ class OidcSignIn(GatewayModel, table=True):
     provider: str = Field(max_length=32)
     subject: str = Field(max_length=255, index=True)
     client_id: str = Field(max_length=64)
-    token_id: str = Field(max_length=64)
+    token_id: str = Field(max_length=64, index=True)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     #: None: unrestricted.
     institutions: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
