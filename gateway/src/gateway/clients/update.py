@@ -21,24 +21,11 @@ from gateway.clients.service import (
     revoke_tokens,
 )
 from gateway.models import utcnow
+from pilnveide_kit.concurrency import require_if_match
 from pilnveide_kit.errors import (
     Conflict,
-    PreconditionFailed,
-    PreconditionRequired,
     UnprocessableContent,
 )
-
-
-class IfMatchMissing(PreconditionRequired):
-    """A change without If-Match: read the client first and send its ETag."""
-
-    slug = "if-match-required"
-
-
-class StaleWrite(PreconditionFailed):
-    """The If-Match ETag is not the client's current one: someone changed it meanwhile."""
-
-    slug = "stale-write"
 
 
 class SelfLockout(Conflict):
@@ -55,17 +42,7 @@ class InvalidClient(UnprocessableContent):
 
 def check_if_match(if_match: str | None, client: ApiClient) -> None:
     """428 without If-Match, 412 when it does not name the client's current version."""
-    current = etag(client)
-    if if_match is None or not if_match.strip():
-        raise IfMatchMissing(
-            "Send If-Match with the ETag of the client you read; changes without it are refused",
-            current_etag=current,
-        )
-    candidates = [c.strip().removeprefix("W/") for c in if_match.split(",")]
-    if "*" not in candidates and current not in candidates:
-        raise StaleWrite(
-            "The client changed since you read it; read it again and retry", current_etag=current
-        )
+    require_if_match(if_match, etag(client), "client")
 
 
 def narrows(
