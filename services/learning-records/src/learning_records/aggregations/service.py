@@ -17,12 +17,14 @@ catalog lacks is not counted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Integer,
+    String,
     and_,
     case,
     cast,
@@ -45,6 +47,7 @@ from learning_records.aggregations.feedback import feedback_conditions
 from learning_records.aggregations.grouping import (
     consistent_snapshot,
     groups_and_total,
+    side_by_side,
     union_names,
 )
 from learning_records.aggregations.headcounts import headcounts_on
@@ -73,6 +76,8 @@ from pilnveide_contracts.records import (
 )
 from pilnveide_kit.auth import Principal
 
+T = TypeVar("T")
+
 
 def _valid_on(start: Any, end: Any, day: Any) -> ColumnElement[bool]:
     return and_(start <= day, or_(end.is_(None), end >= day))
@@ -98,12 +103,15 @@ def _matching(
     assessments: bool = False,
     resorts: Mapping[str, str] | None = None,
     feedback: bool = False,
+    postgres: bool = False,
 ) -> Any:
     """One row per matching enrolment (or competency assessment) and employment joined; the
     metrics count distinct units over it (hours: one value per enrolment), so the rows are not
     made distinct here (that was a sort of every matching row). With `known_courses`, only
     enrolments in courses of the catalog copy match. `resorts` (institution -> resort) gives
-    the `resort` key when grouped by."""
+    the `resort` key when grouped by: on PostgreSQL a hash join to the map passed as two
+    arrays (a CASE of every institution was evaluated branch by branch on each row, and its
+    thousands of bound literals compiled on every question), elsewhere that CASE."""
     e: Any = (
         aliased(CompetencyAssessment, name="a")
         if assessments
@@ -125,9 +133,15 @@ def _matching(
     # written to "claim" the person) never re-attributes it. Only records without an
     # institution take it from the employment valid on the day.
     institution = func.coalesce(col(e.institution), col(emp.institution))
+    own_employment = or_(col(e.institution).is_(None), col(emp.institution) == col(e.institution))
+    resort_map = _resort_map(resorts) if resorts and postgres else None
     keys: dict[str, Any] = {
         # A person who moved between institutions of one resort is one person of the resort.
-        "resort": case(dict(resorts), value=institution) if resorts else null(),
+        "resort": resort_map.c.resort
+        if resort_map is not None
+        else case(dict(resorts), value=institution)
+        if resorts
+        else null(),
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
         "year": cast(extract("year", dated), Integer),
@@ -201,7 +215,7 @@ def _matching(
         if sessions and not assessments and not feedback
         else null()
     )
-    return (
+    statement = (
         select(
             col(e.id).label("enrolment_id"),
             col(e.person_id).label("person_id"),
@@ -217,12 +231,26 @@ def _matching(
             and_(
                 col(emp.person_id) == col(e.person_id),
                 _valid_on(col(emp.valid_from), col(emp.valid_to), day),
-                or_(col(e.institution).is_(None), col(emp.institution) == col(e.institution)),
+                own_employment,
                 institution_visible(principal, emp.institution),
             ),
         )
-        .where(*conditions)
-        .subquery("matching")
+    )
+    if resort_map is not None:
+        statement = statement.outerjoin(resort_map, resort_map.c.code == institution)
+    return statement.where(*conditions).subquery("matching")
+
+
+def _resort_map(resorts: Mapping[str, str]) -> Any:
+    """`unnest(codes, resorts) AS resort_map(code, resort)`: institution -> resort as a table
+    of two bound arrays (codes are unique, so joining it never repeats a row)."""
+    codes = sorted(resorts)
+    return (
+        func.unnest(
+            literal(codes, ARRAY(String())), literal([resorts[c] for c in codes], ARRAY(String()))
+        )
+        .table_valued("code", "resort")
+        .render_derived(name="resort_map")
     )
 
 
@@ -265,12 +293,24 @@ def _rows_of(
     return _matching(
         query.filter,
         principal,
-        known_courses=has_courses(session),
+        known_courses=_per_answer(session, "has_courses", has_courses),
         sessions=query.metric == "sessions",
         assessments=query.metric == "assessed_people",
-        resorts=institution_resorts(session) if "resort" in union_names(sets) else None,
+        resorts=_per_answer(session, "resorts", institution_resorts)
+        if "resort" in union_names(sets)
+        else None,
         feedback=query.metric == "feedback_people",
+        postgres=session.connection().dialect.name == "postgresql",
     )
+
+
+def _per_answer(session: Session, name: str, read: Callable[[Session], T]) -> T:
+    """Reference data read once per answer (a batch's questions share it: one snapshot)."""
+    cache = session.info.setdefault("aggregations", {})
+    if name not in cache:
+        cache[name] = read(session)
+    found: T = cache[name]
+    return found
 
 
 def aggregate(session: Session, query: AggregationQuery, principal: Principal) -> AggregationResult:
@@ -448,19 +488,36 @@ def members(session: Session, query: AggregationQuery, principal: Principal) -> 
 
 def batch(session: Session, query: BatchQuery, principal: Principal) -> BatchResult:
     """Every question of a batch from one snapshot; headcount questions that differ only in
-    their date are asked together (one statement for all their dates)."""
+    their date are asked together (one statement for all their dates). On PostgreSQL the
+    statements run side by side (`side_by_side`), each on the request's snapshot."""
     consistent_snapshot(session)
     cutoff = head(session)
-    aggregations = [_aggregate(session, q, principal, cutoff) for q in query.aggregations]
     alike: dict[str, list[int]] = {}
     for index, question in enumerate(query.headcounts):
         shape = question.model_dump_json(exclude={"as_of"})
         alike.setdefault(shape, []).append(index)
+    headcount_sets = [
+        (
+            query.headcounts[indexes[0]],
+            list(dict.fromkeys(query.headcounts[i].as_of for i in indexes)),
+        )
+        for indexes in alike.values()
+    ]
+
+    def ask(work: Session, task: AggregationQuery | int) -> Any:
+        if isinstance(task, AggregationQuery):
+            return _aggregate(work, task, principal, cutoff)
+        question, days = headcount_sets[task]
+        return headcounts_on(work, question, days, principal, cutoff)
+
+    tasks: list[AggregationQuery | int] = [*query.aggregations, *range(len(headcount_sets))]
+    found = side_by_side(session, tasks, ask)
+    aggregations = found[: len(query.aggregations)]
     answers: dict[int, HeadcountResult] = {}
-    for indexes in alike.values():
-        days = list(dict.fromkeys(query.headcounts[i].as_of for i in indexes))
-        found = headcounts_on(session, query.headcounts[indexes[0]], days, principal, cutoff)
-        on_day = dict(zip(days, found, strict=True))
+    for indexes, (_question, days), per_day in zip(
+        alike.values(), headcount_sets, found[len(query.aggregations) :], strict=True
+    ):
+        on_day = dict(zip(days, per_day, strict=True))
         for i in indexes:
             answers[i] = on_day[query.headcounts[i].as_of]
     return BatchResult(

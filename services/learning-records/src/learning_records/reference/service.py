@@ -135,13 +135,16 @@ def institution_resorts(session: Session) -> dict[str, str]:
     that heads nothing (a university, a municipality) is in no resort and is left out. The
     indicators service resolves resorts from the catalog the same way (`with_resorts`).
     """
+    # Only the two fields, read in the database (not every institution's whole JSON document
+    # parsed in Python on each aggregation that groups by resort).
+    data: Any = CatalogEntry.__table__.c.data  # type: ignore[attr-defined]
     rows = session.execute(
-        select(col(CatalogEntry.code), col(CatalogEntry.data)).where(
+        select(col(CatalogEntry.code), data["parent"].as_string(), data["kind"].as_string()).where(
             col(CatalogEntry.entity) == "institution"
         )
     ).all()
-    parents = {code: (data.get("parent") or None) for code, data in rows}
-    kinds = {code: data.get("kind") for code, data in rows}
+    parents = {code: (parent or None) for code, parent, _kind in rows}
+    kinds = {code: kind for code, _parent, kind in rows}
     heads = {parent for parent in parents.values() if parent}
     found: dict[str, str] = {}
     for code in parents:
