@@ -123,6 +123,8 @@ class AggregationFilter(BaseModel):
     position_groups: FilterValues | None = None
     management_levels: FilterValues | None = None
     civil_servant: bool | None = None
+    #: People's attributes from their employment on this date (a population on a date); an
+    #: unrestricted client then counts each person under the institution employing them on it.
     employment_as_of: date | None = None
 
 

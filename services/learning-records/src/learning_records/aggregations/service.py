@@ -8,7 +8,8 @@ whose employment in an institution ended or began in the period (aggregations/em
 Person attributes (institution, sector, position group, management level, roles, civil
 servant) come from the employment valid on `employment_as_of` when given, otherwise on the
 enrolment's status date; an enrolment that names its institution is counted under it and joined
-only to that institution's employment, one without takes its institution from the employment. A
+only to that institution's employment, one without takes its institution from the employment
+(asked as of a date, an unrestricted client counts people where they are employed then). A
 restricted client counts only its institutions' records (people/access.py). Erased people have
 no rows left, so they are never counted. Course tags come from the copy of the catalog (and from
 `course-tags` items written by hand); once the copy holds courses, an enrolment in a course the
@@ -36,6 +37,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -132,7 +134,17 @@ def _matching(
     # institution's employment of the person; another institution's employment (possibly one
     # written to "claim" the person) never re-attributes it. Only records without an
     # institution take it from the employment valid on the day.
-    institution = func.coalesce(col(e.institution), col(emp.institution))
+    # Asked as of a date (`employment_as_of`: a share's numerator, the people of a population
+    # on its count date), an unrestricted client counts the person where they are employed on
+    # that date, with that employment's attributes, as the population (the headcount) does:
+    # someone who learnt in their previous institution is one of the people who learnt. A
+    # restricted client still counts only its institutions' records with its own employment.
+    population = flt.employment_as_of is not None and not principal.restricted
+    institution = (
+        func.coalesce(col(emp.institution), col(e.institution))
+        if population
+        else func.coalesce(col(e.institution), col(emp.institution))
+    )
     own_employment = or_(col(e.institution).is_(None), col(emp.institution) == col(e.institution))
     resort_map = _resort_map(resorts) if resorts and postgres else None
     keys: dict[str, Any] = {
@@ -231,7 +243,7 @@ def _matching(
             and_(
                 col(emp.person_id) == col(e.person_id),
                 _valid_on(col(emp.valid_from), col(emp.valid_to), day),
-                own_employment,
+                true() if population else own_employment,
                 institution_visible(principal, emp.institution),
             ),
         )
