@@ -712,11 +712,11 @@ def where_sql(
         if assessments
         else "enrolment"
     )
-    # The enrolment's own institution; asked as of a date (a population on its count date),
-    # the institution the person is employed in then.
+    # The enrolment's own institution; for a population on a date (`where_employed`), the
+    # institution the person is employed in then.
     counted_in = (
         "coalesce(emp.institution, e.institution)"
-        if chosen.employment_as_of is not None
+        if chosen.where_employed
         else "coalesce(e.institution, emp.institution)"
     )
     return (

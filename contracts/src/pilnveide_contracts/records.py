@@ -123,9 +123,18 @@ class AggregationFilter(BaseModel):
     position_groups: FilterValues | None = None
     management_levels: FilterValues | None = None
     civil_servant: bool | None = None
-    #: People's attributes from their employment on this date (a population on a date); an
-    #: unrestricted client then counts each person under the institution employing them on it.
+    #: People's attributes from their employment on this date instead of the record's date.
     employment_as_of: date | None = None
+    #: With employment_as_of, the people of a population on that date (a share's numerator, a
+    #: coverage): an unrestricted client counts each person under the institution employing
+    #: them then, with that employment's attributes, not under the record's own institution.
+    where_employed: bool | None = None
+
+    @model_validator(mode="after")
+    def _where_employed_needs_a_date(self) -> AggregationFilter:
+        if self.where_employed and self.employment_as_of is None:
+            raise ValueError("where_employed needs employment_as_of")
+        return self
 
 
 class Frequency(BaseModel):

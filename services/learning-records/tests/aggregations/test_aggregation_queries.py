@@ -315,7 +315,7 @@ def test_restricted_client_counts_only_its_institutions(
     assert _groups(result) == {"VK": 1}
 
 
-def test_as_of_a_date_people_count_where_they_are_employed_then(
+def test_a_population_on_a_date_counts_people_where_they_are_employed_then(
     client: TestClient, tokens: TokenFactory, dataset: Any
 ) -> None:
     """A population on a date (a share's numerator): A learnt at VK, then moved to FM; asked as
@@ -341,7 +341,15 @@ def test_as_of_a_date_people_count_where_they_are_employed_then(
     assert {(g["set"], *g["key"].values()): g["value"] for g in at_event["groups"]} == {
         (0, "VK"): 1, (1, "procurement"): 1,
     }  # fmt: skip
-    as_of = {**flt, "employment_as_of": "2024-12-31", "institutions": ["FM"]}
+    # As of the year's end but counted under the record's institution (the Annex 3 norms): VK's.
+    kept = {**flt, "employment_as_of": "2024-12-31"}
+    assert _query(client, tokens.headers("records:read"), metric="people", filter={**kept,
+                  "institutions": ["FM"]})["total"] == 0  # fmt: skip
+    undated = {**flt, "where_employed": True}
+    answer = client.post("/v1/aggregations/query", json={"metric": "people", "filter": undated},
+                         headers=tokens.headers("records:read"))  # fmt: skip
+    assert answer.status_code == 422
+    as_of = {**kept, "where_employed": True, "institutions": ["FM"]}
     population = _query(
         client,
         tokens.headers("records:read"),
@@ -355,10 +363,10 @@ def test_as_of_a_date_people_count_where_they_are_employed_then(
     }  # fmt: skip
     # VK's own client: only VK's record, joined to VK's employment (none at the year's end).
     vk = tokens.headers("records:read", institutions=["VK"])
-    own = _query(client, vk, metric="people", filter={**flt, "employment_as_of": "2024-12-31"})
+    own = _query(client, vk, metric="people", filter={**as_of, "institutions": None})
     assert own["total"] == 0  # no state employment of A at VK then
-    own = _query(client, vk, metric="people", filter={"courses": ["LEAD-1"],
-                 "employment_as_of": "2024-12-31"}, group_by=["institution"])  # fmt: skip
+    own = _query(client, vk, metric="people", filter={"courses": ["LEAD-1"], "where_employed":
+                 True, "employment_as_of": "2024-12-31"}, group_by=["institution"])  # fmt: skip
     assert _groups(own) == {"VK": 1}
 
 
