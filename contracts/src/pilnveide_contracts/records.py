@@ -52,7 +52,9 @@ SOURCE_OF: dict[str, tuple[str, tuple[str, ...]]] = {
 MAX_SETS = 16
 #: What an aggregation can group by. `resort` is the resort of the group's institution (the top
 #: of its parent chain in the catalog's registry), so a person is counted once per resort.
-GroupKey = Literal["institution", "resort", "position_group", "sector", "year", "management_level"]
+GroupKey = Literal[
+    "institution", "resort", "position_group", "sector", "year", "management_level", "municipality"
+]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
 #: Most values one filter key may list (every institution of the state is a few hundred; the
 #: bound keeps a question within the database's parameter limit).
@@ -158,7 +160,7 @@ class AggregationQuery(BaseModel):
     metric: Metric
     filter: AggregationFilter = Field(default_factory=AggregationFilter)
     frequency: Frequency | None = None
-    group_by: list[GroupKey] = Field(default_factory=list, max_length=6)
+    group_by: list[GroupKey] = Field(default_factory=list, max_length=7)
     #: Several groupings answered in one pass; each group says which set it belongs to.
     group_by_sets: list[list[GroupKey]] | None = Field(default=None, max_length=MAX_SETS)
 

@@ -370,6 +370,16 @@ def test_a_population_on_a_date_counts_people_where_they_are_employed_then(
     assert _groups(own) == {"VK": 1}
 
 
+def test_municipality_groups_are_what_the_municipalities_metric_counts(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    flt = {"statuses": ["completed", "registered"]}
+    grouped = _query(client, writer, metric="people", filter=flt, group_by=["municipality"])
+    assert _groups(grouped) == {"RIGA": 1, None: 3}  # B in Riga; A, C, D in the state sector
+    counted = _query(client, writer, metric="municipalities", filter=flt)
+    assert counted["total"] == len([g for g in grouped["groups"] if g["key"]["municipality"]])
+
+
 def test_bad_queries_are_422(client: TestClient, writer: dict[str, str]) -> None:
     for body in (
         {"metric": "souls"},
