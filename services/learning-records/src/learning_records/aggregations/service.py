@@ -19,14 +19,14 @@ catalog lacks is not counted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Integer,
-    String,
+    Text,
     and_,
     case,
     cast,
@@ -42,6 +42,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from learning_records.aggregations.employment import attribute_conditions, movements
@@ -111,9 +112,7 @@ def _matching(
     metrics count distinct units over it (hours: one value per enrolment), so the rows are not
     made distinct here (that was a sort of every matching row). With `known_courses`, only
     enrolments in courses of the catalog copy match. `resorts` (institution -> resort) gives
-    the `resort` key when grouped by: on PostgreSQL a hash join to the map passed as two
-    arrays (a CASE of every institution was evaluated branch by branch on each row, and its
-    thousands of bound literals compiled on every question), elsewhere that CASE."""
+    the `resort` key when grouped by (`_resort_of`)."""
     # Core aliases of the tables, not ORM aliased() entities: adapting every ORM attribute
     # through an alias was a third of a question's Python time.
     rows: Any = (
@@ -150,14 +149,9 @@ def _matching(
         else func.coalesce(col(e.institution), col(emp.institution))
     )
     own_employment = or_(col(e.institution).is_(None), col(emp.institution) == col(e.institution))
-    resort_map = _resort_map(resorts) if resorts and postgres else None
     keys: dict[str, Any] = {
         # A person who moved between institutions of one resort is one person of the resort.
-        "resort": resort_map.c.resort
-        if resort_map is not None
-        else case(dict(resorts), value=institution)
-        if resorts
-        else null(),
+        "resort": _resort_of(resorts, institution, postgres) if resorts else null(),
         "position_group": col(emp.position_group),
         "sector": col(emp.sector),
         "year": cast(extract("year", dated), Integer),
@@ -252,8 +246,6 @@ def _matching(
             ),
         )
     )
-    if resort_map is not None:
-        statement = statement.outerjoin(resort_map, resort_map.c.code == institution)
     return statement.where(*conditions).subquery("matching")
 
 
@@ -262,17 +254,16 @@ def _table(model: Any) -> Any:
     return model.__table__
 
 
-def _resort_map(resorts: Mapping[str, str]) -> Any:
-    """`unnest(codes, resorts) AS resort_map(code, resort)`: institution -> resort as a table
-    of two bound arrays (codes are unique, so joining it never repeats a row)."""
-    codes = sorted(resorts)
-    return (
-        func.unnest(
-            literal(codes, ARRAY(String())), literal([resorts[c] for c in codes], ARRAY(String()))
+def _resort_of(resorts: Mapping[str, str], institution: Any, postgres: bool) -> Any:
+    """The institution's resort. On PostgreSQL a key lookup in the institution -> resort map
+    bound as one jsonb value (a binary search per row, whatever the plan); a join to the map
+    was planned as a nested loop when the rows were underestimated, and a CASE of every
+    institution is evaluated branch by branch on each row. SQLite keeps the CASE."""
+    if postgres:
+        return func.jsonb_extract_path_text(
+            cast(literal(json.dumps(dict(resorts), sort_keys=True), Text()), JSONB), institution
         )
-        .table_valued("code", "resort")
-        .render_derived(name="resort_map")
-    )
+    return case(dict(resorts), value=institution)
 
 
 def _whole_set(flt: AggregationFilter, e: Any) -> ColumnElement[bool]:
