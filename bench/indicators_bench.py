@@ -623,7 +623,8 @@ def stored_reads(results: dict[str, IndicatorResult]) -> float:
 # ---- hand-written SQL --------------------------------------------------------------------------
 
 YEAR = "extract(year FROM e.status_date)::int"
-INSTITUTION = "coalesce(emp.institution, e.institution)"
+#: The institution a row counts under (`ki`, see `where_sql`).
+INSTITUTION = "ki.institution"
 KEYS = {"institution": INSTITUTION, "position_group": "emp.position_group",
         "sector": "emp.sector", "year": YEAR}  # fmt: skip
 
@@ -711,9 +712,17 @@ def where_sql(
         if assessments
         else "enrolment"
     )
+    # The enrolment's own institution; for a population on a date (`where_employed`), the
+    # institution the person is employed in then.
+    counted_in = (
+        "coalesce(emp.institution, e.institution)"
+        if chosen.where_employed
+        else "coalesce(e.institution, emp.institution)"
+    )
     return (
         f"FROM {table} e LEFT JOIN employment emp ON emp.person_id = e.person_id "
         f"AND emp.valid_from <= {day} AND (emp.valid_to IS NULL OR emp.valid_to >= {day}) "
+        f"CROSS JOIN LATERAL (SELECT {counted_in} AS institution) ki "
         f"WHERE {' AND '.join(where)}"
     )
 

@@ -52,7 +52,9 @@ SOURCE_OF: dict[str, tuple[str, tuple[str, ...]]] = {
 MAX_SETS = 16
 #: What an aggregation can group by. `resort` is the resort of the group's institution (the top
 #: of its parent chain in the catalog's registry), so a person is counted once per resort.
-GroupKey = Literal["institution", "resort", "position_group", "sector", "year", "management_level"]
+GroupKey = Literal[
+    "institution", "resort", "position_group", "sector", "year", "management_level", "municipality"
+]
 HeadcountGroupKey = Literal["institution", "position_group", "sector", "role"]
 #: Most values one filter key may list (every institution of the state is a few hundred; the
 #: bound keeps a question within the database's parameter limit).
@@ -123,7 +125,18 @@ class AggregationFilter(BaseModel):
     position_groups: FilterValues | None = None
     management_levels: FilterValues | None = None
     civil_servant: bool | None = None
+    #: People's attributes from their employment on this date instead of the record's date.
     employment_as_of: date | None = None
+    #: With employment_as_of, the people of a population on that date (a share's numerator, a
+    #: coverage): an unrestricted client counts each person under the institution employing
+    #: them then, with that employment's attributes, not under the record's own institution.
+    where_employed: bool | None = None
+
+    @model_validator(mode="after")
+    def _where_employed_needs_a_date(self) -> AggregationFilter:
+        if self.where_employed and self.employment_as_of is None:
+            raise ValueError("where_employed needs employment_as_of")
+        return self
 
 
 class Frequency(BaseModel):
@@ -147,7 +160,7 @@ class AggregationQuery(BaseModel):
     metric: Metric
     filter: AggregationFilter = Field(default_factory=AggregationFilter)
     frequency: Frequency | None = None
-    group_by: list[GroupKey] = Field(default_factory=list, max_length=6)
+    group_by: list[GroupKey] = Field(default_factory=list, max_length=7)
     #: Several groupings answered in one pass; each group says which set it belongs to.
     group_by_sets: list[list[GroupKey]] | None = Field(default=None, max_length=MAX_SETS)
 

@@ -315,6 +315,71 @@ def test_restricted_client_counts_only_its_institutions(
     assert _groups(result) == {"VK": 1}
 
 
+def test_a_population_on_a_date_counts_people_where_they_are_employed_then(
+    client: TestClient, tokens: TokenFactory, dataset: Any
+) -> None:
+    """A population on a date (a share's numerator): A learnt at VK, then moved to FM; asked as
+    of the year's end A is one of FM's people who learnt, with FM's attributes (as FM's
+    headcount counts A then); asked at the event, and by VK's own client, it stays VK's."""
+    vk_writer = tokens.headers("records:write", institutions=["VK"])
+    item = {
+        "personal_code": dataset(A),
+        "course_code": "LEAD-1",
+        "institution": "VK",
+        "status": "completed",
+        "completed_on": "2024-05-10",
+    }
+    _post(client, vk_writer, "enrolments", [{**item, "source_system": "vk-lms"}])
+    flt = {"statuses": ["completed"], "courses": ["LEAD-1"], "sectors": ["state"]}
+    at_event = _query(
+        client,
+        tokens.headers("records:read"),
+        metric="people",
+        filter=flt,
+        group_by_sets=[["institution"], ["position_group"]],
+    )
+    assert {(g["set"], *g["key"].values()): g["value"] for g in at_event["groups"]} == {
+        (0, "VK"): 1, (1, "procurement"): 1,
+    }  # fmt: skip
+    # As of the year's end but counted under the record's institution (the Annex 3 norms): VK's.
+    kept = {**flt, "employment_as_of": "2024-12-31"}
+    assert _query(client, tokens.headers("records:read"), metric="people", filter={**kept,
+                  "institutions": ["FM"]})["total"] == 0  # fmt: skip
+    undated = {**flt, "where_employed": True}
+    answer = client.post("/v1/aggregations/query", json={"metric": "people", "filter": undated},
+                         headers=tokens.headers("records:read"))  # fmt: skip
+    assert answer.status_code == 422
+    as_of = {**kept, "where_employed": True, "institutions": ["FM"]}
+    population = _query(
+        client,
+        tokens.headers("records:read"),
+        metric="people",
+        filter=as_of,
+        group_by_sets=[["institution"], ["position_group"], ["sector"]],
+    )
+    assert population["total"] == 1
+    assert {(g["set"], *g["key"].values()): g["value"] for g in population["groups"]} == {
+        (0, "FM"): 1, (1, "procurement"): 1, (2, "state"): 1,
+    }  # fmt: skip
+    # VK's own client: only VK's record, joined to VK's employment (none at the year's end).
+    vk = tokens.headers("records:read", institutions=["VK"])
+    own = _query(client, vk, metric="people", filter={**as_of, "institutions": None})
+    assert own["total"] == 0  # no state employment of A at VK then
+    own = _query(client, vk, metric="people", filter={"courses": ["LEAD-1"], "where_employed":
+                 True, "employment_as_of": "2024-12-31"}, group_by=["institution"])  # fmt: skip
+    assert _groups(own) == {"VK": 1}
+
+
+def test_municipality_groups_are_what_the_municipalities_metric_counts(
+    client: TestClient, writer: dict[str, str], dataset: Any
+) -> None:
+    flt = {"statuses": ["completed", "registered"]}
+    grouped = _query(client, writer, metric="people", filter=flt, group_by=["municipality"])
+    assert _groups(grouped) == {"RIGA": 1, None: 3}  # B in Riga; A, C, D in the state sector
+    counted = _query(client, writer, metric="municipalities", filter=flt)
+    assert counted["total"] == len([g for g in grouped["groups"] if g["key"]["municipality"]])
+
+
 def test_bad_queries_are_422(client: TestClient, writer: dict[str, str]) -> None:
     for body in (
         {"metric": "souls"},

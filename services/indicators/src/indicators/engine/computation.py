@@ -227,7 +227,9 @@ class Computation:
         chosen.statuses = self.spec.statuses(self.dataset.learned_statuses)
         chosen.period = Period(from_=start or self.period_from, to=end or self.period_to)
         if people_at is not None:
+            # The people of a population on that date, where they are employed then.
             chosen.employment_as_of = people_at
+            chosen.where_employed = True
         elif self.spec.attribute_people_at == "as_of" and chosen.employment_as_of is None:
             chosen.employment_as_of = end or self.period_to
         chosen.institutions = self._institutions(chosen.institutions)

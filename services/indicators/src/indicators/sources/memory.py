@@ -436,6 +436,8 @@ class MemoryRecords:
             return enrolment.status_date.year
         if dimension == "resort":
             return self.resort(job.institution)
+        if dimension == "municipality":
+            return _unit("municipalities", enrolment, job)
         return getattr(job, dimension)
 
     def change(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, func
 from sqlmodel import Session, col, select
 
 from learning_records.bulk import insert_rows
@@ -126,6 +126,10 @@ def known_courses_query() -> Any:
     return select(col(CatalogEntry.code)).where(col(CatalogEntry.entity) == "course")
 
 
+#: The last resort map per database, with the version of the copy it was resolved from.
+_RESORTS: dict[str, tuple[tuple[Any, ...], dict[str, str]]] = {}
+
+
 def institution_resorts(session: Session) -> dict[str, str]:
     """Each institution of the copy with its resort: the top of its parent chain.
 
@@ -134,14 +138,38 @@ def institution_resorts(session: Session) -> dict[str, str]:
     A parent the catalog does not list is kept as the resort; an institution with no parent
     that heads nothing (a university, a municipality) is in no resort and is left out. The
     indicators service resolves resorts from the catalog the same way (`with_resorts`).
+
+    Resolved again only when the copy's institutions changed (their count, latest change and
+    sync time, read in the caller's snapshot): every aggregation grouped by resort asks.
     """
+    entry: Any = CatalogEntry
+    version = tuple(
+        session.execute(
+            select(
+                func.count(), func.max(col(entry.change_id)), func.max(col(entry.synced_at))
+            ).where(col(CatalogEntry.entity) == "institution")
+        ).one()
+    )
+    database = str(session.connection().engine.url)
+    known = _RESORTS.get(database)
+    if known is not None and known[0] == version:
+        return dict(known[1])
+    found = _resolve_resorts(session)
+    _RESORTS[database] = (version, found)
+    return dict(found)
+
+
+def _resolve_resorts(session: Session) -> dict[str, str]:
+    # Only the two fields, read in the database (not every institution's whole JSON document
+    # parsed in Python on each aggregation that groups by resort).
+    data: Any = CatalogEntry.__table__.c.data  # type: ignore[attr-defined]
     rows = session.execute(
-        select(col(CatalogEntry.code), col(CatalogEntry.data)).where(
+        select(col(CatalogEntry.code), data["parent"].as_string(), data["kind"].as_string()).where(
             col(CatalogEntry.entity) == "institution"
         )
     ).all()
-    parents = {code: (data.get("parent") or None) for code, data in rows}
-    kinds = {code: data.get("kind") for code, data in rows}
+    parents = {code: (parent or None) for code, parent, _kind in rows}
+    kinds = {code: kind for code, _parent, kind in rows}
     heads = {parent for parent in parents.values() if parent}
     found: dict[str, str] = {}
     for code in parents:

@@ -34,10 +34,24 @@ async def compute_counted(run: Computation) -> IndicatorResult:
     if with_years:
         queried.add("year")
     base = run.records_filter()
+    # The institutions (municipalities) represented are the institution (municipality) groups
+    # of the people's own question: count(DISTINCT institution) over the same rows is the
+    # number of its non-null keys, so they are not asked again. Assessed people are not
+    # enrolments, so theirs are.
+    represented_key = {"institutions": "institution", "municipalities": "municipality"}.get(
+        spec.represented or ""
+    )
+    represented_by_groups = (
+        spec.kind == "distinct_people"
+        and represented_key is not None
+        and run.metric_of("people") == "people"
+    )
+    if represented_by_groups and represented_key is not None:
+        queried.add(represented_key)
     grouped = sorted(queried)
     # One question for the total and every breakdown (group_by_sets).
     jobs: dict[str, Any] = {"total": run.aggregate_sets(metric, base, [[d] for d in grouped])}
-    if spec.kind == "distinct_people" and spec.represented:
+    if spec.kind == "distinct_people" and spec.represented and not represented_by_groups:
         jobs["represented"] = run.aggregate(spec.represented, base)
     cumulative_years = run.years() if run.params.series and not additive else []
     for year in cumulative_years:
@@ -50,6 +64,9 @@ async def compute_counted(run: Computation) -> IndicatorResult:
     extra: dict[str, Any] = {}
     if "represented" in answers:
         extra[f"{spec.represented}_represented"] = answers["represented"].total
+    elif represented_by_groups and represented_key is not None:
+        keys = {g.key.get(represented_key) for g in by_dim[represented_key]}
+        extra[f"{spec.represented}_represented"] = len(keys - {None})
     result = run.result(value=total.total, numerator=total.total, unit=unit, extra=extra)
     for dim in dims:
         if dim in by_dim:
