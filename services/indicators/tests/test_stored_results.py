@@ -179,3 +179,33 @@ def test_two_instances_on_one_database_compute_each_result_once(
             eventually(lambda c=client: _read(c, tokens).json()["value"] == 4 or None)
         # both refreshers saw the feed move; one computed, the other found it done or claimed
         assert sum(s.computations for s in services) == 2
+
+
+def test_a_refresher_that_keeps_failing_backs_off_and_logs_one_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """learning-records down: the refresher waited 1 s and printed a whole traceback each time
+    (CI's output filled with them); now the waits double and the traceback comes once."""
+    from types import SimpleNamespace
+
+    from indicators.results.refresher import Refresher
+
+    settings = SimpleNamespace(refresh_interval_s=0.001, refresh_keep_s=60, refresh_concurrency=1)
+    refresher = Refresher(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    calls = 0
+
+    async def tick() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise ConnectionError("learning-records unreachable")
+        refresher.stop()
+
+    refresher.tick = tick  # type: ignore[method-assign]
+    with caplog.at_level("INFO", logger="indicators.refresher"):
+        asyncio.run(refresher.run())
+    assert calls == 4
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    assert len(with_traceback) == 1 and "failed" in with_traceback[0].getMessage()
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+    assert "after 3 failed tries" in caplog.records[-1].getMessage()

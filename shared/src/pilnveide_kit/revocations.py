@@ -6,7 +6,7 @@ the token's `iat`) and whether it is deactivated. A service fetches the view at 
 `ttl_s` seconds and keeps it in memory. When a refresh fails it keeps the last view it had
 (revocations are made at the gateway, so an unreachable gateway can hardly issue new ones) and
 tries again after `ttl_s`; a service that never obtained a view refuses tokens with 503 rather
-than accept one it cannot check, and tries again after at most `FIRST_RETRY_S`. A service
+than accept one it cannot check, and each request tries again (one at a time). A service
 fetches the view in a background thread from its start and every half TTL (`keep_fresh`), so
 its requests neither wait for the gateway nor are refused when it is briefly slow to answer;
 a request fetches only when that thread has fallen behind.
@@ -26,7 +26,7 @@ from pilnveide_kit.errors import ServiceUnavailable, Unauthorized
 log = logging.getLogger("pilnveide.auth")
 
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-#: While no view was ever obtained, a failed fetch is tried again this soon (not after ttl_s).
+#: How often the background thread tries while no view was ever obtained.
 FIRST_RETRY_S = 0.5
 
 
@@ -124,11 +124,11 @@ class RevocationList:
         self._clock = clock
         self._view: dict[str, ClientRevocation] | None = None
         self._tried_at: float | None = None
-        self._lock = threading.Lock()
+        self._tries = 0  # fetches finished
+        self._lock: Any = threading.Lock()
 
     def _due(self, now: float) -> bool:
-        wait = self.ttl_s if self._view is not None else min(self.ttl_s, FIRST_RETRY_S)
-        return self._tried_at is None or now - self._tried_at >= wait
+        return self._tried_at is None or now - self._tried_at >= self.ttl_s
 
     def _refresh(self, now: float) -> None:
         self._tried_at = now
@@ -140,18 +140,31 @@ class RevocationList:
                 "keeping the last one" if self._view is not None else "none known yet",
                 extra={"revocations_url": self.url.split("?", 1)[0], "error": type(exc).__name__},
             )
+        finally:
+            self._tries += 1
+
+    def _first_view(self) -> None:
+        # With no view yet every check tries, one thread at a time; a thread that waited while
+        # another tried takes that try's outcome instead of trying again at once.
+        tries = self._tries
+        with self._lock:
+            if self._view is None and self._tries == tries:
+                self._refresh(self._clock())
 
     def view(self) -> dict[str, ClientRevocation]:
         """The current view, refreshed when older than ttl_s (RevocationsUnavailable: none yet)."""
-        now = self._clock()
-        # The first load is waited for; later, one thread refreshes while the others go on
-        # with the view they have (at most one fetch older).
-        if self._due(now) and self._lock.acquire(blocking=self._view is None):
-            try:
-                if self._due(now):
-                    self._refresh(now)
-            finally:
-                self._lock.release()
+        if self._view is None:
+            self._first_view()
+        else:
+            # One thread refreshes while the others go on with the view they have (at most
+            # one fetch older).
+            now = self._clock()
+            if self._due(now) and self._lock.acquire(blocking=False):
+                try:
+                    if self._due(now):
+                        self._refresh(now)
+                finally:
+                    self._lock.release()
         if self._view is None:
             raise RevocationsUnavailable(
                 "Tokens cannot be checked for revocation yet; try again shortly",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import suppress
 from datetime import timedelta
 
@@ -69,14 +70,28 @@ class Refresher:
             return 1
 
     async def run(self) -> None:
-        """Tick every `interval_s` until stopped (errors are logged, the loop goes on)."""
+        """Tick every `interval_s` until stopped (errors are logged, the loop goes on). While
+        ticks keep failing (learning-records down), the wait doubles up to a minute and only
+        the first failure is logged with its traceback, then one line a minute at most."""
+        failures, last_logged = 0, 0.0
         while not self._stop.is_set():
             try:
                 await self.tick()
-            except Exception:
-                log.warning("result refresh failed; trying again", exc_info=True)
+                if failures:
+                    log.info("result refresh works again after %s failed tries", failures)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                now = time.monotonic()
+                if failures == 1:
+                    log.warning("result refresh failed; trying again", exc_info=True)
+                    last_logged = now
+                elif now - last_logged >= 60:
+                    log.warning("result refresh still failing (%s tries): %s", failures, exc)
+                    last_logged = now
+            wait = min(self.interval_s * 2 ** min(failures, 10), max(self.interval_s, 60.0))
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+                await asyncio.wait_for(self._stop.wait(), wait if failures else self.interval_s)
 
     def stop(self) -> None:
         """Finish the tick under way, then end `run` (a computation cut off mid-way would leave
