@@ -17,7 +17,9 @@ same run it computes the same numbers with hand-written SQL (GROUPING SETS, one 
 indicator plus one for a share's denominators) over the same tables. Figures printed:
 
 - cold: the whole plan computed with an empty result cache, first questions to the service;
-- warm: the whole plan as the service serves it when nothing changed (head check + cache);
+- warm: the whole plan as the service serves it when nothing changed: the list's read of the
+  stored summaries plus each indicator's stored JSON (sent as is), with the old measure (every
+  stored result read and parsed whole, as lists did before summaries) beside it as baseline;
 - recompute: the whole plan computed again with an empty result cache (buffers warm);
 - hand-written SQL: the same totals and breakdowns, warm, with the same concurrency;
 - the ratios. Totals and breakdown rows are checked equal.
@@ -65,7 +67,7 @@ from indicators.engine.compute import (
     resort_of,
 )
 from indicators.engine.kinds.share import numerator_filter
-from indicators.engine.results import IndicatorResult
+from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.main import migrations as indicators_migrations
 from indicators.results.store import ResultStore, result_key
 from indicators.settings import IndicatorsSettings
@@ -584,9 +586,30 @@ async def compute_plan(
     return results
 
 
-def stored_reads(results: dict[str, IndicatorResult]) -> float:
-    """Store the results as the service does (in a scratch indicators database), then read all
-    of them back as reads do; seconds of the reads (one query for the keys, each result parsed)."""
+@dataclass(frozen=True)
+class WarmReads:
+    """Seconds to serve the whole stored plan, measured in one run.
+
+    `served`: as the service serves it when nothing changed: the plan list's read (the stored
+    summaries, one query, each parsed into `ResultSummary`; plan progress reads the same) plus
+    each indicator's own read (one query each, its stored JSON sent as is, not parsed).
+    `parse_all`: the old measure and the baseline: every stored result read in one query and
+    parsed whole (all breakdown rows), as the list and progress did before summaries.
+    """
+
+    list_s: float
+    singles_s: float
+    parse_all_s: float
+
+    @property
+    def served_s(self) -> float:
+        """The list read plus every single read."""
+        return self.list_s + self.singles_s
+
+
+def stored_reads(results: dict[str, IndicatorResult]) -> WarmReads:
+    """Store the results as the service does (in a scratch indicators database), then read them
+    back as the service serves them, and the old way (every result parsed whole) beside it."""
     from sqlalchemy import create_engine
 
     name = f"bench_indicators_store_{uuid.uuid4().hex[:8]}"
@@ -608,12 +631,26 @@ def stored_reads(results: dict[str, IndicatorResult]) -> float:
             store.claim_new(key, code, 1, params)
             store.put(key, results[code], results[code].cutoff_seq, 0)
         store.get_many(list(keys.values()))  # buffers warm, as on a serving replica
+        store.get_summaries(list(keys.values()))
+
+        started = time.perf_counter()
+        shown = store.get_summaries(list(keys.values()))
+        listed = {k: ResultSummary.model_validate_json(r.summary_json) for k, r in shown.items()}
+        list_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        sent = [store.get_many([key])[key].result for key in keys.values()]
+        singles_s = time.perf_counter() - started
+
         started = time.perf_counter()
         rows = store.get_many(list(keys.values()))
         read = {k: IndicatorResult.model_validate_json(r.result or "") for k, r in rows.items()}
-        seconds = time.perf_counter() - started
-        assert len(read) == len(results)
-        return seconds
+        parse_all_s = time.perf_counter() - started
+
+        assert len(listed) == len(read) == len(results) and all(sent)
+        for key, whole in read.items():  # the same figures either way
+            assert listed[key] == ResultSummary.of(whole)
+        return WarmReads(list_s, singles_s, parse_all_s)
     finally:
         engine.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -1109,7 +1146,7 @@ async def measure(args: argparse.Namespace, url: str) -> int:
             started = time.perf_counter()
             again = await compute_plan(asking, specs, infos, dataset)
             recompute_s = time.perf_counter() - started
-        warm_s = stored_reads(cold)
+        warm = stored_reads(cold)
 
         # The hand-written SQL reproduces the enrolment and headcount kinds; a rate over
         # feedback (5.1.5) is computed and timed above but not compared.
@@ -1132,7 +1169,17 @@ async def measure(args: argparse.Namespace, url: str) -> int:
         f"in {requests} requests (batches of at most {args.batch})"
     )
     print(f"engine over HTTP, cold (nothing stored):      {cold_s:8.3f} s   target < 2.5 s")
-    print(f"warm: all results read from the store:        {warm_s:8.3f} s   target < 0.05 s")
+    print(
+        f"warm: the plan served (list + each stored JSON): {warm.served_s:8.3f} s   target < 0.05 s"
+    )
+    print(
+        f"  of which the list read (stored summaries):    {warm.list_s:8.3f} s; "
+        f"{len(cold)} single reads (JSON as stored): {warm.singles_s:.3f} s"
+    )
+    print(
+        f"  baseline, same run: every result parsed whole: {warm.parse_all_s:8.3f} s   "
+        "(the old warm measure: what list and progress did)"
+    )
     print(f"engine over HTTP, recomputed (buffers warm):  {recompute_s:8.3f} s")
     print(f"hand-written SQL, same numbers:               {hand_s:8.3f} s")
     print(

@@ -209,3 +209,52 @@ def test_a_refresher_that_keeps_failing_backs_off_and_logs_one_traceback(
     assert len(with_traceback) == 1 and "failed" in with_traceback[0].getMessage()
     assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
     assert "after 3 failed tries" in caplog.records[-1].getMessage()
+
+
+LIST = f"/v1/indicators?plan={PLAN}&as_of=2024-12-31"
+PROGRESS = f"/v1/plan/progress?plan={PLAN}&as_of=2024-12-31"
+
+
+def _set_stored(app: FastAPI, **values: str | None) -> None:
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from indicators.results.models import StoredResult
+
+    with Session(_service(app).store.engine) as session:
+        session.execute(update(StoredResult).values(**values))
+        session.commit()
+
+
+def test_plan_list_and_progress_read_the_stored_summary_not_the_whole_result(
+    plan: TestClient, app: FastAPI, tokens: TokenFactory
+) -> None:
+    """The whole stored result (all breakdown rows) is neither read nor parsed by a list: with
+    it replaced by something that is no result, the list and progress answer as before."""
+    headers = tokens.headers("indicators:read")
+    listed = plan.get(LIST, headers=headers)
+    progress = plan.get(PROGRESS, headers=headers)
+    assert listed.status_code == 200 and progress.status_code == 200, listed.text
+    item = listed.json()["data"][0]
+    assert (item["value"], item["status"], item["unit"]) == (3, "no_target", "people")
+    computations = _service(app).computations
+
+    _set_stored(app, result="not a result")
+    assert plan.get(LIST, headers=headers).json() == listed.json()
+    assert plan.get(PROGRESS, headers=headers).json() == progress.json()
+    assert _service(app).computations == computations  # served stored, not computed again
+
+
+def test_results_stored_before_summaries_are_listed_from_their_whole_json(
+    plan: TestClient, app: FastAPI, tokens: TokenFactory
+) -> None:
+    """Rows stored before the summary column (null there) still list the same figures."""
+    headers = tokens.headers("indicators:read")
+    listed = plan.get(LIST, headers=headers).json()
+    progress = plan.get(PROGRESS, headers=headers).json()
+    computations = _service(app).computations
+
+    _set_stored(app, summary=None)
+    assert plan.get(LIST, headers=headers).json() == listed
+    assert plan.get(PROGRESS, headers=headers).json() == progress
+    assert _service(app).computations == computations

@@ -116,3 +116,27 @@ class IndicatorResult(BaseModel):
     yearly_targets: list[YearJudgement] = Field(default_factory=list)
     shortfall: list[Shortfall] = Field(default_factory=list)
     observation: Observation | None = None
+
+
+class ResultSummary(BaseModel):
+    """The top-level figures of a result that lists and plan progress show (no breakdowns).
+
+    Stored beside each result (`indicator_result.summary`) so a plan's list reads these few
+    fields, not every stored result whole. Parsing a whole result's JSON into it also works
+    (the other fields are ignored): rows stored before the summary column are read that way.
+    """
+
+    title: str = ""
+    kind: str
+    definition_version: int
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    unit: str = "people"
+    status: Status
+    cutoff_seq: int | None = None
+
+    @classmethod
+    def of(cls, result: IndicatorResult) -> ResultSummary:
+        """The summary of a whole result."""
+        return cls.model_validate(result.model_dump(include=set(cls.model_fields)))

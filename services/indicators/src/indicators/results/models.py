@@ -30,6 +30,9 @@ class StoredResult(IndicatorsModel, table=True):
     #: The parameters to compute it again with (as-of, period, breakdowns, scope…).
     params: dict[str, object] = Field(sa_column=Column(JSON, nullable=False))
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: The result's top-level figures (`ResultSummary` JSON) that lists and plan progress read;
+    #: null while `result` is, and on rows stored before it existed (then read from `result`).
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     #: learning-records change-feed sequence the result reflects.
     cutoff_seq: int | None = None
     #: The catalog's version (its change-feed head) when it was computed.

@@ -27,11 +27,11 @@ from indicators.definitions.models import IndicatorDefinition, utcnow
 from indicators.definitions.spec import DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
 from indicators.engine.norms import NormsResult, annex3_norms
-from indicators.engine.results import IndicatorResult
+from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
 from indicators.results.models import StoredResult
-from indicators.results.store import ResultStore, result_key
+from indicators.results.store import ResultStore, StoredSummary, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
@@ -228,7 +228,8 @@ class Computed:
     """A result, whether it was stored already, and the feed position it reflects.
 
     A stored result is kept as its stored JSON and parsed only when asked for (`result`): a
-    single indicator's JSON read sends `stored_json` as it is.
+    single indicator's JSON read sends `stored_json` as it is. Lists read only the stored
+    summary (`summary_json`, see `ResultStore.get_summaries`), never the whole result.
     """
 
     def __init__(
@@ -238,8 +239,9 @@ class Computed:
         head: int | None,
         computed_at: datetime | None = None,
         stored_json: str | None = None,
+        summary_json: str | None = None,
     ) -> None:
-        self._result, self.stored_json = result, stored_json
+        self._result, self.stored_json, self.summary_json = result, stored_json, summary_json
         self.cache_hit, self.head, self.computed_at = cache_hit, head, computed_at
 
     @property
@@ -250,12 +252,23 @@ class Computed:
             self._result = IndicatorResult.model_validate_json(self.stored_json)
         return self._result
 
+    @property
+    def summary(self) -> ResultSummary:
+        """The top-level figures: from the stored summary, else from the (whole) result."""
+        if self._result is None and self.summary_json is not None:
+            return ResultSummary.model_validate_json(self.summary_json)
+        return ResultSummary.of(self.result)
+
 
 def _stored(row: StoredResult) -> Computed:
     return Computed(None, True, row.cutoff_seq, row.computed_at, stored_json=row.result)
 
 
-def _summary(info: IndicatorInfo, result: IndicatorResult | None) -> IndicatorSummary:
+def _summarised(row: StoredSummary) -> Computed:
+    return Computed(None, True, row.cutoff_seq, row.computed_at, summary_json=row.summary_json)
+
+
+def _summary(info: IndicatorInfo, result: ResultSummary | None) -> IndicatorSummary:
     return IndicatorSummary(
         code=info.code,
         title=result.title if result else info.title,
@@ -366,9 +379,14 @@ class IndicatorsService:
             return read(session)
 
     async def _serve(
-        self, definitions_by_code: dict[str, IndicatorDefinition], params: Params
+        self,
+        definitions_by_code: dict[str, IndicatorDefinition],
+        params: Params,
+        *,
+        summaries: bool = False,
     ) -> dict[str, Computed]:
-        """Each definition's result: stored ones at once, hand-reported ones from observations."""
+        """Each definition's result: stored ones at once, hand-reported ones from observations.
+        With `summaries`, stored ones are read as their summaries only (for lists)."""
         keys: dict[str, str] = {}
         manual: list[str] = []
         for code, definition in definitions_by_code.items():
@@ -385,14 +403,22 @@ class IndicatorsService:
                 definitions_by_code[code], params, observed[code]
             )
             done[code] = Computed(result, False, None, result.computed_at)
-        rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
         missing: dict[str, Awaitable[Computed]] = {}
-        for code, key in keys.items():
-            row = rows.get(key)
-            if row is not None and row.result is not None:
-                done[code] = _stored(row)
-            else:
-                missing[code] = self._compute_once(definitions_by_code[code], params)
+        if summaries:
+            shown = await asyncio.to_thread(self.store.get_summaries, list(keys.values()))
+            for code, key in keys.items():
+                if key in shown:
+                    done[code] = _summarised(shown[key])
+                else:
+                    missing[code] = self._compute_once(definitions_by_code[code], params)
+        else:
+            rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
+            for code, key in keys.items():
+                row = rows.get(key)
+                if row is not None and row.result is not None:
+                    done[code] = _stored(row)
+                else:
+                    missing[code] = self._compute_once(definitions_by_code[code], params)
         computed = await asyncio.gather(*missing.values())
         done.update(zip(missing, computed, strict=True))
         return done
@@ -413,17 +439,18 @@ class IndicatorsService:
 
     async def many(
         self, plan: str, params: Params
-    ) -> tuple[list[IndicatorInfo], dict[str, IndicatorResult], int | None]:
-        """Every indicator of a plan (totals only unless params ask for detail)."""
+    ) -> tuple[list[IndicatorInfo], dict[str, ResultSummary], int | None]:
+        """Every indicator of a plan, its result's summary only (the stored summaries: no
+        stored result is read or parsed whole)."""
         infos = sorted(
             (await self.catalog.indicators(plan)).values(),
             key=lambda i: definitions.natural_key(i.code),
         )
         current = await asyncio.to_thread(self._read, definitions.current_all)
         chosen = {info.code: current[info.code] for info in infos if info.code in current}
-        served = await self._serve(chosen, params)
+        served = await self._serve(chosen, params, summaries=True)
         heads = [c.head for c in served.values() if c.head is not None]
-        return infos, {code: c.result for code, c in served.items()}, max(heads, default=None)
+        return infos, {code: c.summary for code, c in served.items()}, max(heads, default=None)
 
     async def summaries(
         self,

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from indicators.definitions.models import utcnow
 from indicators.engine.computation import Params
-from indicators.engine.results import IndicatorResult
+from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.results.models import StoredResult
 from pilnveide_kit.db import session_scope
 
@@ -68,6 +69,19 @@ def result_key(code: str, version: int, params: Params) -> str:
 
 
 @dataclass(frozen=True)
+class StoredSummary:
+    """What a list reads of a stored result: its summary JSON, feed position and when computed.
+
+    `summary_json` parses into `ResultSummary`; it is the whole result's JSON for rows stored
+    before summaries were (the model ignores the other fields).
+    """
+
+    summary_json: str
+    cutoff_seq: int | None
+    computed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Stale:
     """A stored result to compute again."""
 
@@ -99,18 +113,39 @@ class ResultStore:
         """Stored rows by key (with or without a result yet); marks the read ones as read."""
         if not keys:
             return {}
-        now = utcnow()
         with session_scope(self.engine) as session:
             rows = session.exec(select(StoredResult).where(col(StoredResult.key).in_(keys))).all()
-            found = {row.key: row for row in rows}
-            old = [
-                row.key for row in rows if row.read_at < now - timedelta(seconds=self.touch_after_s)
-            ]
-            if old:  # a write at most once a minute per result, not on every read
-                session.execute(
-                    update(StoredResult).where(col(StoredResult.key).in_(old)).values(read_at=now)
-                )
-        return found
+            self._touch(session, [(row.key, row.read_at) for row in rows])
+        return {row.key: row for row in rows}
+
+    def get_summaries(self, keys: list[str]) -> dict[str, StoredSummary]:
+        """The summaries of the stored results by key (those with a result only), without
+        reading the whole results; marks them as read."""
+        if not keys:
+            return {}
+        shown = func.coalesce(col(StoredResult.summary), col(StoredResult.result))
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select_columns(
+                    col(StoredResult.key),
+                    shown,
+                    col(StoredResult.cutoff_seq),
+                    col(StoredResult.computed_at),
+                    col(StoredResult.read_at),
+                ).where(col(StoredResult.key).in_(keys), col(StoredResult.result).is_not(None))
+            ).all()
+            self._touch(session, [(row[0], row[4]) for row in rows])
+        return {row[0]: StoredSummary(row[1], row[2], row[3]) for row in rows}
+
+    def _touch(self, session: Session, read: list[tuple[str, datetime]]) -> None:
+        now = utcnow()
+        old = [
+            key for key, read_at in read if read_at < now - timedelta(seconds=self.touch_after_s)
+        ]
+        if old:  # a write at most once a minute per result, not on every read
+            session.execute(
+                update(StoredResult).where(col(StoredResult.key).in_(old)).values(read_at=now)
+            )
 
     def claim_new(self, key: str, code: str, version: int, params: Params) -> bool:
         """Insert the row of a result never computed, claimed by us; False if it exists."""
@@ -166,6 +201,7 @@ class ResultStore:
                 .where(col(StoredResult.key) == key)
                 .values(
                     result=result.model_dump_json(),
+                    summary=ResultSummary.of(result).model_dump_json(),
                     cutoff_seq=cutoff,
                     catalog_version=catalog_version,
                     computed_at=result.computed_at,
