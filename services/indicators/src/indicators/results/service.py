@@ -30,8 +30,7 @@ from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
-from indicators.results.models import StoredResult
-from indicators.results.store import ResultStore, StoredSummary, result_key
+from indicators.results.store import ResultStore, StoredRow, StoredSummary, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
@@ -260,7 +259,7 @@ class Computed:
         return ResultSummary.of(self.result)
 
 
-def _stored(row: StoredResult) -> Computed:
+def _stored(row: StoredRow) -> Computed:
     return Computed(None, True, row.cutoff_seq, row.computed_at, stored_json=row.result)
 
 

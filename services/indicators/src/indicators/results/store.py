@@ -69,6 +69,16 @@ def result_key(code: str, version: int, params: Params) -> str:
 
 
 @dataclass(frozen=True)
+class StoredRow:
+    """What a read needs of a stored result: its JSON (null while the first computation runs),
+    the feed position it reflects and when it was computed."""
+
+    result: str | None
+    cutoff_seq: int | None
+    computed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class StoredSummary:
     """What a list reads of a stored result: its summary JSON, feed position and when computed.
 
@@ -109,14 +119,24 @@ class ResultStore:
             raise RuntimeError("the result store is not bound to a database yet")
         return self._engine
 
-    def get_many(self, keys: list[str]) -> dict[str, StoredResult]:
-        """Stored rows by key (with or without a result yet); marks the read ones as read."""
+    def get_many(self, keys: list[str]) -> dict[str, StoredRow]:
+        """Stored rows by key (with or without a result yet); marks the read ones as read.
+        Only the columns a read needs, as plain rows (no ORM objects: a single read is one of
+        these, and the whole plan is one per indicator)."""
         if not keys:
             return {}
         with session_scope(self.engine) as session:
-            rows = session.exec(select(StoredResult).where(col(StoredResult.key).in_(keys))).all()
-            self._touch(session, [(row.key, row.read_at) for row in rows])
-        return {row.key: row for row in rows}
+            rows = session.execute(
+                select_columns(
+                    col(StoredResult.key),
+                    col(StoredResult.result),
+                    col(StoredResult.cutoff_seq),
+                    col(StoredResult.computed_at),
+                    col(StoredResult.read_at),
+                ).where(col(StoredResult.key).in_(keys))
+            ).all()
+            self._touch(session, [(row[0], row[4]) for row in rows])
+        return {row[0]: StoredRow(row[1], row[2], row[3]) for row in rows}
 
     def get_summaries(self, keys: list[str]) -> dict[str, StoredSummary]:
         """The summaries of the stored results by key (those with a result only), without
