@@ -134,7 +134,7 @@ class RevocationList:
         self._tried_at = now
         try:
             self._view = parse_view(self._fetch(self.url, self.timeout_s))
-        except Exception as exc:  # keep the last view; try again after ttl_s
+        except Exception as exc:  # keep the last view (if any); tried again later
             log.warning(
                 "revocation view not refreshed; %s",
                 "keeping the last one" if self._view is not None else "none known yet",
@@ -142,6 +142,14 @@ class RevocationList:
             )
         finally:
             self._tries += 1
+
+    def _refresh_unless_busy(self, now: float) -> None:
+        # Another thread refreshing already: go on with the view there is (one fetch older).
+        if self._lock.acquire(blocking=False):
+            try:
+                self._refresh(now)
+            finally:
+                self._lock.release()
 
     def _first_view(self) -> None:
         # With no view yet every check tries, one thread at a time; a thread that waited while
@@ -156,15 +164,9 @@ class RevocationList:
         if self._view is None:
             self._first_view()
         else:
-            # One thread refreshes while the others go on with the view they have (at most
-            # one fetch older).
             now = self._clock()
-            if self._due(now) and self._lock.acquire(blocking=False):
-                try:
-                    if self._due(now):
-                        self._refresh(now)
-                finally:
-                    self._lock.release()
+            if self._due(now):
+                self._refresh_unless_busy(now)
         if self._view is None:
             raise RevocationsUnavailable(
                 "Tokens cannot be checked for revocation yet; try again shortly",
@@ -196,11 +198,7 @@ class RevocationList:
         done = 0
         while rounds is None or done < rounds:
             sleep(max(self.ttl_s / 2, FIRST_RETRY_S))
-            if self._lock.acquire(blocking=False):
-                try:
-                    self._refresh(self._clock())
-                finally:
-                    self._lock.release()
+            self._refresh_unless_busy(self._clock())
             done += 1
 
     def start_keeping_fresh(self) -> threading.Thread | None:

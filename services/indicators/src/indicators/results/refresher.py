@@ -89,9 +89,10 @@ class Refresher:
                 elif now - last_logged >= 60:
                     log.warning("result refresh still failing (%s tries): %s", failures, exc)
                     last_logged = now
+            # interval_s while ticks succeed; doubled with each failure, up to a minute
             wait = min(self.interval_s * 2 ** min(failures, 10), max(self.interval_s, 60.0))
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), wait if failures else self.interval_s)
+                await asyncio.wait_for(self._stop.wait(), wait)
 
     def stop(self) -> None:
         """Finish the tick under way, then end `run` (a computation cut off mid-way would leave

@@ -403,21 +403,18 @@ class IndicatorsService:
             )
             done[code] = Computed(result, False, None, result.computed_at)
         missing: dict[str, Awaitable[Computed]] = {}
+        stored: dict[str, Computed]
         if summaries:
             shown = await asyncio.to_thread(self.store.get_summaries, list(keys.values()))
-            for code, key in keys.items():
-                if key in shown:
-                    done[code] = _summarised(shown[key])
-                else:
-                    missing[code] = self._compute_once(definitions_by_code[code], params)
+            stored = {key: _summarised(row) for key, row in shown.items()}
         else:
             rows = await asyncio.to_thread(self.store.get_many, list(keys.values()))
-            for code, key in keys.items():
-                row = rows.get(key)
-                if row is not None and row.result is not None:
-                    done[code] = _stored(row)
-                else:
-                    missing[code] = self._compute_once(definitions_by_code[code], params)
+            stored = {key: _stored(row) for key, row in rows.items() if row.result is not None}
+        for code, key in keys.items():
+            if key in stored:
+                done[code] = stored[key]
+            else:
+                missing[code] = self._compute_once(definitions_by_code[code], params)
         computed = await asyncio.gather(*missing.values())
         done.update(zip(missing, computed, strict=True))
         return done
