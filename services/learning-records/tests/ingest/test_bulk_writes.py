@@ -169,6 +169,21 @@ def test_ndjson_and_csv_bodies(
     assert unsupported.status_code == 415
 
 
+def test_a_csv_body_the_csv_module_cannot_read_is_a_400_and_writes_nothing(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    # A field past the csv module's size limit raised csv.Error: the bulk route answered 500.
+    body = b"source_system,external_id,personal_code\nhr,e1," + b"x" * 200_000 + b"\n"
+    response = client.post(
+        "/v1/employment/bulk", content=body, headers={**writer, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "CSV line" in response.json()["detail"]
+    listed = client.get("/v1/changes", headers=writer)
+    assert listed.status_code == 200 and listed.json()["data"] == []
+
+
 def test_idempotency_key_replays_the_stored_response(
     client: TestClient, writer: dict[str, str], make_enrolment: Make
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -160,3 +161,22 @@ def test_course_mapping_admin(lrs: Any, app: FastAPI, tokens: TokenFactory) -> N
         headers=tokens.headers("admin"),
     )
     assert again.status_code == 404
+
+
+# a bare carriage return in an unquoted field (schemathesis), a field past csv's size limit
+@pytest.mark.parametrize(
+    "body", [b"\xc3\x8d\r6", b"activity_id,course_code\n" + b"x" * 200_000 + b",DIG-1\n"]
+)
+def test_a_malformed_csv_upload_is_a_400_problem_and_changes_nothing(
+    lrs: Any, tokens: TokenFactory, body: bytes
+) -> None:
+    # each made the csv module raise, and the upload answered 500
+    answer = lrs.client.post(
+        "/v1/xapi/course-mappings/bulk",
+        content=body,
+        headers={**tokens.headers("admin"), "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 400, answer.text  # as any body that is not JSON or CSV
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    listed = lrs.client.get("/v1/xapi/course-mappings", headers=tokens.headers("xapi:read"))
+    assert listed.json()["data"] == []

@@ -84,7 +84,14 @@ def _csv(body: bytes, kind: Kind) -> list[Any]:
         raise BadRequest("A CSV body is UTF-8 text") from exc
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _csv_items(reader, kind)
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise BadRequest(f"CSV line {reader.line_num} cannot be read: {exc}") from None
+
+
+def _csv_items(reader: csv.DictReader[str], kind: Kind) -> list[Any]:
     if reader.fieldnames is None:
         return []
     reader.fieldnames = [name.strip() for name in reader.fieldnames]

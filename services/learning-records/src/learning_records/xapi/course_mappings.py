@@ -75,13 +75,19 @@ class MappingItem:
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
     """Rows of a CSV upload with the header `activity_id,course_code` (other columns ignored)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"activity_id", "course_code"} <= set(reader.fieldnames):
-        raise MappingUploadInvalid("A CSV upload needs the header row activity_id,course_code")
-    return [
-        {"activity_id": row.get("activity_id") or "", "course_code": row.get("course_code") or ""}
-        for row in reader
-    ]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if not reader.fieldnames or not {"activity_id", "course_code"} <= set(reader.fieldnames):
+            raise MappingUploadInvalid("A CSV upload needs the header row activity_id,course_code")
+        return [
+            {
+                "activity_id": row.get("activity_id") or "",
+                "course_code": row.get("course_code") or "",
+            }
+            for row in reader
+        ]
+    except csv.Error as exc:  # e.g. an unclosed quote: the body is not CSV
+        raise MappingUploadInvalid(f"The body is not valid CSV: {exc}") from None
 
 
 def items_of(rows: Any) -> list[MappingItem]:
