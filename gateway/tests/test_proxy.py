@@ -293,3 +293,37 @@ def test_swagger_ui_is_served(gateway: TestClient) -> None:
     response = gateway.get("/docs")
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+
+
+def test_a_body_passing_the_limit_mid_stream_is_413_and_the_next_one_goes_through(
+    upstream_urls: dict[str, str],
+    settings: GatewaySettings,
+    make_app: Callable[..., FastAPI],
+    register: Callable[..., tuple[str, str]],
+    get_token: Callable[..., str],
+) -> None:
+    """Through the lean client: the first pieces are already with the service when the limit is
+    passed; the client gets the 413, the half-sent request's connection is not reused."""
+    limited = settings.model_copy(
+        update={
+            "catalog_url": upstream_urls["catalog"],
+            "records_url": upstream_urls["records"],
+            "indicators_url": f"http://127.0.0.1:{free_port()}",
+            "max_request_bytes": 4096,
+        }
+    )
+    client_id, secret = register(name="limit tester", scopes=["catalog:read"])
+
+    def pieces(count: int) -> Iterator[bytes]:
+        for _ in range(count):
+            yield b"p" * 512
+
+    with TestClient(make_app(limited, upstream_transports=None)) as client:
+        client.headers["Authorization"] = f"Bearer {get_token(client, client_id, secret)}"
+        refused = client.post("/catalog/echo/big", content=pieces(16))
+        assert refused.status_code == 413
+        assert refused.json()["max_bytes"] == 4096
+        for _ in range(2):
+            passed = client.post("/catalog/echo/small", content=pieces(6))
+            assert passed.status_code == 200
+            assert passed.json()["body_length"] == 3072

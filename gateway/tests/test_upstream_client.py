@@ -19,6 +19,7 @@ from gateway.upstream_client import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from gateway.upstream_connection import Connection
 from pilnveide_kit.testing import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -351,3 +352,127 @@ def test_a_service_that_stops_reading_the_body_times_out() -> None:
             await pool.send("POST", b"/", [], body())
 
     run(test, handler, read_timeout=0.3)
+
+
+def test_a_body_in_many_pieces_arrives_whole_the_head_going_out_with_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+    writes: list[tuple[bytes, ...]] = []
+    original = Connection.write
+
+    def recording_write(self: Connection, *parts: bytes) -> None:
+        writes.append(parts)
+        original(self, *parts)
+
+    monkeypatch.setattr(Connection, "write", recording_write)
+    pieces = [b"", b"first"] + [b"%03d" % n for n in range(200)] + [b""]
+
+    async def parts() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            await asyncio.sleep(0)
+            yield piece
+
+    whole = b"".join(pieces)
+
+    async def test(pool: UpstreamPool, _heads: list[bytes]) -> None:
+        for headers in ([], [(b"content-length", str(len(whole)).encode())]):
+            writes.clear()
+            answer = await pool.send("POST", b"/p", headers, parts())
+            assert await collect(answer.body()) == b"hello"
+            answer.release()
+            head, first = writes[0][0], writes[0][1:]
+            assert head.startswith(b"POST /base/p HTTP/1.1\r\n") and head.endswith(b"\r\n\r\n")
+            assert b"first" in first  # one write: the head and the first piece of the body
+
+    run(test, keep_alive_server(OK, seen))
+    assert b"transfer-encoding: chunked" in seen[0] and seen[0].endswith(b"\r\n\r\n" + whole)
+    assert b"transfer-encoding" not in seen[1] and seen[1].endswith(b"\r\n\r\n" + whole)
+
+
+def test_a_service_closing_mid_body_is_a_failure_and_frees_the_slot() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"/cut" in head:
+            await reader.readexactly(1000)  # part of the body, then the connection is closed
+            return
+        await read_request_after(head, reader)
+        writer.write(OK)
+        await writer.drain()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        for _ in range(400):
+            await asyncio.sleep(0.001)
+            yield b"b" * 4096
+
+    async def main_test(pool: UpstreamPool, _heads: list[bytes]) -> None:
+        with pytest.raises(UpstreamFailed):
+            answer = await pool.send("POST", b"/cut", [], slow_body())
+            await collect(answer.body())
+        answer = await pool.send("GET", b"/next", [], None)  # the one slot is free again
+        assert await collect(answer.body()) == b"hello"
+        answer.release()
+
+    async def main() -> None:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await handler(reader, writer)
+            finally:
+                writer.close()
+
+        port = free_port()
+        server = await asyncio.start_server(serve, "127.0.0.1", port)
+        pool = UpstreamPool(
+            f"http://127.0.0.1:{port}", connect_timeout=1.0, read_timeout=2.0, max_connections=1
+        )
+        try:
+            await main_test(pool, [])
+        finally:
+            pool.close()
+            server.close()
+
+    asyncio.run(main())
+
+
+async def read_request_after(head: bytes, reader: asyncio.StreamReader) -> bytes:
+    """The body of a request whose head was read already (no body, or a Content-Length)."""
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return await reader.readexactly(int(line.split(b":", 1)[1]))
+    return b""
+
+
+def test_a_connection_idle_past_the_limit_is_closed_not_reused() -> None:
+    async def main() -> None:
+        connections: list[int] = []
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connections.append(id(writer))
+            try:
+                while True:
+                    await read_request(reader)
+                    writer.write(OK)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        port = free_port()
+        server = await asyncio.start_server(handler, "127.0.0.1", port)
+        pool = UpstreamPool(
+            f"http://127.0.0.1:{port}", connect_timeout=1.0, read_timeout=1.0, idle_limit_s=0.2
+        )
+        used = []
+        for pause in (0, 0, 0.4, 0):
+            await asyncio.sleep(pause)
+            answer = await pool.send("GET", b"/", [], None)
+            await collect(answer.body())
+            used.append(answer.connection)
+            answer.release()
+        assert used[0] is used[1]  # reused within the limit
+        assert used[2] is not used[1] and used[1].closed  # past it: closed, a new one taken
+        assert used[3] is used[2]
+        assert len(connections) == 2
+        pool.close()
+        server.close()
+
+    asyncio.run(main())
