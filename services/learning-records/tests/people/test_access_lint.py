@@ -55,8 +55,6 @@ EXEMPT_MODULES = {
 EXEMPT_FUNCTIONS = {
     ("people/service.py", "person_ids_by_pseudonym"): "turns pseudonyms the caller already "
     "holds into ids for a write; returns no record",
-    ("people/router.py", "person_history"): "reads the status steps of enrolments already "
-    "scoped by _rows()",
     ("aggregations/service.py", "members"): "joins people to the scoped `matching` subquery",
     ("hr/service.py", "record_withdrawals"): "part of erasure: only an unrestricted "
     "records:erase client reaches it (privacy/router.py data_protection_officer)",
