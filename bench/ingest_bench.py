@@ -220,7 +220,8 @@ def _bound_rows(rows: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
 
 
 #: One batch of the in-database bound: the feed lock, new people and their feed rows, the
-#: enrolments (seq numbered in item order), their status steps and feed rows, the counter.
+#: enrolments (seq numbered in item order), their feed rows, the counter. A new enrolment
+#: writes no status-history row since rec0009_history (its status is its own row's).
 _BOUND_BATCH = (
     "SELECT last_seq FROM change_counter WHERE id = 1 FOR UPDATE",
     "CREATE TEMPORARY TABLE new_person ON COMMIT DROP AS"
@@ -239,8 +240,6 @@ _BOUND_BATCH = (
     " %(last)s + (SELECT count(*) FROM new_person) + s.n - %(a)s + 1, now(), now()"
     " FROM staging s JOIN person p ON p.pseudonym = s.pseudonym"
     " WHERE s.n >= %(a)s AND s.n < %(b)s",
-    "INSERT INTO enrolment_status_change (enrolment_id, status, status_date, seq)"
-    " SELECT id, status, status_date, seq FROM enrolment WHERE seq > %(last)s",
     "INSERT INTO change (seq, entity, op, key, at)"
     " SELECT seq, 'enrolment', 'create', id::text, now() FROM enrolment WHERE seq > %(last)s",
     "UPDATE change_counter SET last_seq = (SELECT max(seq) FROM change) WHERE id = 1",
@@ -273,10 +272,23 @@ BOUND_STEPS = (
     "new people",
     "people's feed rows",
     "enrolments",
-    "status history",
     "enrolments' feed rows",
     "feed counter",
 )
+#: What the service wrote before rec0009_history besides: a status-history row per new
+#: enrolment, after the enrolments (for ingest_schema_ab.py's baseline of an older revision).
+OLD_HISTORY_STEP = (
+    "status history",
+    "INSERT INTO enrolment_status_change (enrolment_id, status, status_date, seq)"
+    " SELECT id, status, status_date, seq FROM enrolment WHERE seq > %(last)s",
+)
+
+
+def _bound_statements(history_rows: bool) -> list[tuple[str, str]]:
+    statements = list(zip(BOUND_STEPS, _BOUND_BATCH, strict=True))
+    if history_rows:
+        statements.insert(BOUND_STEPS.index("enrolments") + 1, OLD_HISTORY_STEP)
+    return statements
 
 
 def bound_batch(
@@ -284,14 +296,17 @@ def bound_batch(
     start: int,
     batch: int,
     timings: dict[str, float] | None = None,
+    *,
+    history_rows: bool = False,
 ) -> None:
     """Write staged rows start … start + batch - 1 as the service would, in one transaction;
-    with `timings`, add each statement's seconds to it (keys from BOUND_STEPS)."""
+    with `timings`, add each statement's seconds to it (keys from BOUND_STEPS). With
+    history_rows, also a status-history row per enrolment, as before rec0009_history."""
     with connection.transaction():
         began = time.perf_counter()
         last = connection.execute(_BOUND_BATCH[0]).fetchone()[0]  # type: ignore[index]
         params = {"a": start, "b": start + batch, "last": last}
-        for step, statement in zip(BOUND_STEPS, _BOUND_BATCH, strict=True):
+        for step, statement in _bound_statements(history_rows):
             if step != BOUND_STEPS[0]:
                 connection.execute(statement, params)
             if timings is not None:

@@ -6,9 +6,10 @@ schema change's effect. Here the same staged rows are written, batch after batch
 freshly migrated databases — one at `--before` (a revision), one at head — alternating which
 goes first, so both see the same load. Each batch is what `ingest_bench.py`'s in-database
 bound writes: new people and their feed rows, the enrolments (every index and foreign key of
-that revision), their status steps and feed rows.
+that revision), their feed rows, and for a revision before rec0009_history a status-history
+row per enrolment (what the service of that revision wrote).
 
-    .venv/bin/python bench/ingest_schema_ab.py --before rec0007_lms [--records 200000]
+    .venv/bin/python bench/ingest_schema_ab.py --before rec0008_ingest [--records 200000]
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import statistics
 import time
 
 import psycopg
+from alembic.script import ScriptDirectory
 from ingest_bench import (
     ADMIN_URL,
     BOUND_STEPS,
+    OLD_HISTORY_STEP,
     add_data_arguments,
     bound_batch,
     fresh_database,
@@ -31,11 +34,20 @@ from ingest_bench import (
 
 from learning_records.main import migrations
 
+#: The first revision whose service writes no status-history row for a new enrolment.
+NO_INITIAL_STEP = "rec0009_history"
+
+
+def writes_history_rows(url: str, revision: str) -> bool:
+    """Whether the service of this revision wrote a status-history row per new enrolment."""
+    script = ScriptDirectory.from_config(migrations.config(url))
+    return NO_INITIAL_STEP not in {r.revision for r in script.iterate_revisions(revision, "base")}
+
 
 def main() -> None:
     """Run both schemas interleaved and print their rates and ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", default="rec0007_lms", help="revision of the baseline")
+    parser.add_argument("--before", default="rec0008_ingest", help="revision of the baseline")
     add_data_arguments(parser, records=200_000)
     args = parser.parse_args()
     rows = generate(args.records, min(args.people, args.records), args.institutions, args.seed)
@@ -46,7 +58,9 @@ def main() -> None:
     with fresh_database("bench_ab_before") as before, fresh_database("bench_ab_head") as head:
         urls = {"before": before, "head": head}
         connections = {}
+        history = {}
         for name, url in urls.items():
+            history[name] = writes_history_rows(url, revisions[name])
             migrations.upgrade(
                 url.replace("postgresql://", "postgresql+psycopg://"), revisions[name]
             )
@@ -58,7 +72,13 @@ def main() -> None:
                 took = {}
                 for name in order:
                     started = time.perf_counter()
-                    bound_batch(connections[name], start, args.batch, steps[name])
+                    bound_batch(
+                        connections[name],
+                        start,
+                        args.batch,
+                        steps[name],
+                        history_rows=history[name],
+                    )
                     took[name] = time.perf_counter() - started
                     seconds[name] += took[name]
                 ratios.append(took["before"] / took["head"])
@@ -77,11 +97,15 @@ def main() -> None:
             f"{args.records:,} records in {seconds[name]:7.2f} s = "
             f"{args.records / seconds[name]:9,.0f} records/s"
         )
-    for step in BOUND_STEPS:
+    order = list(BOUND_STEPS)
+    order.insert(order.index("enrolments") + 1, OLD_HISTORY_STEP[0])
+    for step in order:
         print(
             f"  {step:<22}"
             + "".join(
                 f"  {name} {steps[name][step]:6.2f} s ({steps[name][step] / seconds[name]:4.0%})"
+                if step in steps[name]
+                else f"  {name}   —            "
                 for name in revisions
             )
         )

@@ -11,11 +11,8 @@ from sqlalchemy.engine import Engine
 from learning_records.changes.models import Change
 from learning_records.employment.models import Employment
 from learning_records.enrolments.batch import apply_learning_events
-from learning_records.enrolments.models import (
-    AppliedLearningEvent,
-    Enrolment,
-    EnrolmentStatusChange,
-)
+from learning_records.enrolments.history import timelines
+from learning_records.enrolments.models import AppliedLearningEvent, Enrolment
 from learning_records.enrolments.service import (
     LearningEvent,
     apply_learning_event,
@@ -69,15 +66,12 @@ def _state(engine: Engine, course: str) -> dict[str, Any]:
             select(Enrolment).where(Enrolment.course_code == course).order_by(Enrolment.id)
         ).scalars()
         rows = []
+        enrolments = list(enrolments)
+        steps = timelines(session, [e.model_dump() for e in enrolments])
         for e in enrolments:
-            history = session.execute(
-                select(EnrolmentStatusChange.status, EnrolmentStatusChange.status_date)
-                .where(EnrolmentStatusChange.enrolment_id == e.id)
-                .order_by(EnrolmentStatusChange.seq)
-            ).all()
-            rows.append(
-                (e.person_id, e.status, e.status_date, e.completed_on, e.hours, list(history))
-            )
+            assert e.id is not None
+            history = [(s["status"], s["status_date"]) for s in steps[e.id]]
+            rows.append((e.person_id, e.status, e.status_date, e.completed_on, e.hours, history))
         attempts = session.execute(
             select(TestAttempt.passed, TestAttempt.score)
             .where(TestAttempt.course_code == course)

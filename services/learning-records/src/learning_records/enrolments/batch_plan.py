@@ -44,6 +44,9 @@ class Target:
     content_hash: str = ""
     seq: int = 0
     touched: bool = False
+    #: Whether the current step is already a history row: None for a stored enrolment the
+    #: batch has not moved yet (the database knows; `record_stored_steps`).
+    recorded: bool | None = None
 
 
 @dataclass
@@ -69,7 +72,10 @@ class Plan:
 
     applied: list[Applied] = field(default_factory=list)
     enrolment_changes: list[tuple[int, str, Target]] = field(default_factory=list)
+    #: Steps the batch's events leave (target, status, status_date, seq), to write as rows.
     history: list[tuple[Target, str, date, int]] = field(default_factory=list)
+    #: Stored enrolments whose stored step the batch leaves: written from the database's row.
+    stored_steps: list[Target] = field(default_factory=list)
     seqs: int = 0
 
 
@@ -148,19 +154,18 @@ def play(
             order=1 << 62 | pool.created,
             created=True,
             content_hash=digest,
+            recorded=False,
         )
         pool.add(target)
         prior: dict[str, Any] = {}
     else:
-        prior = encode_state(target.state)
+        left = target.state
+        prior = encode_state(left)
         target.state = decode_state(event_state(event, prior))
+        _leave_step(plan, target, left)
     target.seq = enrolment_seq
     target.touched = True
     plan.enrolment_changes.append((enrolment_seq, "create" if created else "update", target))
-    if created or prior.get("status") != target.state["status"]:
-        plan.history.append(
-            (target, target.state["status"], target.state["status_date"], enrolment_seq)
-        )
     attempt_seq = enrolment_seq + 2 if event.passed is not None else None
     plan.seqs += 3 if attempt_seq is not None else 2
     applied = Applied(
@@ -177,3 +182,17 @@ def play(
     )
     plan.applied.append(applied)
     return applied
+
+
+def _leave_step(plan: Plan, target: Target, left: dict[str, Any]) -> None:
+    """Note the step an event leaves, unless it is a history row already (enrolments/history.py:
+    the current step lives in the enrolment row until its status or status_date changes)."""
+    state = target.state
+    if (state["status"], state["status_date"]) == (left["status"], left["status_date"]):
+        return
+    if target.recorded is None:
+        plan.stored_steps.append(target)
+    elif not target.recorded:
+        plan.history.append((target, left["status"], left["status_date"], target.seq))
+    # A moved date keeps the step's row (with the date it was reached); a new status is unwritten.
+    target.recorded = state["status"] == left["status"]

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from learning_records.bulk import insert_rows, is_postgres
 from learning_records.changes.service import ChangeFeed
 from learning_records.enrolments.batch_plan import Plan
+from learning_records.enrolments.history import record_stored_steps
 from learning_records.enrolments.models import (
     AppliedLearningEvent,
     Enrolment,
@@ -55,6 +56,8 @@ def write_plan(session: Session, feed: ChangeFeed, plan: Plan) -> None:
     for target, new_id in zip(new, ids, strict=True):
         target.id = new_id
     moved = [t for t in touched if not t.created]
+    # The stored steps the batch leaves, read from the rows before they move.
+    record_stored_steps(session, [t.id for t in plan.stored_steps if t.id is not None])
     if moved:
         session.execute(
             update(E)

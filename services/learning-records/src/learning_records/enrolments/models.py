@@ -58,7 +58,12 @@ class Enrolment(SourcedRecord, table=True):
 
 
 class EnrolmentStatusChange(LearningRecordsModel, table=True):
-    """One step of an enrolment's status history."""
+    """A status step an enrolment has left (or whose date has since moved), with the date it
+    was reached.
+
+    The current step is the enrolment row's own status and status_date; a row is written when
+    a write moves them (enrolments/history.py has the rule and the timeline's readers).
+    """
 
     __tablename__ = "enrolment_status_change"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from learning_records.changes.service import change_feed
@@ -30,11 +30,8 @@ from learning_records.enrolments.events import (
     encode_state,
     event_state,
 )
-from learning_records.enrolments.models import (
-    AppliedLearningEvent,
-    Enrolment,
-    EnrolmentStatusChange,
-)
+from learning_records.enrolments.history import record_stored_steps
+from learning_records.enrolments.models import AppliedLearningEvent, Enrolment
 from learning_records.models import utcnow
 from learning_records.results.models import TestAttempt
 from pilnveide_kit.auth import Principal
@@ -102,7 +99,6 @@ def revert_learning_event(
         session.flush()
         feed.flush()
         return LearningEventOutcome("accepted", enrolment_id=enrolment.id, seq=seq)
-    before = enrolment.status
     state: dict[str, Any] | None = None if base_created else decode_state(base)
     for other in remaining:
         other.created_enrolment = state is None
@@ -111,13 +107,14 @@ def revert_learning_event(
         state = event_state(_event_from_record(other, enrolment), encoded)
         session.add(other)
     assert state is not None  # base_created with nothing remaining returned above
+    step = decode_state(state)
+    if (step.get("status"), step.get("status_date")) != (enrolment.status, enrolment.status_date):
+        record_stored_steps(session, [applied.enrolment_id])  # the step it leaves, first
     _set_state(enrolment, state)
     enrolment.seq = feed.record("enrolment", "update", enrolment.id)
     enrolment.updated_at = utcnow()
     session.add(enrolment)
     session.flush()
-    if enrolment.status != before:
-        _append_status(session, enrolment, enrolment.seq)
     feed.flush()
     return LearningEventOutcome("accepted", enrolment_id=enrolment.id, seq=enrolment.seq)
 
@@ -140,15 +137,4 @@ def _event_from_record(record: AppliedLearningEvent, enrolment: Enrolment) -> Le
         occurred_at=record.occurred_at,
         status=record.status,
         hours=record.hours,
-    )
-
-
-def _append_status(session: Session, enrolment: Enrolment, seq: int) -> None:
-    session.execute(
-        insert(EnrolmentStatusChange).values(
-            enrolment_id=enrolment.id,
-            status=enrolment.status,
-            status_date=enrolment.status_date,
-            seq=seq,
-        )
     )

@@ -127,6 +127,8 @@ def hr_updates(
             "institution": col(table.institution),
         }
 
+    # Asked only of enrolments not completed now: every completed step they had is a history
+    # row (the current step alone may live only in the enrolment row; enrolments/history.py).
     was_completed = exists(
         select(col(EnrolmentStatusChange.id)).where(
             col(EnrolmentStatusChange.enrolment_id) == col(Enrolment.id),

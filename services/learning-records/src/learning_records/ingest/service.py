@@ -18,13 +18,13 @@ from operator import attrgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
-from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
+from learning_records.enrolments.history import record_stored_steps
 from learning_records.ingest.checks import BatchCodeCheck
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
@@ -377,7 +377,7 @@ def _existing(
         wanted[prepared.item.source_system].append(prepared.item.external_id)
     columns: list[Any] = [col(table.id), col(table.external_id), col(table.content_hash)]  # type: ignore[attr-defined]
     names = ["id", "external_id", "content_hash"]
-    for extra in ("institution", "status"):
+    for extra in ("institution", "status", "status_date"):
         if extra in table.model_fields:
             columns.append(getattr(table, extra))
             names.append(extra)
@@ -432,6 +432,9 @@ def _store(
     if need_ids:
         ids.update((p.index, i) for p, i in zip(inserts, new_ids, strict=True))
     if updates:
+        if kind.name == "enrolments":
+            # The steps these updates leave go to the history first (enrolments/history.py).
+            record_stored_steps(session, [f["id"] for p, f in updates if _moves_status(p, f)])
         session.execute(
             update(table),
             [
@@ -460,38 +463,13 @@ def _store(
             "reason": None,
             "id": ids.get(prepared.index),
         }
-    if kind.name == "enrolments" and not updates:
-        history = select(
-            col(Enrolment.id), col(Enrolment.status), col(Enrolment.status_date), col(Enrolment.seq)
-        ).where(col(Enrolment.seq) >= first, col(Enrolment.seq) <= last)
-        session.execute(
-            insert(EnrolmentStatusChange).from_select(
-                ["enrolment_id", "status", "status_date", "seq"], history
-            )
-        )
-    elif kind.name == "enrolments":
-        _append_status_history(session, accepted, ids, seq_of)
     if kind.name == "employment":
         _replace_roles(session, accepted, ids)
 
 
-def _append_status_history(
-    session: Session,
-    accepted: list[tuple[Prepared, dict[str, Any] | None]],
-    ids: dict[int, int],
-    seq_of: dict[int, int],
-) -> None:
-    rows = [
-        {
-            "enrolment_id": ids[p.index],
-            "status": p.row["status"],
-            "status_date": p.row["status_date"],
-            "seq": seq_of[p.index],
-        }
-        for p, found in accepted
-        if found is None or found.get("status") != p.row["status"]
-    ]
-    insert_rows(session, EnrolmentStatusChange, rows)
+def _moves_status(prepared: Prepared, found: dict[str, Any]) -> bool:
+    row = prepared.row
+    return bool(found["status"] != row["status"] or found["status_date"] != row["status_date"])
 
 
 def _replace_roles(

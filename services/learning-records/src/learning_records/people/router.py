@@ -16,7 +16,8 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from learning_records.employment.models import Employment, RoleAssignment
-from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
+from learning_records.enrolments.history import timelines
+from learning_records.enrolments.models import Enrolment
 from learning_records.people.access import (
     person_visible,
     record_visible,
@@ -299,18 +300,9 @@ def person_history(
     as CSV one line per record (`record` names its kind)."""
     person_id, person = _person(session, pseudonym, principal)
     enrolments = _rows(session, Enrolment, person_id, Enrolment.status_date, principal)
-    steps = session.execute(
-        select(EnrolmentStatusChange)
-        .where(col(EnrolmentStatusChange.enrolment_id).in_([e["id"] for e in enrolments]))
-        .order_by(col(EnrolmentStatusChange.seq))
-    ).scalars()
-    by_enrolment: dict[int, list[dict[str, Any]]] = {}
-    for step in steps:
-        by_enrolment.setdefault(step.enrolment_id, []).append(
-            {"status": step.status, "status_date": step.status_date}
-        )
+    steps = timelines(session, enrolments)
     for enrolment in enrolments:
-        enrolment["status_history"] = by_enrolment.get(enrolment["id"], [])
+        enrolment["status_history"] = steps[enrolment["id"]]
     employment = _rows(session, Employment, person_id, Employment.valid_from, principal)
     roles = _rows(session, RoleAssignment, person_id, RoleAssignment.valid_from, principal)
     for job in employment:

@@ -61,7 +61,10 @@ class ErasureRequest(BaseModel):
 
 
 class ErasureReport(BaseModel):
-    """Rows per table about the person: to be deleted (dry run) or deleted."""
+    """Rows per table about the person: to be deleted (dry run) or deleted.
+
+    `enrolment_status_change` counts status steps as the person's history shows them (history
+    rows plus each enrolment's current step, which its enrolment row holds)."""
 
     dry_run: bool
     rows: dict[str, int]
@@ -77,7 +80,9 @@ class RetentionRequest(BaseModel):
 
 
 class RetentionReport(BaseModel):
-    """Rows per table dated before the day: to be deleted (dry run) or deleted."""
+    """Rows per table dated before the day: to be deleted (dry run) or deleted.
+
+    `enrolment_status_change` counts the old enrolments' status steps (as for erasure)."""
 
     dry_run: bool
     before: date

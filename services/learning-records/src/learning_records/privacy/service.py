@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import Employment, RoleAssignment
+from learning_records.enrolments.history import count_steps
 from learning_records.enrolments.models import (
     AppliedLearningEvent,
     Enrolment,
@@ -71,9 +72,9 @@ def erase_person(session: Session, person_id: int, *, dry_run: bool) -> dict[str
     counts = {"person": 1}
     for table in _PERSON_TABLES:
         counts[table.__tablename__] = _count(session, table, table.person_id == person_id)
-    counts["enrolment_status_change"] = _count(
-        session, EnrolmentStatusChange, col(EnrolmentStatusChange.enrolment_id).in_(enrolment_ids)
-    )
+    # Status steps, as the person's history shows them: the current ones live in the enrolment
+    # rows (enrolments/history.py), so the count is more than the history rows deleted.
+    counts["enrolment_status_change"] = count_steps(session, enrolment_ids)
     counts["learning_event"] = _count(
         session, AppliedLearningEvent, col(AppliedLearningEvent.enrolment_id).in_(enrolment_ids)
     )
@@ -122,6 +123,7 @@ def delete_older_than(session: Session, before: date, *, dry_run: bool) -> dict[
         (Employment, col(Employment.valid_to) < before),
     ]
     counts = {table.__tablename__: _count(session, table, cond) for table, cond in conditions}
+    counts["enrolment_status_change"] = count_steps(session, old_enrolments)
     if dry_run:
         counts["person"] = -1  # known only after the records are gone; see the real run
         return counts
