@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -25,31 +24,24 @@ from sqlmodel import Session
 from indicators.definitions import service as definitions
 from indicators.definitions.models import IndicatorDefinition, utcnow
 from indicators.definitions.spec import DefinitionSpec
-from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
+from indicators.engine.compute import Dataset, Params, compute, counted_query
 from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
+from indicators.results.catalog_cache import CatalogCache, guard
 from indicators.results.store import ResultStore, StoredRow, StoredSummary, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
     ExplainUnavailable,
-    PlanNotFound,
     RecordsSource,
-    SourceUnavailable,
 )
-from indicators.sources.types import IndicatorInfo, InstitutionInfo
+from indicators.sources.types import IndicatorInfo
 from pilnveide_contracts.records import Member
 from pilnveide_kit.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
-
-
-class UpstreamUnavailable(ServiceUnavailable):
-    """learning-records or the catalog did not answer."""
-
-    slug, title = "upstream-unavailable", "Upstream Unavailable"
 
 
 class ExplainNotOffered(ServiceUnavailable):
@@ -58,112 +50,10 @@ class ExplainNotOffered(ServiceUnavailable):
     slug, title = "explain-not-offered", "Explain Not Offered"
 
 
-class PlanUnknown(NotFound):
-    """The catalog has no such plan."""
-
-    slug, title = "plan-not-found", "Plan Not Found"
-
-
 class IndicatorNotFound(NotFound):
     """No such indicator in the plan (or no definition for it)."""
 
     slug, title = "indicator-not-found", "Indicator Not Found"
-
-
-async def _guard(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except SourceUnavailable as exc:
-        raise UpstreamUnavailable(str(exc)) from exc
-    except PlanNotFound as exc:
-        raise PlanUnknown(str(exc)) from exc
-
-
-class CatalogCache:
-    """A plan's indicators and the institutions, reloaded when the catalog's version moves.
-
-    The version (`GET /v1/changes/head` of the catalog) is asked at most every `check_s`
-    seconds; `ttl_s` is only a backstop. While the catalog cannot say its version, what was
-    loaded is served on; with nothing loaded yet the request fails (503).
-    """
-
-    def __init__(self, catalog: CatalogSource, ttl_s: float, check_s: float = 1.0) -> None:
-        self.catalog, self.ttl_s, self.check_s = catalog, ttl_s, check_s
-        self._plans: dict[str, tuple[float, dict[str, IndicatorInfo]]] = {}
-        self._institutions: tuple[float, dict[str, InstitutionInfo]] | None = None
-        self._names: tuple[float, dict[str, dict[str, tuple[str, str]]]] | None = None
-        self._lock = asyncio.Lock()
-        self._version: int | None = None
-        self._checked_at: float | None = None
-        #: Moves on each reload of the institutions (part of every result's cache key).
-        self.generation = 0
-
-    def _fresh(self, stamp: float) -> bool:
-        return time.monotonic() - stamp < self.ttl_s
-
-    async def _follow_version(self) -> None:
-        """Forget what was loaded once the catalog's version has moved (call under the lock)."""
-        now = time.monotonic()
-        if self._checked_at is not None and now - self._checked_at < self.check_s:
-            return
-        try:
-            version = await self.catalog.version()
-        except SourceUnavailable:
-            if self._plans or self._institutions is not None:
-                return  # serve what was loaded; ask again on the next request
-            raise
-        self._checked_at = now
-        if version != self._version:
-            self._version = version
-            self._plans.clear()
-            self._institutions = None
-            self._names = None
-
-    async def indicators(self, plan: str) -> dict[str, IndicatorInfo]:
-        """The plan's indicators by code."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            cached = self._plans.get(plan)
-            if cached is None or not self._fresh(cached[0]):
-                rows = await _guard(self.catalog.indicators(plan))
-                cached = (time.monotonic(), {row.code: row for row in rows})
-                self._plans[plan] = cached
-            return cached[1]
-
-    async def institutions(self) -> dict[str, InstitutionInfo]:
-        """Every institution by code."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            if self._institutions is None or not self._fresh(self._institutions[0]):
-                rows = await _guard(self.catalog.institutions())
-                fetched = with_resorts(rows)
-                if self._institutions is None or self._institutions[1] != fetched:
-                    self.generation += 1
-                self._institutions = (time.monotonic(), fetched)
-            return self._institutions[1]
-
-    async def names(self) -> dict[str, dict[str, tuple[str, str]]]:
-        """Names of coded breakdown rows by dimension: the catalog's position groups."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            if self._names is None or not self._fresh(self._names[0]):
-                fetched = {"position_group": await _guard(self.catalog.names("position_groups"))}
-                if self._names is None or self._names[1] != fetched:
-                    self.generation += 1
-                self._names = (time.monotonic(), fetched)
-            return self._names[1]
-
-    @property
-    def version(self) -> int | None:
-        """The catalog's version the loaded data belongs to (None: not asked yet)."""
-        return self._version
-
-    def clear(self) -> None:
-        """Forget everything (tests, or after a known catalog change)."""
-        self._plans.clear()
-        self._institutions = None
-        self._names = None
-        self._checked_at = None
 
 
 class IndicatorSummary(BaseModel):
@@ -306,7 +196,7 @@ class IndicatorsService:
 
     async def head(self) -> int:
         """The records change feed's head now."""
-        return await _guard(self.records.head())
+        return await guard(self.records.head())
 
     async def _info(self, definition: IndicatorDefinition) -> IndicatorInfo:
         known = await self.catalog.indicators(definition.plan)
@@ -339,7 +229,7 @@ class IndicatorsService:
             names=await self.catalog.names(),
         )
         async with self.semaphore:
-            result = await _guard(
+            result = await guard(
                 compute(
                     definition.code, spec, definition.version, info, params, self.records, dataset
                 )
@@ -521,7 +411,7 @@ class IndicatorsService:
             members, cutoff = [], None
         else:
             try:
-                answer = await _guard(self.records.members(query))
+                answer = await guard(self.records.members(query))
             except ExplainUnavailable as exc:
                 raise ExplainNotOffered(
                     "learning-records does not offer POST /v1/aggregations/members yet"
@@ -541,7 +431,7 @@ class IndicatorsService:
     async def norms(self, year: int, as_of: date, scope: frozenset[str] | None) -> NormsResult:
         """Annex 3 norms per institution for a year."""
         institutions = await self.catalog.institutions()
-        return await _guard(
+        return await guard(
             annex3_norms(
                 self.records,
                 institutions,
