@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from indicators.access import results_scope
 from indicators.definitions.spec import DEFAULT_BREAKDOWNS
@@ -15,15 +14,14 @@ from indicators.engine.compute import Params
 from indicators.engine.norms import NormsResult
 from indicators.engine.results import IndicatorResult
 from indicators.results import export
-from indicators.results.service import (
-    Computed,
+from indicators.results.schemas import (
+    ExplainPage,
     ExplainView,
-    IndicatorsService,
     IndicatorSummary,
     PlanProgress,
     ProgressCounts,
 )
-from pilnveide_contracts.records import Member
+from indicators.results.service import Computed, IndicatorsService
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.csv_export import add_csv_exports, csv_requested
@@ -196,19 +194,6 @@ async def get_indicator_result(
         return stored
     _freshness(response, computed)
     return computed.result
-
-
-class ExplainPage(BaseModel):
-    """Whom an indicator counted, one page of pseudonymous people or institutions."""
-
-    code: str
-    definition_version: int
-    cutoff_seq: int | None
-    metric: str | None
-    filter: dict[str, Any] | None
-    count: int
-    data: list[Member]
-    next_cursor: str | None = None
 
 
 @router.get(

@@ -16,9 +16,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from indicators.definitions import service as definitions
@@ -30,6 +29,7 @@ from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
 from indicators.results.catalog_cache import CatalogCache, guard
+from indicators.results.schemas import ExplainView, IndicatorSummary, PlanProgress, ProgressCounts
 from indicators.results.store import ResultStore, StoredRow, StoredSummary, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
@@ -38,7 +38,6 @@ from indicators.sources.protocols import (
     RecordsSource,
 )
 from indicators.sources.types import IndicatorInfo
-from pilnveide_contracts.records import Member
 from pilnveide_kit.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
@@ -54,63 +53,6 @@ class IndicatorNotFound(NotFound):
     """No such indicator in the plan (or no definition for it)."""
 
     slug, title = "indicator-not-found", "Indicator Not Found"
-
-
-class IndicatorSummary(BaseModel):
-    """One indicator in a list: its value, target and status."""
-
-    code: str
-    title: str
-    priority: str | None
-    measure: str | None
-    kind: str | None
-    definition_version: int | None
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    unit: str | None
-    target_kind: str
-    deadline_year: int | None
-    status: str
-    cutoff_seq: int | None
-
-
-class ProgressCounts(BaseModel):
-    """How many indicators are in each status."""
-
-    code: str
-    indicators: int = 0
-    achieved: int = 0
-    achieved_late: int = 0
-    above_range: int = 0
-    on_track: int = 0
-    at_risk: int = 0
-    not_achieved: int = 0
-    no_data: int = 0
-    no_target: int = 0
-    not_defined: int = 0
-
-
-class PlanProgress(BaseModel):
-    """Plan progress per priority and measure on a date."""
-
-    plan: str
-    as_of: date
-    cutoff_seq: int | None
-    total: ProgressCounts
-    priorities: list[ProgressCounts] = Field(default_factory=list)
-    measures: list[ProgressCounts] = Field(default_factory=list)
-
-
-class ExplainView(BaseModel):
-    """Who an indicator counted: pseudonymous people and/or institutions."""
-
-    code: str
-    definition_version: int
-    cutoff_seq: int | None
-    metric: str | None
-    filter: dict[str, Any] | None
-    members: list[Member]
 
 
 class Computed:
