@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TypeVar
@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from indicators.definitions import service as definitions
 from indicators.definitions.models import IndicatorDefinition, utcnow
+from indicators.definitions.service import DefinitionNotFound
 from indicators.definitions.spec import DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute, counted_query
 from indicators.engine.norms import NormsResult, annex3_norms
@@ -82,6 +83,14 @@ class Computed:
             assert self.stored_json is not None
             self._result = IndicatorResult.model_validate_json(self.stored_json)
         return self._result
+
+    @property
+    def json(self) -> str:
+        """The result as JSON: the stored text as it is, else the result serialised (as the
+        store writes it)."""
+        if self.stored_json is not None:
+            return self.stored_json
+        return self.result.model_dump_json()
 
     @property
     def summary(self) -> ResultSummary:
@@ -264,6 +273,45 @@ class IndicatorsService:
         """
         definition = await asyncio.to_thread(self.read_definition, code, version)
         return (await self._serve({code: definition}, params))[code]
+
+    async def chosen(
+        self,
+        plan: str,
+        codes: Sequence[str] | None = None,
+        *,
+        measure: str | None = None,
+        priority: str | None = None,
+    ) -> dict[str, IndicatorDefinition]:
+        """The current definitions of the indicators a whole-results read covers, 1.2.1 before
+        1.10.1: the given codes (of any plan, as the single read; 404 naming those without a
+        current definition), else the plan's indicators (of a measure or priority) that have
+        one (the plan list shows the others as `not_defined`)."""
+        current = await asyncio.to_thread(self._read, definitions.current_all)
+        if codes is not None:
+            unknown = [code for code in codes if code not in current]
+            if unknown:
+                raise DefinitionNotFound(
+                    f"No current definition for {', '.join(unknown)}", codes=unknown
+                )
+            picked: Iterable[str] = set(codes)
+        else:
+            picked = [
+                info.code
+                for info in (await self.catalog.indicators(plan)).values()
+                if info.code in current
+                and (measure is None or info.measure == measure)
+                and (priority is None or info.priority == priority)
+            ]
+        return {code: current[code] for code in sorted(picked, key=definitions.natural_key)}
+
+    async def results(
+        self, chosen: dict[str, IndicatorDefinition], params: Params
+    ) -> list[Computed]:
+        """These definitions' whole results in their order, each as its single read serves it:
+        the stored ones read together in one query and kept as their stored JSON, hand-reported
+        ones from their observations, parameters never asked computed now (once)."""
+        served = await self._serve(chosen, params)
+        return [served[code] for code in chosen]
 
     async def many(
         self, plan: str, params: Params
