@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from indicators.definitions import service as definitions
 from indicators.definitions.models import IndicatorDefinition, utcnow
-from indicators.definitions.service import DefinitionNotFound
 from indicators.definitions.spec import DefinitionSpec
 from indicators.engine.compute import Dataset, Params, compute, counted_query
 from indicators.engine.norms import NormsResult, annex3_norms
@@ -290,7 +289,7 @@ class IndicatorsService:
         if codes is not None:
             unknown = [code for code in codes if code not in current]
             if unknown:
-                raise DefinitionNotFound(
+                raise definitions.DefinitionNotFound(
                     f"No current definition for {', '.join(unknown)}", codes=unknown
                 )
             picked: Iterable[str] = set(codes)
