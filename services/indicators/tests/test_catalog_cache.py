@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from indicators.results.service import CatalogCache, UpstreamUnavailable
+from indicators.results.catalog_cache import CatalogCache, UpstreamUnavailable
 from indicators.sources.memory import MemoryCatalog
 from indicators.sources.protocols import SourceUnavailable
 from indicators.sources.types import InstitutionInfo

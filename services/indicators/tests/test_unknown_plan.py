@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from indicators.main import create_app
@@ -21,14 +22,15 @@ class CatalogOfOnePlan(MemoryCatalog):
         return await super().indicators(plan)
 
 
-def test_plan_progress_of_an_unknown_plan_is_404(
-    settings: IndicatorsSettings, tokens: TokenFactory
+@pytest.mark.parametrize("path", ["/v1/plan/progress", "/v1/results"])
+def test_plan_progress_and_results_of_an_unknown_plan_are_404(
+    path: str, settings: IndicatorsSettings, tokens: TokenFactory
 ) -> None:
     app = create_app(settings, records=MemoryRecords(), catalog=CatalogOfOnePlan())
     with TestClient(app, raise_server_exceptions=False) as client:
         headers = tokens.headers("indicators:read")
-        answer = client.get("/v1/plan/progress?plan=NOPE", headers=headers)
+        answer = client.get(f"{path}?plan=NOPE", headers=headers)
         assert answer.status_code == 404, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["type"].endswith("plan-not-found")
-        assert client.get("/v1/plan/progress", headers=headers).status_code == 200
+        assert client.get(path, headers=headers).status_code == 200

@@ -1,9 +1,11 @@
-"""CSV export of any result: one indicator, a list, plan progress, annex 3 norms."""
+"""Results written out: CSV of any result (one indicator, a list, plan progress, annex 3 norms),
+and a page of whole results as JSON spliced together from their stored texts."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -148,3 +150,16 @@ def norms_rows(result: NormsResult) -> list[list[Any]]:
     return [["year", *columns]] + [
         [result.year, *[getattr(r, c) for c in columns]] for r in result.rows
     ]
+
+
+def results_rows(results: Iterable[IndicatorResult]) -> list[list[Any]]:
+    """Several indicators as rows: each one's rows as `result_rows`, under one header."""
+    return [RESULT_COLUMNS] + [row for result in results for row in result_rows(result)[1:]]
+
+
+def page_json(texts: Sequence[str], count: int, next_cursor: str | None) -> bytes:
+    """A page (`{data, count, next_cursor}`, the shape of `pilnveide_kit.pagination.Page`) of
+    items that are JSON texts already: each spliced in as it is, not parsed and serialised
+    again (stored results are sent as stored)."""
+    tail = json.dumps(next_cursor)
+    return f'{{"data":[{",".join(texts)}],"count":{count},"next_cursor":{tail}}}'.encode()

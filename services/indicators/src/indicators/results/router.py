@@ -1,4 +1,4 @@
-"""Routes for results: one indicator, lists, plan progress, explain, annex 3 norms."""
+"""Routes for results: one indicator, many at once, lists, plan progress, explain, annex 3 norms."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from indicators.access import results_scope
 from indicators.definitions.spec import DEFAULT_BREAKDOWNS
@@ -15,21 +14,20 @@ from indicators.engine.compute import Params
 from indicators.engine.norms import NormsResult
 from indicators.engine.results import IndicatorResult
 from indicators.results import export
-from indicators.results.service import (
-    Computed,
+from indicators.results.schemas import (
+    ExplainPage,
     ExplainView,
-    IndicatorsService,
     IndicatorSummary,
     PlanProgress,
     ProgressCounts,
 )
-from pilnveide_contracts.records import Member
+from indicators.results.service import Computed, IndicatorsService
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.csv_export import add_csv_exports, csv_requested
 from pilnveide_kit.errors import BadRequest
 from pilnveide_kit.languages import preferred_language
-from pilnveide_kit.pagination import Page, PageParams, page_params, slice_page
+from pilnveide_kit.pagination import MAX_LIMIT, Page, PageParams, page_params, slice_page
 
 router = APIRouter(prefix="/v1", tags=["results"])
 T = TypeVar("T")
@@ -198,19 +196,6 @@ async def get_indicator_result(
     return computed.result
 
 
-class ExplainPage(BaseModel):
-    """Whom an indicator counted, one page of pseudonymous people or institutions."""
-
-    code: str
-    definition_version: int
-    cutoff_seq: int | None
-    metric: str | None
-    filter: dict[str, Any] | None
-    count: int
-    data: list[Member]
-    next_cursor: str | None = None
-
-
 @router.get(
     "/indicators/{code}/explain",
     response_model=ExplainPage,
@@ -272,6 +257,87 @@ async def list_indicator_results(
     return slice_page(items, page)
 
 
+class ChoiceConflict(BadRequest):
+    """Indicators picked both by code and from a plan."""
+
+    slug, title = "conflicting-choice", "Conflicting Choice"
+
+
+def parse_codes(
+    values: list[str] | None, plan: str | None, measure: str | None, priority: str | None
+) -> list[str] | None:
+    """Indicator codes from repeated or comma-separated parameters (in the order given, once
+    each); None when none are given."""
+    if values is None:
+        return None
+    if plan is not None or measure is not None or priority is not None:
+        raise ChoiceConflict(
+            "Pick the indicators either by code or by plan, measure and priority, not both"
+        )
+    codes = list(dict.fromkeys(c.strip() for v in values for c in v.split(",") if c.strip()))
+    if not codes:
+        raise BadRequest("code names no indicator")
+    if len(codes) > MAX_LIMIT or any(len(c) > 40 for c in codes):
+        raise BadRequest(f"At most {MAX_LIMIT} codes of at most 40 characters each")
+    return codes
+
+
+@router.get(
+    "/results",
+    response_model=Page[IndicatorResult],
+    summary="Get many indicators' results at once",
+    responses=CSV_RESPONSE,
+)
+async def list_results(
+    request: Request,
+    principal: Reader,
+    service: Service,
+    page: Annotated[PageParams, Depends(page_params)],
+    code: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_LIMIT,
+            description="Indicator codes (repeat or comma list), of any plan; an unknown one or "
+            "one without a current definition is a 404 naming it. Instead of plan, measure and "
+            "priority",
+        ),
+    ] = None,
+    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
+    measure: Annotated[str | None, Query(max_length=32, description="Measure, e.g. 1.5")] = None,
+    priority: Annotated[str | None, Query(max_length=32, description="Priority, e.g. 1")] = None,
+    as_of: AsOf = None,
+    period: PeriodQuery = None,
+    breakdown: Annotated[
+        list[str] | None,
+        Query(description="Dimensions: institution, resort, sector, position_group, year…"),
+    ] = None,
+    series: Annotated[
+        bool, Query(description="Also the cumulative series (as the single read)")
+    ] = True,
+    format: Format = None,
+    lang: Language = "lv",
+) -> Any:
+    """Whole results, as `GET /v1/indicators/{code}` answers each one (breakdowns, series; the
+    same parameters and institution scope), for the indicators of a plan (of a measure or
+    priority) that have a definition, or for the codes given, in code order; paginated (limit up
+    to 1000: the whole plan in one request). The stored results are read in one query and sent
+    as stored; parameters never asked before are computed on this request, once. Each result
+    says its own `computed_at` and `cutoff_seq`. CSV: every chosen result's rows, all pages."""
+    codes = parse_codes(code, plan, measure, priority)
+    params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
+    chosen = await service.chosen(
+        plan or service.settings.plan, codes, measure=measure, priority=priority
+    )
+    if csv_requested(request, format):
+        served = await service.results(chosen, params)
+        rows = export.results_rows(c.result for c in served)
+        return export.csv_response(rows, "results.csv")
+    chunk = slice_page(list(chosen), page)
+    served = await service.results({c: chosen[c] for c in chunk.data}, params)
+    body = export.page_json([c.json for c in served], chunk.count, chunk.next_cursor)
+    return Response(content=body, media_type="application/json")
+
+
 @router.get(
     "/plan/progress",
     response_model=PlanProgress,
@@ -322,4 +388,11 @@ async def get_annex3_norms(
 
 
 # `….csv` twins: the same results as CSV, an operation of their own for generated clients.
-add_csv_exports(router, "/v1/indicators/{code}", "/v1/indicators", "/v1/plan/progress", "/v1/norms")
+add_csv_exports(
+    router,
+    "/v1/indicators/{code}",
+    "/v1/indicators",
+    "/v1/results",
+    "/v1/plan/progress",
+    "/v1/norms",
+)

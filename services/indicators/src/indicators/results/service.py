@@ -12,44 +12,35 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from indicators.definitions import service as definitions
 from indicators.definitions.models import IndicatorDefinition, utcnow
 from indicators.definitions.spec import DefinitionSpec
-from indicators.engine.compute import Dataset, Params, compute, counted_query, with_resorts
+from indicators.engine.compute import Dataset, Params, compute, counted_query
 from indicators.engine.norms import NormsResult, annex3_norms
 from indicators.engine.results import IndicatorResult, ResultSummary
 from indicators.engine.results import Observation as ObservationView
 from indicators.observations import service as observations
+from indicators.results.catalog_cache import CatalogCache, guard
+from indicators.results.schemas import ExplainView, IndicatorSummary, PlanProgress, ProgressCounts
 from indicators.results.store import ResultStore, StoredRow, StoredSummary, result_key
 from indicators.settings import IndicatorsSettings
 from indicators.sources.protocols import (
     CatalogSource,
     ExplainUnavailable,
-    PlanNotFound,
     RecordsSource,
-    SourceUnavailable,
 )
-from indicators.sources.types import IndicatorInfo, InstitutionInfo
-from pilnveide_contracts.records import Member
+from indicators.sources.types import IndicatorInfo
 from pilnveide_kit.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
-
-
-class UpstreamUnavailable(ServiceUnavailable):
-    """learning-records or the catalog did not answer."""
-
-    slug, title = "upstream-unavailable", "Upstream Unavailable"
 
 
 class ExplainNotOffered(ServiceUnavailable):
@@ -58,169 +49,10 @@ class ExplainNotOffered(ServiceUnavailable):
     slug, title = "explain-not-offered", "Explain Not Offered"
 
 
-class PlanUnknown(NotFound):
-    """The catalog has no such plan."""
-
-    slug, title = "plan-not-found", "Plan Not Found"
-
-
 class IndicatorNotFound(NotFound):
     """No such indicator in the plan (or no definition for it)."""
 
     slug, title = "indicator-not-found", "Indicator Not Found"
-
-
-async def _guard(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except SourceUnavailable as exc:
-        raise UpstreamUnavailable(str(exc)) from exc
-    except PlanNotFound as exc:
-        raise PlanUnknown(str(exc)) from exc
-
-
-class CatalogCache:
-    """A plan's indicators and the institutions, reloaded when the catalog's version moves.
-
-    The version (`GET /v1/changes/head` of the catalog) is asked at most every `check_s`
-    seconds; `ttl_s` is only a backstop. While the catalog cannot say its version, what was
-    loaded is served on; with nothing loaded yet the request fails (503).
-    """
-
-    def __init__(self, catalog: CatalogSource, ttl_s: float, check_s: float = 1.0) -> None:
-        self.catalog, self.ttl_s, self.check_s = catalog, ttl_s, check_s
-        self._plans: dict[str, tuple[float, dict[str, IndicatorInfo]]] = {}
-        self._institutions: tuple[float, dict[str, InstitutionInfo]] | None = None
-        self._names: tuple[float, dict[str, dict[str, tuple[str, str]]]] | None = None
-        self._lock = asyncio.Lock()
-        self._version: int | None = None
-        self._checked_at: float | None = None
-        #: Moves on each reload of the institutions (part of every result's cache key).
-        self.generation = 0
-
-    def _fresh(self, stamp: float) -> bool:
-        return time.monotonic() - stamp < self.ttl_s
-
-    async def _follow_version(self) -> None:
-        """Forget what was loaded once the catalog's version has moved (call under the lock)."""
-        now = time.monotonic()
-        if self._checked_at is not None and now - self._checked_at < self.check_s:
-            return
-        try:
-            version = await self.catalog.version()
-        except SourceUnavailable:
-            if self._plans or self._institutions is not None:
-                return  # serve what was loaded; ask again on the next request
-            raise
-        self._checked_at = now
-        if version != self._version:
-            self._version = version
-            self._plans.clear()
-            self._institutions = None
-            self._names = None
-
-    async def indicators(self, plan: str) -> dict[str, IndicatorInfo]:
-        """The plan's indicators by code."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            cached = self._plans.get(plan)
-            if cached is None or not self._fresh(cached[0]):
-                rows = await _guard(self.catalog.indicators(plan))
-                cached = (time.monotonic(), {row.code: row for row in rows})
-                self._plans[plan] = cached
-            return cached[1]
-
-    async def institutions(self) -> dict[str, InstitutionInfo]:
-        """Every institution by code."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            if self._institutions is None or not self._fresh(self._institutions[0]):
-                rows = await _guard(self.catalog.institutions())
-                fetched = with_resorts(rows)
-                if self._institutions is None or self._institutions[1] != fetched:
-                    self.generation += 1
-                self._institutions = (time.monotonic(), fetched)
-            return self._institutions[1]
-
-    async def names(self) -> dict[str, dict[str, tuple[str, str]]]:
-        """Names of coded breakdown rows by dimension: the catalog's position groups."""
-        async with self._lock:
-            await _guard(self._follow_version())
-            if self._names is None or not self._fresh(self._names[0]):
-                fetched = {"position_group": await _guard(self.catalog.names("position_groups"))}
-                if self._names is None or self._names[1] != fetched:
-                    self.generation += 1
-                self._names = (time.monotonic(), fetched)
-            return self._names[1]
-
-    @property
-    def version(self) -> int | None:
-        """The catalog's version the loaded data belongs to (None: not asked yet)."""
-        return self._version
-
-    def clear(self) -> None:
-        """Forget everything (tests, or after a known catalog change)."""
-        self._plans.clear()
-        self._institutions = None
-        self._names = None
-        self._checked_at = None
-
-
-class IndicatorSummary(BaseModel):
-    """One indicator in a list: its value, target and status."""
-
-    code: str
-    title: str
-    priority: str | None
-    measure: str | None
-    kind: str | None
-    definition_version: int | None
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    unit: str | None
-    target_kind: str
-    deadline_year: int | None
-    status: str
-    cutoff_seq: int | None
-
-
-class ProgressCounts(BaseModel):
-    """How many indicators are in each status."""
-
-    code: str
-    indicators: int = 0
-    achieved: int = 0
-    achieved_late: int = 0
-    above_range: int = 0
-    on_track: int = 0
-    at_risk: int = 0
-    not_achieved: int = 0
-    no_data: int = 0
-    no_target: int = 0
-    not_defined: int = 0
-
-
-class PlanProgress(BaseModel):
-    """Plan progress per priority and measure on a date."""
-
-    plan: str
-    as_of: date
-    cutoff_seq: int | None
-    total: ProgressCounts
-    priorities: list[ProgressCounts] = Field(default_factory=list)
-    measures: list[ProgressCounts] = Field(default_factory=list)
-
-
-class ExplainView(BaseModel):
-    """Who an indicator counted: pseudonymous people and/or institutions."""
-
-    code: str
-    definition_version: int
-    cutoff_seq: int | None
-    metric: str | None
-    filter: dict[str, Any] | None
-    members: list[Member]
 
 
 class Computed:
@@ -250,6 +82,14 @@ class Computed:
             assert self.stored_json is not None
             self._result = IndicatorResult.model_validate_json(self.stored_json)
         return self._result
+
+    @property
+    def json(self) -> str:
+        """The result as JSON: the stored text as it is, else the result serialised (as the
+        store writes it)."""
+        if self.stored_json is not None:
+            return self.stored_json
+        return self.result.model_dump_json()
 
     @property
     def summary(self) -> ResultSummary:
@@ -306,7 +146,7 @@ class IndicatorsService:
 
     async def head(self) -> int:
         """The records change feed's head now."""
-        return await _guard(self.records.head())
+        return await guard(self.records.head())
 
     async def _info(self, definition: IndicatorDefinition) -> IndicatorInfo:
         known = await self.catalog.indicators(definition.plan)
@@ -339,7 +179,7 @@ class IndicatorsService:
             names=await self.catalog.names(),
         )
         async with self.semaphore:
-            result = await _guard(
+            result = await guard(
                 compute(
                     definition.code, spec, definition.version, info, params, self.records, dataset
                 )
@@ -433,6 +273,45 @@ class IndicatorsService:
         definition = await asyncio.to_thread(self.read_definition, code, version)
         return (await self._serve({code: definition}, params))[code]
 
+    async def chosen(
+        self,
+        plan: str,
+        codes: Sequence[str] | None = None,
+        *,
+        measure: str | None = None,
+        priority: str | None = None,
+    ) -> dict[str, IndicatorDefinition]:
+        """The current definitions of the indicators a whole-results read covers, 1.2.1 before
+        1.10.1: the given codes (of any plan, as the single read; 404 naming those without a
+        current definition), else the plan's indicators (of a measure or priority) that have
+        one (the plan list shows the others as `not_defined`)."""
+        current = await asyncio.to_thread(self._read, definitions.current_all)
+        if codes is not None:
+            unknown = [code for code in codes if code not in current]
+            if unknown:
+                raise definitions.DefinitionNotFound(
+                    f"No current definition for {', '.join(unknown)}", codes=unknown
+                )
+            picked: Iterable[str] = set(codes)
+        else:
+            picked = [
+                info.code
+                for info in (await self.catalog.indicators(plan)).values()
+                if info.code in current
+                and (measure is None or info.measure == measure)
+                and (priority is None or info.priority == priority)
+            ]
+        return {code: current[code] for code in sorted(picked, key=definitions.natural_key)}
+
+    async def results(
+        self, chosen: dict[str, IndicatorDefinition], params: Params
+    ) -> list[Computed]:
+        """These definitions' whole results in their order, each as its single read serves it:
+        the stored ones read together in one query and kept as their stored JSON, hand-reported
+        ones from their observations, parameters never asked computed now (once)."""
+        served = await self._serve(chosen, params)
+        return [served[code] for code in chosen]
+
     async def many(
         self, plan: str, params: Params
     ) -> tuple[list[IndicatorInfo], dict[str, ResultSummary], int | None]:
@@ -521,7 +400,7 @@ class IndicatorsService:
             members, cutoff = [], None
         else:
             try:
-                answer = await _guard(self.records.members(query))
+                answer = await guard(self.records.members(query))
             except ExplainUnavailable as exc:
                 raise ExplainNotOffered(
                     "learning-records does not offer POST /v1/aggregations/members yet"
@@ -541,7 +420,7 @@ class IndicatorsService:
     async def norms(self, year: int, as_of: date, scope: frozenset[str] | None) -> NormsResult:
         """Annex 3 norms per institution for a year."""
         institutions = await self.catalog.institutions()
-        return await _guard(
+        return await guard(
             annex3_norms(
                 self.records,
                 institutions,
