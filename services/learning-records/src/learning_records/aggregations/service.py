@@ -368,15 +368,16 @@ def _grouped(
     columns = [source.c[name] for name in names]
     if postgres and names:
         width = len(names)
+        grouped = _sharing_sorts(sets)
         masks = {
             sum(1 << (width - 1 - i) for i, name in enumerate(names) if name not in keys): index
-            for index, keys in enumerate(sets)
+            for index, keys in enumerate(grouped)
         }
         statement = select(
             case(masks, value=func.grouping(*columns)).label("set_idx"),
             *[column.label(name) for column, name in zip(columns, names, strict=True)],
             *aggregates,
-        ).group_by(func.grouping_sets(*[tuple_(*[source.c[n] for n in keys]) for keys in sets]))
+        ).group_by(func.grouping_sets(*[tuple_(*[source.c[n] for n in keys]) for keys in grouped]))
         return statement
     branches = []
     for index, keys in enumerate(sets):
@@ -389,6 +390,27 @@ def _grouped(
             branch = branch.group_by(*[source.c[name] for name in keys])
         branches.append(branch)
     return branches[0] if len(branches) == 1 else union_all(*branches)
+
+
+def _sharing_sorts(sets: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The sets as PostgreSQL groups them: a set with `institution` but not `resort` also by
+    `resort`. A row's resort is a function of its institution, so the groups (and the values)
+    are the same, but the set then extends a set of `resort` alone: both are read from one sort
+    (a rollup) instead of a sort each, one sort of every matching row fewer per answer that
+    groups by institution and by resort (the plan's default breakdowns). The extra key is
+    never answered: a group's key holds only the names its set asked for."""
+    names = union_names(sets)
+    if "resort" not in names or "institution" not in names:
+        return [list(keys) for keys in sets]
+    asked = {frozenset(keys) for keys in sets}
+    grouped = []
+    for keys in sets:
+        wider = ["resort", *keys]
+        if "institution" in keys and "resort" not in keys and frozenset(wider) not in asked:
+            grouped.append(wider)
+        else:
+            grouped.append(list(keys))
+    return grouped
 
 
 def _with_total(sets: list[list[str]]) -> tuple[list[list[str]], int]:
