@@ -37,19 +37,21 @@ def groups_and_total(
     asked: int,
     total_index: int,
     convert: Callable[[Any], float | int],
+    value: str = "value",
 ) -> tuple[list[Group], float | int]:
-    """Groups of the asked sets from rows tagged with their set, and the total's value."""
+    """Groups of the asked sets from rows tagged with their set, and the total's value (the
+    column `value`: a statement answering several questions has one per question)."""
     total: float | int = convert(0)
     groups: list[Group] = []
     for row in rows:
         index = int(row.set_idx)
-        value = convert(row.value or 0)
+        found = convert(getattr(row, value) or 0)
         if index == total_index:
-            total = value
+            total = found
         if index < asked:
             groups.append(
                 Group(
-                    key={name: getattr(row, name) for name in every[index]}, value=value, set=index
+                    key={name: getattr(row, name) for name in every[index]}, value=found, set=index
                 )
             )
     return sorted(groups, key=sort_key), total
