@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import col
 
+from learning_records.reference.models import CatalogEntry
+from pilnveide_kit.db import session_scope
 from pilnveide_kit.testing import TokenFactory
 
 A, B, C, D = 1, 2, 3, 4  # people, by synthetic code number
@@ -826,6 +832,61 @@ def test_a_batch_answers_like_its_questions_asked_one_by_one(
         headers=tokens.headers("records:read", institutions=["VK"]),
     ).json()["headcounts"]
     assert [r["total"] for r in only_vk] == [0, 90, 90, 100, 0]  # nothing of FM's
+
+
+def _registry(engine: Engine, **parents: str | None) -> None:
+    """The catalog copy's institutions (their resorts come from it), replacing any."""
+    with session_scope(engine) as session:
+        session.execute(delete(CatalogEntry).where(col(CatalogEntry.entity) == "institution"))
+        for n, (code, parent) in enumerate(parents.items()):
+            session.add(
+                CatalogEntry(
+                    entity="institution",
+                    code=code,
+                    version=1,
+                    change_id=1000 + n,
+                    data={"parent": parent, "kind": "ministry" if parent is None else "other"},
+                    synced_at=datetime.now(UTC),
+                )
+            )
+
+
+def test_a_batch_counts_metrics_of_one_filter_in_one_statement_as_asked_alone(
+    client: TestClient, writer: dict[str, str], engine: Engine, dataset: Any
+) -> None:
+    # VK is placed under FM: A, who moved VK -> FM, is one person of FM's resort.
+    _registry(engine, FM=None, VK="FM")
+    try:
+        sets = [["institution"], ["resort"], ["sector", "year"], ["institution", "year"]]
+        metrics = ["people", "institutions", "municipalities", "enrolments", "sessions"]
+        aggregations: list[dict[str, Any]] = [
+            {"metric": m, "filter": COMPLETED_2024, "group_by_sets": sets} for m in metrics
+        ]
+        aggregations.append({"metric": "people", "filter": COMPLETED_2024, "group_by": ["sector"]})
+        aggregations.append({"metric": "people", "group_by_sets": sets})  # another filter
+        answer = client.post(
+            "/v1/aggregations/batch", json={"aggregations": aggregations}, headers=writer
+        )
+        assert answer.status_code == 200, answer.text
+        singly = [
+            client.post("/v1/aggregations/query", json=q, headers=writer).json()
+            for q in aggregations
+        ]
+        assert answer.json()["aggregations"] == singly
+        people = _by_set(singly[0])
+        assert people[0] == {"FM": 2, "RIGA-SOC": 1, "VK": 1}
+        assert people[1] == {"FM": 2, None: 1}  # A once, not once per institution
+        # Every set as if asked as the only grouping (no resort key beside the institution).
+        for metric, together in zip(metrics, singly, strict=False):
+            by_set = _by_set(together)
+            for index, keys in enumerate(sets):
+                alone = _query(client, writer, metric=metric, filter=COMPLETED_2024, group_by=keys)
+                assert by_set.get(index, {}) == _groups(alone), (metric, keys)
+                assert {tuple(g["key"]) for g in together["groups"] if g["set"] == index} <= {
+                    tuple(keys)
+                }
+    finally:
+        _registry(engine)
 
 
 def test_a_bad_batch_is_422(client: TestClient, writer: dict[str, str]) -> None:

@@ -87,3 +87,27 @@ def test_a_failing_question_fails_the_batch(engine: Engine) -> None:
     for _ in range(taken):
         grouping.HELPER_CONNECTIONS.release()
     assert taken == 8
+
+
+def _settings(session: Session, task: int) -> tuple[str, str]:
+    connection = session.connection()
+    return (
+        connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one(),
+        connection.exec_driver_sql("SHOW work_mem").scalar_one(),
+    )
+
+
+def test_every_connection_of_an_answer_plans_for_the_values_with_sort_memory(
+    engine: Engine,
+) -> None:
+    # A generic plan (PostgreSQL's choice for a statement psycopg prepared) of one benchmark
+    # question took seconds where one planned for its values takes a fraction of one.
+    with Session(engine) as session:
+        consistent_snapshot(session)
+        if session.connection().dialect.name != "postgresql":
+            return
+        found = side_by_side(session, list(range(6)), _settings)
+    assert set(found) == {(grouping.AGGREGATION_PLANS, grouping.AGGREGATION_WORK_MEM)}
+    assert grouping.AGGREGATION_PLANS == "force_custom_plan"
+    with Session(engine) as session:  # only the answer's transaction: the default elsewhere
+        assert session.connection().exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"

@@ -60,5 +60,7 @@ def query_batch(
     principal: Annotated[Principal, require("records:read")],
 ) -> BatchResult:
     """Aggregations and headcounts answered together from one snapshot, in the order asked;
-    headcounts that differ only in their date are read in one statement."""
+    headcounts that differ only in their date are read in one statement, and so are
+    aggregations that differ only in a distinct-count metric (people, institutions,
+    municipalities, enrolments, sessions)."""
     return batch(session, query, principal)
