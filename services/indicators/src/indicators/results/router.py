@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from indicators.access import results_scope
-from indicators.definitions.spec import DEFAULT_BREAKDOWNS
-from indicators.engine.compute import Params
 from indicators.engine.norms import NormsResult
 from indicators.engine.results import IndicatorResult
 from indicators.results import export
+from indicators.results.params import (
+    AsOf,
+    Breakdown,
+    Code,
+    Format,
+    Language,
+    Measure,
+    PeriodQuery,
+    PlanCode,
+    Priority,
+    Series,
+    params_of,
+    parse_codes,
+)
 from indicators.results.schemas import (
     ExplainPage,
     ExplainView,
@@ -25,53 +36,14 @@ from indicators.results.service import Computed, IndicatorsService
 from pilnveide_kit.auth import Principal, require
 from pilnveide_kit.boundary import MAX_INT32
 from pilnveide_kit.csv_export import add_csv_exports, csv_requested
-from pilnveide_kit.errors import BadRequest
-from pilnveide_kit.languages import preferred_language
 from pilnveide_kit.pagination import MAX_LIMIT, Page, PageParams, page_params, slice_page
 
 router = APIRouter(prefix="/v1", tags=["results"])
-T = TypeVar("T")
 
 Reader = Annotated[Principal, require("indicators:read")]
-Code = Annotated[str, Path(max_length=40, description="Indicator code, e.g. 1.5.1")]
-AsOf = Annotated[date | None, Query(description="Judge and count up to this date (default: today)")]
-PeriodQuery = Annotated[
-    str | None,
-    Query(
-        max_length=40,
-        description="A year (2024), years (2022..2024) or dates (2024-01-01..2024-06-30)",
-    ),
-]
-Format = Annotated[Literal["json", "csv"] | None, Query(description="csv: a CSV download")]
-ALL_DIMENSIONS = {*DEFAULT_BREAKDOWNS, "management_level"}
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "The result (JSON, or CSV when asked)"}
 }
-
-
-def language(
-    accept_language: Annotated[
-        str | None,
-        Header(description="lv (default) or en: the language of titles and breakdown names"),
-    ] = None,
-) -> str:
-    """lv or en, whichever Accept-Language prefers (lv when it names neither)."""
-    return preferred_language(accept_language, ("lv", "en")) or "lv"
-
-
-Language = Annotated[str, Depends(language)]
-
-
-class UnknownBreakdown(BadRequest):
-    """A breakdown dimension that does not exist."""
-
-    slug, title = "unknown-breakdown", "Unknown Breakdown"
-
-
-class BadPeriod(BadRequest):
-    """A period that cannot be read."""
-
-    slug, title = "bad-period", "Bad Period"
 
 
 def service_of(request: Request) -> IndicatorsService:
@@ -81,64 +53,6 @@ def service_of(request: Request) -> IndicatorsService:
 
 
 Service = Annotated[IndicatorsService, Depends(service_of)]
-
-
-def parse_period(period: str | None) -> tuple[date | None, date | None]:
-    """(from, to) of a period parameter."""
-    if not period:
-        return None, None
-    start, _, end = period.partition("..")
-    end = end or start
-    try:
-        if re.fullmatch(r"\d{4}", start) and re.fullmatch(r"\d{4}", end):
-            first, last = date(int(start), 1, 1), date(int(end), 12, 31)
-        else:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError as exc:
-        raise BadPeriod(
-            f"Cannot read the period {period!r}: expected YYYY, YYYY..YYYY, YYYY-MM-DD or "
-            "YYYY-MM-DD..YYYY-MM-DD, e.g. 2025 or 2025-01-01..2025-06-30"
-        ) from exc
-    if first > last:
-        raise BadPeriod("The period ends before it starts")
-    return first, last
-
-
-def parse_breakdowns(values: list[str] | None) -> tuple[str, ...] | None:
-    """Breakdown dimensions from repeated or comma-separated parameters."""
-    if values is None:
-        return None
-    chosen = tuple(d.strip() for v in values for d in v.split(",") if d.strip())
-    unknown = [d for d in chosen if d not in ALL_DIMENSIONS]
-    if unknown:
-        raise UnknownBreakdown(
-            f"Unknown breakdown {', '.join(unknown)}", allowed=sorted(ALL_DIMENSIONS)
-        )
-    return chosen
-
-
-def params_of(
-    principal: Principal,
-    as_of: date | None,
-    period: str | None,
-    breakdown: list[str] | None = None,
-    *,
-    detail: bool,
-    series: bool = False,
-    lang: str = "lv",
-) -> Params:
-    """Engine parameters from query parameters and the caller's institution restriction."""
-    start, end = parse_period(period)
-    return Params(
-        as_of=as_of or date.today(),
-        period_from=start,
-        period_to=end,
-        breakdowns=parse_breakdowns(breakdown),
-        detail=detail,
-        scope=results_scope(principal),
-        series=series,
-        lang=lang,
-    )
 
 
 def _freshness(response: Response, computed: Computed) -> None:
@@ -164,22 +78,13 @@ async def get_indicator_result(
     code: Code,
     as_of: AsOf = None,
     period: PeriodQuery = None,
-    breakdown: Annotated[
-        list[str] | None,
-        Query(description="Dimensions: institution, resort, sector, position_group, year…"),
-    ] = None,
+    breakdown: Breakdown = None,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_INT32, description="Compute with a past definition")
     ] = None,
     format: Format = None,
     lang: Language = "lv",
-    series: Annotated[
-        bool,
-        Query(
-            description="Also the cumulative series (from the period's start to each year's "
-            "end); false skips it (distinct counts need one records question per year)"
-        ),
-    ] = True,
+    series: Series = True,
 ) -> Any:
     """Value, numerator, denominator, target, status, cut-off, breakdowns and time series."""
     params = params_of(principal, as_of, period, breakdown, detail=True, series=series, lang=lang)
@@ -238,9 +143,9 @@ async def list_indicator_results(
     principal: Reader,
     service: Service,
     page: Annotated[PageParams, Depends(page_params)],
-    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
-    measure: Annotated[str | None, Query(max_length=32, description="Measure, e.g. 1.5")] = None,
-    priority: Annotated[str | None, Query(max_length=32, description="Priority, e.g. 1")] = None,
+    plan: PlanCode = None,
+    measure: Measure = None,
+    priority: Priority = None,
     as_of: AsOf = None,
     period: PeriodQuery = None,
     format: Format = None,
@@ -255,31 +160,6 @@ async def list_indicator_results(
         columns = list(IndicatorSummary.model_fields)
         return export.csv_response(export.table_rows(items, columns), "indicators.csv")
     return slice_page(items, page)
-
-
-class ChoiceConflict(BadRequest):
-    """Indicators picked both by code and from a plan."""
-
-    slug, title = "conflicting-choice", "Conflicting Choice"
-
-
-def parse_codes(
-    values: list[str] | None, plan: str | None, measure: str | None, priority: str | None
-) -> list[str] | None:
-    """Indicator codes from repeated or comma-separated parameters (in the order given, once
-    each); None when none are given."""
-    if values is None:
-        return None
-    if plan is not None or measure is not None or priority is not None:
-        raise ChoiceConflict(
-            "Pick the indicators either by code or by plan, measure and priority, not both"
-        )
-    codes = list(dict.fromkeys(c.strip() for v in values for c in v.split(",") if c.strip()))
-    if not codes:
-        raise BadRequest("code names no indicator")
-    if len(codes) > MAX_LIMIT or any(len(c) > 40 for c in codes):
-        raise BadRequest(f"At most {MAX_LIMIT} codes of at most 40 characters each")
-    return codes
 
 
 @router.get(
@@ -302,18 +182,13 @@ async def list_results(
             "priority",
         ),
     ] = None,
-    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
-    measure: Annotated[str | None, Query(max_length=32, description="Measure, e.g. 1.5")] = None,
-    priority: Annotated[str | None, Query(max_length=32, description="Priority, e.g. 1")] = None,
+    plan: PlanCode = None,
+    measure: Measure = None,
+    priority: Priority = None,
     as_of: AsOf = None,
     period: PeriodQuery = None,
-    breakdown: Annotated[
-        list[str] | None,
-        Query(description="Dimensions: institution, resort, sector, position_group, year…"),
-    ] = None,
-    series: Annotated[
-        bool, Query(description="Also the cumulative series (as the single read)")
-    ] = True,
+    breakdown: Breakdown = None,
+    series: Series = True,
     format: Format = None,
     lang: Language = "lv",
 ) -> Any:
@@ -348,7 +223,7 @@ async def get_plan_progress(
     request: Request,
     principal: Reader,
     service: Service,
-    plan: Annotated[str | None, Query(max_length=64, description="Plan code")] = None,
+    plan: PlanCode = None,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Any:
