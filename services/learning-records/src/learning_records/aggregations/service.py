@@ -121,13 +121,20 @@ def _aggregate(
     postgres = session.connection().dialect.name == "postgresql"
     total: float | int
     if query.metric in ("assessed_people", "feedback_people", "leavers", "hires"):
-        groups, total = _plain(session, "people", matching, sets, postgres)
+        [(groups, total)] = _counts(session, ["people"], matching, sets, postgres)
     elif query.metric == "people_with_frequency":
         groups, total = _frequency(session, query, matching, sets, postgres)
     elif query.metric == "hours":
         groups, total = _hours(session, matching, sets, postgres)
     else:
-        groups, total = _plain(session, query.metric, matching, sets, postgres)
+        [(groups, total)] = _counts(session, [query.metric], matching, sets, postgres)
+    return _answer(query, groups, total, cutoff)
+
+
+def _answer(
+    query: AggregationQuery, groups: list[Group], total: float | int, cutoff: int
+) -> AggregationResult:
+    """The answer to a question; a question without `group_by_sets` gets groups without set."""
     if query.group_by_sets is None:
         for group in groups:
             group.set = None
@@ -233,30 +240,24 @@ def _aggregate_together(
         session, first, principal, sets, sessions=any(q.metric == "sessions" for q in queries)
     )
     postgres = session.connection().dialect.name == "postgresql"
+    counted = _counts(session, [q.metric for q in queries], matching, sets, postgres)
+    return [
+        _answer(query, groups, total, cutoff)
+        for query, (groups, total) in zip(queries, counted, strict=True)
+    ]
+
+
+def _counts(
+    session: Session, metrics: Sequence[str], matching: Any, sets: list[list[str]], postgres: bool
+) -> list[tuple[list[Group], float | int]]:
+    """Each metric's distinct count per group and in total, all in one statement."""
     every, total_index = _with_total(sets)
-    values = [_value(q.metric, matching).label(f"value_{n}") for n, q in enumerate(queries)]
+    values = [_value(metric, matching).label(f"value_{n}") for n, metric in enumerate(metrics)]
     rows = session.execute(_grouped(matching, every, values, postgres)).all()
-    answers = []
-    for n, query in enumerate(queries):
-        groups, total = groups_and_total(
-            rows, every, len(sets), total_index, int, value=f"value_{n}"
-        )
-        if query.group_by_sets is None:
-            for group in groups:
-                group.set = None
-        answers.append(
-            AggregationResult(metric=query.metric, groups=groups, total=total, cutoff_seq=cutoff)
-        )
-    return answers
-
-
-def _plain(
-    session: Session, metric: str, matching: Any, sets: list[list[str]], postgres: bool
-) -> tuple[list[Group], float | int]:
-    every, total_index = _with_total(sets)
-    statement = _grouped(matching, every, [_value(metric, matching).label("value")], postgres)
-    rows = session.execute(statement).all()
-    return groups_and_total(rows, every, len(sets), total_index, int)
+    return [
+        groups_and_total(rows, every, len(sets), total_index, int, value=f"value_{n}")
+        for n in range(len(metrics))
+    ]
 
 
 def _hours(
@@ -311,7 +312,8 @@ def _frequency(
         .subquery("counted")
     )
     every = [keys if "year" in keys else [*keys, "year"] for keys in sets or [["year"]]]
-    return _plain(session, "people", counted, every, postgres)
+    [counts] = _counts(session, ["people"], counted, every, postgres)
+    return counts
 
 
 def members(session: Session, query: AggregationQuery, principal: Principal) -> MembersResult:
