@@ -21,6 +21,7 @@ from learning_records.enrolments.events import (
     encode_state,
     event_state,
 )
+from learning_records.enrolments.history import leaves_step
 
 #: A completion this long after the enrolment's completion is a retake (a new enrolment).
 RETAKE_AFTER = timedelta(days=90)
@@ -188,7 +189,7 @@ def _leave_step(plan: Plan, target: Target, left: dict[str, Any]) -> None:
     """Note the step an event leaves, unless it is a history row already (enrolments/history.py:
     the current step lives in the enrolment row until its status or status_date changes)."""
     state = target.state
-    if (state["status"], state["status_date"]) == (left["status"], left["status_date"]):
+    if not leaves_step(left, state):
         return
     if target.recorded is None:
         plan.stored_steps.append(target)

@@ -16,7 +16,7 @@ no current step: it asks only about enrolments that are not completed now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select
@@ -26,6 +26,15 @@ from sqlmodel import Session, col
 from learning_records.bulk import in_values
 from learning_records.enrolments.models import Enrolment, EnrolmentStatusChange
 from learning_records.people.service import chunks
+
+
+def leaves_step(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a change from `before` to `after` (each with status and status_date) leaves the
+    current step, which then has to be written to the history first."""
+    return bool(
+        before.get("status") != after.get("status")
+        or before.get("status_date") != after.get("status_date")
+    )
 
 
 def current_step_unrecorded(enrolment: Any = Enrolment) -> Any:

@@ -30,7 +30,7 @@ from learning_records.enrolments.events import (
     encode_state,
     event_state,
 )
-from learning_records.enrolments.history import record_stored_steps
+from learning_records.enrolments.history import leaves_step, record_stored_steps
 from learning_records.enrolments.models import AppliedLearningEvent, Enrolment
 from learning_records.models import utcnow
 from learning_records.results.models import TestAttempt
@@ -107,8 +107,8 @@ def revert_learning_event(
         state = event_state(_event_from_record(other, enrolment), encoded)
         session.add(other)
     assert state is not None  # base_created with nothing remaining returned above
-    step = decode_state(state)
-    if (step.get("status"), step.get("status_date")) != (enrolment.status, enrolment.status_date):
+    current = {"status": enrolment.status, "status_date": enrolment.status_date}
+    if leaves_step(current, decode_state(state)):
         record_stored_steps(session, [applied.enrolment_id])  # the step it leaves, first
     _set_state(enrolment, state)
     enrolment.seq = feed.record("enrolment", "update", enrolment.id)

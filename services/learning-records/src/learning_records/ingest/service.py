@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from learning_records.bulk import in_values, insert_rows
 from learning_records.changes.service import change_feed
 from learning_records.employment.models import RoleAssignment
-from learning_records.enrolments.history import record_stored_steps
+from learning_records.enrolments.history import leaves_step, record_stored_steps
 from learning_records.ingest.checks import BatchCodeCheck
 from learning_records.ingest.kinds import Kind
 from learning_records.ingest.schemas import (
@@ -434,7 +434,7 @@ def _store(
     if updates:
         if kind.name == "enrolments":
             # The steps these updates leave go to the history first (enrolments/history.py).
-            record_stored_steps(session, [f["id"] for p, f in updates if _moves_status(p, f)])
+            record_stored_steps(session, [f["id"] for p, f in updates if leaves_step(f, p.row)])
         session.execute(
             update(table),
             [
@@ -465,11 +465,6 @@ def _store(
         }
     if kind.name == "employment":
         _replace_roles(session, accepted, ids)
-
-
-def _moves_status(prepared: Prepared, found: dict[str, Any]) -> bool:
-    row = prepared.row
-    return bool(found["status"] != row["status"] or found["status_date"] != row["status_date"])
 
 
 def _replace_roles(

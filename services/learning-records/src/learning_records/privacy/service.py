@@ -122,8 +122,13 @@ def delete_older_than(session: Session, before: date, *, dry_run: bool) -> dict[
         (RoleAssignment, col(RoleAssignment.valid_to) < before),
         (Employment, col(Employment.valid_to) < before),
     ]
-    counts = {table.__tablename__: _count(session, table, cond) for table, cond in conditions}
-    counts["enrolment_status_change"] = count_steps(session, old_enrolments)
+    # Status steps as the history shows them (enrolments/history.py), rows for the rest.
+    counts = {
+        table.__tablename__: count_steps(session, old_enrolments)
+        if table is EnrolmentStatusChange
+        else _count(session, table, cond)
+        for table, cond in conditions
+    }
     if dry_run:
         counts["person"] = -1  # known only after the records are gone; see the real run
         return counts
